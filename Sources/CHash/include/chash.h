@@ -1,0 +1,14 @@
+#ifndef VXT_CHASH_H
+#define VXT_CHASH_H
+// SHA-256 from OpenSSL's libcrypto behind an opaque handle (EVP contexts are opaque in C too).
+#include <stddef.h>
+
+typedef struct vxt_sha256 vxt_sha256;
+
+vxt_sha256 *vxt_sha256_new(void);
+void vxt_sha256_update(vxt_sha256 *ctx, const void *data, size_t len);
+/// Writes 32 bytes to `out` and frees the context.
+void vxt_sha256_finish(vxt_sha256 *ctx, unsigned char *out);
+void vxt_sha256_oneshot(const void *data, size_t len, unsigned char *out);
+
+#endif

@@ -1,0 +1,256 @@
+#include "cjpeg.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <jpeglib.h>
+#include <png.h>
+
+// libjpeg reports fatal errors through error_exit, which must not return: jump back here.
+struct vxt_jpeg_error {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char *err;
+    size_t errlen;
+};
+
+static void vxt_jpeg_error_exit(j_common_ptr cinfo) {
+    struct vxt_jpeg_error *e = (struct vxt_jpeg_error *)cinfo->err;
+    char message[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, message);
+    if (e->err && e->errlen) snprintf(e->err, e->errlen, "%s", message);
+    longjmp(e->jump, 1);
+}
+
+// Corrupt-data warnings would otherwise be printed to stderr; a truncated file is an error for us.
+static void vxt_jpeg_emit_message(j_common_ptr cinfo, int level) {
+    if (level < 0) {
+        struct vxt_jpeg_error *e = (struct vxt_jpeg_error *)cinfo->err;
+        e->mgr.num_warnings++;
+    }
+}
+
+static void vxt_set_error(char *err, size_t errlen, const char *message) {
+    if (err && errlen) snprintf(err, errlen, "%s", message);
+}
+
+static unsigned read16(const unsigned char *p, int little) {
+    return little ? (unsigned)(p[0] | (p[1] << 8)) : (unsigned)((p[0] << 8) | p[1]);
+}
+static unsigned long read32(const unsigned char *p, int little) {
+    return little ? ((unsigned long)p[0] | ((unsigned long)p[1] << 8) | ((unsigned long)p[2] << 16) | ((unsigned long)p[3] << 24))
+                  : (((unsigned long)p[0] << 24) | ((unsigned long)p[1] << 16) | ((unsigned long)p[2] << 8) | (unsigned long)p[3]);
+}
+
+// The orientation tag (0x0112) of IFD0 in an APP1 "Exif" segment; 1 when absent or unreadable.
+static int vxt_exif_orientation(const unsigned char *d, unsigned len) {
+    if (len < 14 || memcmp(d, "Exif\0\0", 6) != 0) return 1;
+    const unsigned char *t = d + 6;
+    unsigned tlen = len - 6;
+    int little;
+    if (t[0] == 'I' && t[1] == 'I') little = 1;
+    else if (t[0] == 'M' && t[1] == 'M') little = 0;
+    else return 1;
+    unsigned long ifd = read32(t + 4, little);
+    if (ifd + 2 > tlen) return 1;
+    unsigned count = read16(t + ifd, little);
+    for (unsigned i = 0; i < count; i++) {
+        unsigned long entry = ifd + 2 + 12UL * i;
+        if (entry + 12 > tlen) return 1;
+        if (read16(t + entry, little) == 0x0112) {
+            unsigned value = read16(t + entry + 8, little);
+            return (value >= 1 && value <= 8) ? (int)value : 1;
+        }
+    }
+    return 1;
+}
+
+int vxt_jpeg_dimensions(const unsigned char *data, size_t len, int *width, int *height, char *err, size_t errlen) {
+    struct jpeg_decompress_struct cinfo;
+    struct vxt_jpeg_error jerr;
+    memset(&jerr, 0, sizeof(jerr));
+    cinfo.err = jpeg_std_error(&jerr.mgr);
+    jerr.mgr.error_exit = vxt_jpeg_error_exit;
+    jerr.mgr.emit_message = vxt_jpeg_emit_message;
+    jerr.err = err; jerr.errlen = errlen;
+    if (setjmp(jerr.jump)) { jpeg_destroy_decompress(&cinfo); return -1; }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    *width = (int)cinfo.image_width;
+    *height = (int)cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+int vxt_jpeg_decode(const unsigned char *data, size_t len, int min_width, int min_height,
+                    long max_pixels, vxt_image *out, char *err, size_t errlen) {
+    struct jpeg_decompress_struct cinfo;
+    struct vxt_jpeg_error jerr;
+    unsigned char *volatile pixels = NULL;
+    unsigned char *volatile row = NULL;
+    memset(out, 0, sizeof(*out));
+    memset(&jerr, 0, sizeof(jerr));
+    cinfo.err = jpeg_std_error(&jerr.mgr);
+    jerr.mgr.error_exit = vxt_jpeg_error_exit;
+    jerr.mgr.emit_message = vxt_jpeg_emit_message;
+    jerr.err = err; jerr.errlen = errlen;
+    if (setjmp(jerr.jump)) {
+        free(pixels); free(row);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_read_header(&cinfo, TRUE);
+
+    int orientation = 1;
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 1) { orientation = vxt_exif_orientation(m->data, m->data_length); break; }
+    }
+    if (max_pixels > 0 && (long)cinfo.image_width * (long)cinfo.image_height > max_pixels) {
+        vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        jpeg_destroy_decompress(&cinfo);
+        return -2;
+    }
+    // The smallest n/8 scale whose output still covers the requested size on both sides.
+    cinfo.scale_num = 8;
+    cinfo.scale_denom = 8;
+    if (min_width > 0 || min_height > 0) {
+        for (unsigned num = 1; num <= 8; num++) {
+            unsigned long w = (cinfo.image_width * num + 7) / 8, h = (cinfo.image_height * num + 7) / 8;
+            if ((w >= (unsigned long)min_width && h >= (unsigned long)min_height) || num == 8) { cinfo.scale_num = num; break; }
+        }
+    }
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height, comps = cinfo.output_components;
+    pixels = (unsigned char *)malloc((size_t)w * (size_t)h * 3);
+    row = (unsigned char *)malloc((size_t)w * (size_t)comps);
+    if (!pixels || !row) { vxt_set_error(err, errlen, "out of memory"); longjmp(jerr.jump, 1); }
+    // Adobe writes CMYK inverted; Pillow and browsers treat it that way too.
+    int inverted = cinfo.saw_Adobe_marker;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        unsigned y = cinfo.output_scanline;
+        JSAMPROW rows[1] = { row };
+        jpeg_read_scanlines(&cinfo, rows, 1);
+        unsigned char *dst = pixels + (size_t)y * (size_t)w * 3;
+        if (comps == 3) {
+            memcpy(dst, row, (size_t)w * 3);
+        } else if (comps == 4) {
+            for (int x = 0; x < w; x++) {
+                int c = row[4 * x], m = row[4 * x + 1], yy = row[4 * x + 2], k = row[4 * x + 3];
+                if (!inverted) { c = 255 - c; m = 255 - m; yy = 255 - yy; k = 255 - k; }
+                dst[3 * x] = (unsigned char)(c * k / 255);
+                dst[3 * x + 1] = (unsigned char)(m * k / 255);
+                dst[3 * x + 2] = (unsigned char)(yy * k / 255);
+            }
+        } else {
+            for (int x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x * comps];
+        }
+    }
+    if (jerr.mgr.num_warnings > 0 && cinfo.output_scanline < cinfo.output_height) {
+        vxt_set_error(err, errlen, "corrupt JPEG data");
+        longjmp(jerr.jump, 1);
+    }
+    int warnings = (int)jerr.mgr.num_warnings;
+    jpeg_finish_decompress(&cinfo);
+    // libjpeg pads a truncated file with grey and only warns; a training image must be whole.
+    if (warnings > 0 || jerr.mgr.num_warnings > 0) {
+        char message[JMSG_LENGTH_MAX];
+        (*cinfo.err->format_message)((j_common_ptr)&cinfo, message);
+        char full[JMSG_LENGTH_MAX + 64];
+        snprintf(full, sizeof(full), "corrupt or truncated JPEG: %s", message);
+        vxt_set_error(err, errlen, full);
+        free(pixels); free(row);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    free(row);
+    out->pixels = pixels;
+    out->width = w;
+    out->height = h;
+    out->source_width = (int)cinfo.image_width;
+    out->source_height = (int)cinfo.image_height;
+    out->orientation = orientation;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+int vxt_jpeg_encode(const unsigned char *rgb, int width, int height, int quality,
+                    unsigned char **out, size_t *out_len, char *err, size_t errlen) {
+    struct jpeg_compress_struct cinfo;
+    struct vxt_jpeg_error jerr;
+    unsigned char *buffer = NULL;
+    unsigned long size = 0;
+    memset(&jerr, 0, sizeof(jerr));
+    cinfo.err = jpeg_std_error(&jerr.mgr);
+    jerr.mgr.error_exit = vxt_jpeg_error_exit;
+    jerr.mgr.emit_message = vxt_jpeg_emit_message;
+    jerr.err = err; jerr.errlen = errlen;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return -1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &buffer, &size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW rows[1] = { (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * (size_t)width * 3) };
+        jpeg_write_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = buffer;
+    *out_len = (size_t)size;
+    return 0;
+}
+
+int vxt_png_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen) {
+    png_image image;
+    memset(out, 0, sizeof(*out));
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, data, len)) {
+        vxt_set_error(err, errlen, image.message[0] ? image.message : "not a readable PNG");
+        png_image_free(&image);
+        return -1;
+    }
+    if (max_pixels > 0 && (long)image.width * (long)image.height > max_pixels) {
+        vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        png_image_free(&image);
+        return -2;
+    }
+    image.format = PNG_FORMAT_RGB;
+    size_t stride = (size_t)PNG_IMAGE_ROW_STRIDE(image);
+    unsigned char *pixels = (unsigned char *)malloc(PNG_IMAGE_BUFFER_SIZE(image, stride));
+    if (!pixels) { vxt_set_error(err, errlen, "out of memory"); png_image_free(&image); return -1; }
+    // Without an alpha channel in the output format, libpng composites onto this background.
+    png_color white = { 255, 255, 255 };
+    if (!png_image_finish_read(&image, &white, pixels, (png_int_32)stride, NULL)) {
+        vxt_set_error(err, errlen, image.message[0] ? image.message : "corrupt PNG");
+        free(pixels);
+        png_image_free(&image);
+        return -1;
+    }
+    out->pixels = pixels;
+    out->width = (int)image.width;
+    out->height = (int)image.height;
+    out->source_width = (int)image.width;
+    out->source_height = (int)image.height;
+    out->orientation = 1;
+    png_image_free(&image);
+    return 0;
+}
+
+void vxt_image_free(vxt_image *image) { if (image) { free(image->pixels); image->pixels = NULL; } }
+void vxt_buffer_free(unsigned char *buffer) { free(buffer); }

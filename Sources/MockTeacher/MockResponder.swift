@@ -1,0 +1,163 @@
+public import VisualExtraction
+
+/// The mock teacher's answers: deterministic functions of the request, true about what it
+/// received (the image's size and mean colour, the statements in the prompt), and signed with
+/// `system_fingerprint: vxt-mock-teacher` so that nothing made here passes for model output.
+public enum MockResponder {
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: String
+    }
+
+    public static func answer(body: [UInt8]) -> Answer {
+        guard let json = try? JSONParser.parse(body) else {
+            return error(400, "request body is not JSON")
+        }
+        guard case let .array(messages)? = json["messages"], let last = messages.last else {
+            return error(400, "request has no messages")
+        }
+        var texts: [String] = []
+        var imageURLs: [String] = []
+        switch last["content"] {
+        case let .string(s)?:
+            texts.append(s)
+        case let .array(parts)?:
+            for part in parts {
+                if let text = part["text"]?.stringValue { texts.append(text) }
+                if let url = part["image_url"]?["url"]?.stringValue { imageURLs.append(url) }
+            }
+        default:
+            return error(400, "message content must be a string or a list of parts")
+        }
+        let prompt = texts.joined(separator: "\n")
+        let model = json["model"]?.stringValue ?? "mock"
+        let content: String
+        if imageURLs.isEmpty {
+            content = statements(for: prompt)
+        } else {
+            var facts: [String] = []
+            for url in imageURLs {
+                switch describeImage(url) {
+                case let .success(text): facts.append(text)
+                case let .failure(problem): return error(400, problem.message)
+                }
+            }
+            content = description(facts: facts, prompt: prompt)
+        }
+        let promptTokens = max(1, prompt.utf8.count / 4) + imageURLs.count * 256
+        let completionTokens = max(1, content.utf8.count / 4)
+        var out = "{\"id\":\"mock-\(ContentHasher.sha256(body).prefix(16))\",\"object\":\"chat.completion\",\"created\":0,\"model\":"
+        JSONValueWriter.string(model, to: &out)
+        out += ",\"system_fingerprint\":\"\(OpenAITeacher.mockFingerprint)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+        JSONValueWriter.string(content, to: &out)
+        out += "},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
+        return Answer(status: 200, body: out)
+    }
+
+    static func error(_ status: Int, _ message: String) -> Answer {
+        var out = "{\"error\":{\"message\":"
+        JSONValueWriter.string(message, to: &out)
+        out += ",\"type\":\"invalid_request_error\"}}"
+        return Answer(status: status, body: out)
+    }
+
+    /// One line per "Question #k: ... Answer: ..." pair of the statements prompt.
+    static func statements(for prompt: String) -> String {
+        var lines: [String] = []
+        var question: String?
+        var collectingQuestion = false
+        for line in prompt.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if let range = line.range(of: #"^Question #\d+: "#, options: .regularExpression) {
+                question = String(line[range.upperBound...])
+                collectingQuestion = true
+            } else if line.hasPrefix("Answer: "), let q = question {
+                lines.append(statement(question: q, answer: String(line.dropFirst("Answer: ".count))))
+                question = nil
+                collectingQuestion = false
+            } else if collectingQuestion, let q = question {
+                // Multi-line human turns (options, OCR hints) continue the question.
+                question = q + "\n" + line
+            }
+        }
+        if lines.isEmpty { return "The request held no question-answer pairs." }
+        return lines.joined(separator: "\n")
+    }
+
+    static func statement(question: String, answer: String) -> String {
+        let firstLine = question.replacingOccurrences(of: "<image>", with: "")
+            .split(separator: "\n").map { String($0).trimmingSpaces }.first { !$0.isEmpty } ?? ""
+        var q = firstLine
+        if q.hasSuffix("?") { q.removeLast() }
+        let a = answer.replacingOccurrences(of: "\n", with: " ").trimmingSpaces
+        return "For the question \"\(q)\", the answer is \(a.hasSuffix(".") ? String(a.dropLast()) : a)."
+    }
+
+    static func description(facts: [String], prompt: String) -> String {
+        var statements: [String] = []
+        var inBlock = false
+        for line in prompt.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("As part of your description") { inBlock = true; continue }
+            if line.hasPrefix("Description:") { break }
+            if inBlock, !line.trimmingSpaces.isEmpty { statements.append(line.trimmingSpaces) }
+        }
+        var text = facts.joined(separator: " ")
+        if !statements.isEmpty {
+            text += " The image also shows the following. " + statements.joined(separator: " ")
+        }
+        return text
+    }
+
+    static func describeImage(_ url: String) -> Result<String, MockError> {
+        guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else {
+            return .failure(MockError("mock teacher accepts only data: image URLs"))
+        }
+        guard let bytes = Base64.decode(url[url.index(after: comma)...]) else {
+            return .failure(MockError("image data URL is not valid base64"))
+        }
+        let result = bytes.withUnsafeBytes { raw -> Result<RGBImage, ImageError> in
+            do throws(ImageError) {
+                return .success(try ImageCodec.decode(raw, format: ImageFormat(magic: raw), path: "<request>", maxPixels: 1 << 28).image)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case let .failure(error):
+            return .failure(MockError("cannot decode the request's image: \(error)"))
+        case let .success(image):
+            let mean = image.meanColor
+            return .success("This is a \(image.width)x\(image.height) image whose average colour is \(colorName(mean)) (RGB \(mean.red), \(mean.green), \(mean.blue)).")
+        }
+    }
+
+    public struct MockError: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    static func colorName(_ c: (red: Int, green: Int, blue: Int)) -> String {
+        let palette: [(String, Int, Int, Int)] = [
+            ("black", 0, 0, 0), ("white", 255, 255, 255), ("grey", 128, 128, 128), ("dark grey", 64, 64, 64),
+            ("light grey", 192, 192, 192), ("red", 200, 30, 30), ("green", 40, 160, 40), ("blue", 40, 60, 200),
+            ("yellow", 230, 220, 40), ("orange", 240, 140, 30), ("brown", 120, 80, 40), ("purple", 120, 50, 150),
+            ("pink", 240, 150, 180), ("teal", 30, 130, 130), ("olive", 110, 110, 40), ("navy", 20, 30, 90),
+            ("beige", 220, 200, 160),
+        ]
+        var best = palette[0]
+        var bestDistance = Int.max
+        for entry in palette {
+            let d = (entry.1 - c.red) * (entry.1 - c.red) + (entry.2 - c.green) * (entry.2 - c.green) + (entry.3 - c.blue) * (entry.3 - c.blue)
+            if d < bestDistance { bestDistance = d; best = entry }
+        }
+        return best.0
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

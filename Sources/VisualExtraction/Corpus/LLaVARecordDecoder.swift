@@ -1,0 +1,163 @@
+/// Turns the bytes of one record into a `CorpusRecord`.
+///
+/// Accepts the LLaVA layout (`conversations` of `{from, value}`) and the `messages` of
+/// `{role, content}` layout with `images`; role names human/user and gpt/assistant; a `system`
+/// turn is ignored for pairing. Anything it cannot use is a `RecordProblem` naming the record.
+public enum LLaVARecordDecoder {
+    /// Values of `image` that mean "this record has no image" in real corpora.
+    static let noImageValues: Set<String> = ["", "none", "None", "nan", "NaN", "null"]
+
+    static let knownKeys: Set<String> = ["id", "idx", "index", "image", "images", "conversations", "messages", "video"]
+
+    public static func decode(_ raw: RawRecord) -> Result<CorpusRecord, RecordProblem> {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(raw.bytes)
+        } catch {
+            return .failure(problem(raw, nil, "invalid JSON: \(error.reason) at byte \(raw.byteOffset + Int64(error.offset))"))
+        }
+        guard case let .object(members) = value else {
+            return .failure(problem(raw, nil, "expected a JSON object, found \(value.kindName)"))
+        }
+        let id = identifier(value)
+        let images: [String]
+        switch imagePaths(value["image"] ?? value["images"]) {
+        case let .success(paths): images = paths
+        case let .failure(reason): return .failure(problem(raw, id, reason.text))
+        }
+        let pairs: [QAPair]
+        switch qaPairs(value) {
+        case let .success(found): pairs = found
+        case let .failure(reason): return .failure(problem(raw, id, reason.text))
+        }
+        var skip: String?
+        if value["video"] != nil && value["video"] != .null {
+            skip = "video"
+        } else if images.isEmpty {
+            skip = "no image"
+        }
+        let extra = members.filter { !knownKeys.contains($0.key) }
+        return .success(CorpusRecord(
+            position: raw.index, sourceID: id, images: images, pairs: pairs,
+            source: images.first.flatMap(sourceName), skipReason: skip,
+            metadata: extra.isEmpty ? nil : JSONValue.object(extra).jsonText))
+    }
+
+    static func problem(_ raw: RawRecord, _ id: String?, _ reason: String) -> RecordProblem {
+        RecordProblem(position: raw.index, byteOffset: raw.byteOffset, line: raw.line, recordID: id, reason: reason)
+    }
+
+    static func identifier(_ value: JSONValue) -> String? {
+        for key in ["id", "idx", "index"] {
+            switch value[key] {
+            case let .string(s)?: return s
+            case let .number(n)?: return n
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    static func imagePaths(_ value: JSONValue?) -> Result<[String], Reason> {
+        switch value {
+        case nil, .null?: return .success([])
+        case let .string(s)?: return .success(noImageValues.contains(s.trimmed) ? [] : [s])
+        case let .array(items)?:
+            var paths: [String] = []
+            for item in items {
+                switch item {
+                case let .string(s): if !noImageValues.contains(s.trimmed) { paths.append(s) }
+                case .null: continue
+                default: return .failure(Reason("`image` list holds \(item.kindName); expected strings (paths under --images)"))
+                }
+            }
+            return .success(paths)
+        case let other?:
+            return .failure(Reason("`image` is \(other.kindName); expected a path string or a list of paths"))
+        }
+    }
+
+    struct Reason: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    private enum Speaker { case human, assistant, system }
+
+    static func qaPairs(_ value: JSONValue) -> Result<[QAPair], Reason> {
+        let field: String
+        let turns: [JSONValue]
+        if case let .array(items)? = value["conversations"] {
+            field = "conversations"
+            turns = items
+        } else if case let .array(items)? = value["messages"] {
+            field = "messages"
+            turns = items
+        } else if let other = value["conversations"] ?? value["messages"] {
+            return .failure(Reason("`conversations` is \(other.kindName); expected a list of {\"from\", \"value\"} turns"))
+        } else {
+            return .failure(Reason("record has no `conversations` (or `messages`) list; nothing to turn into statements"))
+        }
+        var pairs: [QAPair] = []
+        var pendingQuestion: String?
+        var turnNumber = 0
+        for turn in turns {
+            turnNumber += 1
+            guard case .object = turn else {
+                return .failure(Reason("\(field) turn \(turnNumber) is \(turn.kindName); expected an object"))
+            }
+            let roleValue = turn["from"] ?? turn["role"]
+            guard let role = roleValue?.stringValue else {
+                return .failure(Reason("\(field) turn \(turnNumber) has no `from` (or `role`) string"))
+            }
+            guard let text = (turn["value"] ?? turn["content"])?.stringValue else {
+                return .failure(Reason("\(field) turn \(turnNumber) has no `value` (or `content`) string"))
+            }
+            let speaker: Speaker
+            switch role.lowercased() {
+            case "human", "user": speaker = .human
+            case "gpt", "assistant", "bot", "model": speaker = .assistant
+            case "system": speaker = .system
+            default: return .failure(Reason("\(field) turn \(turnNumber) has unknown speaker \"\(role)\""))
+            }
+            switch speaker {
+            case .system:
+                continue
+            case .human:
+                if pendingQuestion != nil {
+                    return .failure(Reason("\(field) turn \(turnNumber) is a second human turn in a row; expected human/gpt pairs"))
+                }
+                pendingQuestion = text
+            case .assistant:
+                guard let question = pendingQuestion else {
+                    return .failure(Reason("\(field) turn \(turnNumber) is an answer without a question; expected human/gpt pairs"))
+                }
+                pairs.append(QAPair(question: question, answer: text))
+                pendingQuestion = nil
+            }
+        }
+        if pendingQuestion != nil {
+            return .failure(Reason("\(field) has \(turns.count) turns and the last human turn has no answer (odd number of turns)"))
+        }
+        if pairs.isEmpty {
+            return .failure(Reason("\(field) holds no question/answer pair"))
+        }
+        return .success(pairs)
+    }
+
+    /// The dataset folder of LLaVA-1.5's mix (`coco/train2017/x.jpg` → `coco`).
+    static func sourceName(_ path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count > 1 else { return nil }
+        return String(parts[0])
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

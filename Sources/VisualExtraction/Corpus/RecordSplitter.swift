@@ -1,0 +1,279 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The bytes of one top-level record of an input file, with where it was found.
+public struct RawRecord: Sendable {
+    /// 0-based position among the records of the file.
+    public let index: Int
+    /// Byte offset of the record's first byte in the file.
+    public let byteOffset: Int64
+    /// 1-based line of the record's first byte.
+    public let line: Int
+    public let bytes: [UInt8]
+}
+
+/// A part of the file that could not be cut into a record (truncation, stray text).
+public struct SplitProblem: Sendable, Error {
+    public let index: Int
+    public let byteOffset: Int64
+    public let line: Int
+    public let reason: String
+}
+
+public enum SplitEvent: Sendable {
+    case record(RawRecord)
+    case problem(SplitProblem)
+}
+
+/// How the records are laid out in the file.
+public enum RecordLayout: String, Sendable {
+    /// One JSON array of records (LLaVA's `llava_v1_5_mix665k.json`).
+    case jsonArray = "json-array"
+    /// One record per line.
+    case jsonLines = "jsonl"
+    /// Records one after another, possibly pretty-printed over many lines.
+    case concatenated
+}
+
+/// Cuts a JSON array or JSONL file into records while reading it in fixed-size chunks, so a
+/// 1 GB corpus is never held in memory. It only tracks nesting and strings; each record is
+/// parsed separately, so one bad record does not stop the rest. It also hashes every byte read.
+public struct RecordSplitter {
+    public let path: String
+    public var chunkSize = 1 << 20
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public struct Summary: Sendable {
+        public var layout: RecordLayout
+        public var records: Int
+        public var problems: Int
+        public var bytes: Int64
+        public var sha256: String
+    }
+
+    public enum OpenError: Error, CustomStringConvertible {
+        case cannotOpen(path: String, reason: String)
+        case readFailed(path: String, reason: String)
+        case notRecords(path: String, reason: String)
+
+        public var description: String {
+            switch self {
+            case let .cannotOpen(path, reason): return "cannot open input \(path): \(reason)"
+            case let .readFailed(path, reason): return "cannot read input \(path): \(reason)"
+            case let .notRecords(path, reason): return "\(path) is not a JSON array or JSONL file of records: \(reason)"
+            }
+        }
+    }
+
+    /// Calls `body` for every record and problem in file order.
+    public func forEach(_ body: (SplitEvent) throws -> Void) throws -> Summary {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw OpenError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var scanner = Scanner()
+        var hasher = ContentHasher()
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var total: Int64 = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OpenError.readFailed(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            try chunk.withUnsafeBytes { raw in
+                let slice = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                hasher.update(slice)
+                try scanner.feed(slice, at: total, emit: body)
+            }
+            total += Int64(n)
+        }
+        try scanner.finish(at: total, emit: body)
+        if scanner.layout == nil && scanner.records == 0 && total > 0 && scanner.problems == 0 {
+            throw OpenError.notRecords(path: path, reason: "no records found")
+        }
+        return Summary(layout: scanner.layout ?? .jsonLines, records: scanner.records, problems: scanner.problems,
+                       bytes: total, sha256: hasher.finalize())
+    }
+}
+
+/// The byte-level state machine behind `RecordSplitter`.
+struct Scanner {
+    private(set) var layout: RecordLayout?
+    private(set) var records = 0
+    private(set) var problems = 0
+
+    private enum State {
+        case start              // before the first significant byte
+        case between            // between records (array: after '[' or ',')
+        case inRecord           // inside a record
+        case afterArray         // after the closing ']'
+    }
+
+    private var state = State.start
+    private var depth = 0
+    private var inString = false
+    private var escaped = false
+    private var current: [UInt8] = []
+    private var recordOffset: Int64 = 0
+    private var recordLine = 1
+    private var line = 1
+    private var sawBOM = false
+    /// In JSONL the first record decides whether records end at newlines or span lines.
+    private var firstRecordPending = true
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, at base: Int64, emit: (SplitEvent) throws -> Void) throws {
+        var i = 0
+        var copyStart = -1
+        let count = bytes.count
+        func flushCopy(_ end: Int) {
+            if copyStart >= 0 && end > copyStart {
+                current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copyStart..<end]))
+            }
+            copyStart = -1
+        }
+        if state == .inRecord { copyStart = 0 }
+        while i < count {
+            let b = bytes[i]
+            switch state {
+            case .start, .between, .afterArray:
+                if b == 0x0a { line += 1; i += 1; continue }
+                if b == 0x20 || b == 0x09 || b == 0x0d { i += 1; continue }
+                if state == .start, base + Int64(i) < 3, b == 0xEF || b == 0xBB || b == 0xBF { i += 1; continue }
+                if state == .start {
+                    if b == UInt8(ascii: "[") {
+                        layout = .jsonArray
+                        state = .between
+                        i += 1
+                        continue
+                    }
+                    layout = .jsonLines
+                    state = .between
+                }
+                if state == .afterArray {
+                    try report(base + Int64(i), "unexpected text after the closing ']' of the array", emit)
+                    return
+                }
+                if layout == .jsonArray {
+                    if b == UInt8(ascii: ",") { i += 1; continue }
+                    if b == UInt8(ascii: "]") { state = .afterArray; i += 1; continue }
+                }
+                state = .inRecord
+                recordOffset = base + Int64(i)
+                recordLine = line
+                depth = 0
+                inString = false
+                escaped = false
+                current.removeAll(keepingCapacity: true)
+                copyStart = i
+                continue
+            case .inRecord:
+                if inString {
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                    if b == 0x0a {
+                        line += 1
+                        if layout == .jsonLines && !firstRecordPending {
+                            flushCopy(i)
+                            try endRecord(complete: false, reason: "record ends inside a string at the end of its line", emit)
+                            i += 1
+                            continue
+                        }
+                    }
+                    i += 1
+                    continue
+                }
+                switch b {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 && layout == .jsonArray && b == UInt8(ascii: "]") {
+                        // A scalar element followed by the end of the array.
+                        flushCopy(i)
+                        try endRecord(complete: true, reason: nil, emit)
+                        state = .afterArray
+                        i += 1
+                        continue
+                    }
+                    depth -= 1
+                    if depth == 0 {
+                        flushCopy(i + 1)
+                        try endRecord(complete: true, reason: nil, emit)
+                        if layout == .jsonLines { firstRecordPending = false }
+                        i += 1
+                        continue
+                    }
+                case UInt8(ascii: ","):
+                    if depth == 0 && layout == .jsonArray {
+                        flushCopy(i)
+                        try endRecord(complete: true, reason: nil, emit)
+                        i += 1
+                        continue
+                    }
+                case 0x0a:
+                    line += 1
+                    if layout == .jsonLines {
+                        if depth == 0 {
+                            flushCopy(i)
+                            try endRecord(complete: true, reason: nil, emit)
+                            i += 1
+                            continue
+                        }
+                        if firstRecordPending {
+                            // The first record spans lines: records are pretty-printed one after another.
+                            layout = .concatenated
+                        } else {
+                            flushCopy(i)
+                            try endRecord(complete: false, reason: "record is not complete JSON on its line", emit)
+                            i += 1
+                            continue
+                        }
+                    }
+                default: break
+                }
+                i += 1
+            }
+        }
+        if state == .inRecord { flushCopy(count) }
+    }
+
+    mutating func finish(at end: Int64, emit: (SplitEvent) throws -> Void) throws {
+        switch state {
+        case .inRecord:
+            if depth == 0 && !inString && layout != .jsonArray {
+                try endRecord(complete: true, reason: nil, emit)
+            } else {
+                try endRecord(complete: false, reason: "file ends inside this record (truncated file?)", emit)
+            }
+        case .between where layout == .jsonArray:
+            try report(end, "file ends before the closing ']' of the array (truncated file?)", emit)
+        default:
+            break
+        }
+    }
+
+    private mutating func endRecord(complete: Bool, reason: String?, _ emit: (SplitEvent) throws -> Void) throws {
+        let index = records + problems
+        state = .between
+        if complete {
+            // Trailing whitespace of a scalar or a JSONL line.
+            while let last = current.last, last == 0x20 || last == 0x0d || last == 0x09 || last == 0x0a { current.removeLast() }
+            records += 1
+            try emit(.record(RawRecord(index: index, byteOffset: recordOffset, line: recordLine, bytes: current)))
+        } else {
+            problems += 1
+            try emit(.problem(SplitProblem(index: index, byteOffset: recordOffset, line: recordLine, reason: reason ?? "malformed record")))
+        }
+        current.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func report(_ offset: Int64, _ reason: String, _ emit: (SplitEvent) throws -> Void) throws {
+        problems += 1
+        try emit(.problem(SplitProblem(index: records + problems - 1, byteOffset: offset, line: line, reason: reason)))
+    }
+}

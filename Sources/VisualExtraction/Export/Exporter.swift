@@ -1,0 +1,155 @@
+import Foundation
+
+/// The files a work directory can be exported to.
+public enum ExportFormat: String, CaseIterable, Sendable {
+    /// The training corpus in LLaVA's format: the extraction instruction and the description.
+    case llava
+    /// One line per finished record with everything known about it.
+    case jsonl
+    /// The authors' script's output: `{"index": i, "caption": ...}` per input record, "SKIP" when no image.
+    case paper
+}
+
+public struct ExportSummary: Sendable, Equatable {
+    public var written = 0
+    /// Records without an image (or with a video): "SKIP" lines in the paper format, absent otherwise.
+    public var skipped = 0
+    /// Records that failed (input problems or teacher failures): never exported.
+    public var failed = 0
+    /// Records whose description is not done yet.
+    public var unfinished = 0
+    /// Exported records made by the mock teacher.
+    public var mock = 0
+}
+
+/// Writes a work directory's results in input order. Everything comes from the job store, so
+/// an export is the same however many times the run was interrupted and resumed.
+public struct Exporter {
+    public let store: JobStore
+    public let definition: PipelineDefinition
+
+    public init(store: JobStore) throws {
+        self.store = store
+        guard let configuration = try store.configuration() else {
+            throw JobStore.StoreError.noStore(workDirectory: store.path)
+        }
+        definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(configuration.pipelineJSON.utf8))
+    }
+
+    public func export(_ format: ExportFormat, to path: String) throws -> ExportSummary {
+        let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
+        let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
+        let temporary = path + ".partial"
+        FileManager.default.createFile(atPath: temporary, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        var summary = ExportSummary()
+        var buffer = ""
+        var first = true
+        func flush(force: Bool = false) throws {
+            if force || buffer.utf8.count > 1 << 20 {
+                try handle.write(contentsOf: Data(buffer.utf8))
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        if format == .llava { buffer += "[\n" }
+        try store.forEachExportRow(descriptionStage: descriptionStage, statementsStage: statementsStage) { row in
+            let skipped = row.problem == nil && row.record.skipReason != nil
+            if skipped {
+                summary.skipped += 1
+                if format == .paper {
+                    buffer += "{\"index\": \(row.record.position), \"caption\": \"SKIP\"}\n"
+                }
+                return
+            }
+            guard row.descriptionState == "done", let description = row.description else {
+                if row.problem != nil || row.descriptionState == "failed" { summary.failed += 1 } else { summary.unfinished += 1 }
+                return
+            }
+            summary.written += 1
+            if row.mock { summary.mock += 1 }
+            switch format {
+            case .llava:
+                if !first { buffer += ",\n" }
+                buffer += llavaLine(row, description: description)
+            case .jsonl:
+                buffer += jsonLine(row, description: description) + "\n"
+            case .paper:
+                buffer += "{\"index\": \(row.record.position), \"caption\": "
+                Exporter.writePythonASCII(description, to: &buffer)
+                buffer += "}\n"
+            }
+            first = false
+            try flush()
+        }
+        if format == .llava { buffer += first ? "]\n" : "\n]\n" }
+        try flush(force: true)
+        try handle.close()
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        return summary
+    }
+
+    func imageValue(_ images: [String]) -> JSONValue {
+        images.count == 1 ? .string(images[0]) : .array(images.map { .string($0) })
+    }
+
+    func llavaLine(_ row: ExportRow, description: String) -> String {
+        let prefix = String(repeating: "<image>\n", count: max(1, row.record.images.count))
+        var members: [(key: String, value: JSONValue)] = [
+            ("id", .string(row.record.sourceID ?? row.key)),
+            ("image", imageValue(row.record.images)),
+            ("conversations", .array([
+                .object([("from", .string("human")), ("value", .string(prefix + definition.export.instruction))]),
+                .object([("from", .string("gpt")), ("value", .string(description))]),
+            ])),
+        ]
+        if row.mock { members.append(("vxt", .object([("mock", .bool(true))]))) }
+        return JSONValue.object(members).jsonText
+    }
+
+    func jsonLine(_ row: ExportRow, description: String) -> String {
+        var usage: [(key: String, value: JSONValue)] = []
+        for (stage, counts) in row.usage.sorted(by: { $0.key < $1.key }) {
+            usage.append((stage, .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })))
+        }
+        let members: [(key: String, value: JSONValue)] = [
+            ("id", .string(row.record.sourceID ?? row.key)),
+            ("key", .string(row.key)),
+            ("index", .number(String(row.record.position))),
+            ("image", imageValue(row.record.images)),
+            ("source", row.record.source.map { .string($0) } ?? .null),
+            ("qa_pairs", .array(row.record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) })),
+            ("statements", row.statements.map { .array($0.map { .string($0) }) } ?? .null),
+            ("description", .string(description)),
+            ("teacher_model", row.model.map { .string($0) } ?? .null),
+            ("finish_reason", row.finishReason.map { .string($0) } ?? .null),
+            ("usage", .object(usage)),
+            ("mock", .bool(row.mock)),
+        ]
+        return JSONValue.object(members).jsonText
+    }
+
+    /// Python's `json.dumps` string form (ensure_ascii): the paper format matches the authors'
+    /// files byte for byte, so their tooling reads ours unchanged.
+    static func writePythonASCII(_ s: String, to out: inout String) {
+        out += "\""
+        for unit in s.utf16 {
+            switch unit {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
+            default:
+                let hex = String(unit, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            }
+        }
+        out += "\""
+    }
+}

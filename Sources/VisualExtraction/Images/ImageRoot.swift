@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `--images` folder. Record paths are resolved inside it and nowhere else: corpora are
+/// downloaded from strangers, and `../../etc/passwd` or a symlink out must not be read.
+public struct ImageRoot: Sendable {
+    public let path: String
+    /// The root with symlinks resolved, to compare resolved image paths against.
+    let resolvedRoot: String
+
+    public init(path: String) {
+        self.path = path
+        resolvedRoot = ImageRoot.realPath(path) ?? path
+    }
+
+    /// The file a record's image path names, or why it may not be read.
+    public func resolve(_ relative: String) throws(ImageError) -> String {
+        if relative.hasPrefix("/") {
+            throw .outsideRoot(path: relative, reason: "absolute paths are not allowed; paths are relative to --images")
+        }
+        if relative.split(separator: "/").contains("..") {
+            throw .outsideRoot(path: relative, reason: "the path climbs out of --images with '..'")
+        }
+        let joined = path.hasSuffix("/") ? path + relative : path + "/" + relative
+        guard let real = ImageRoot.realPath(joined) else {
+            throw .notFound(path: joined)
+        }
+        let prefix = resolvedRoot.hasSuffix("/") ? resolvedRoot : resolvedRoot + "/"
+        guard real.hasPrefix(prefix) else {
+            throw .outsideRoot(path: relative, reason: "it is a symlink to \(real), outside --images")
+        }
+        return real
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Why an image could not be used. Each case fails its record, never the run.
+public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(path: String)
+    case outsideRoot(path: String, reason: String)
+    case unreadable(path: String, reason: String)
+    case empty(path: String)
+    case unsupported(path: String, format: String)
+    case corrupt(path: String, reason: String)
+    case tooLarge(path: String, width: Int, height: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .notFound(path): return "image file not found: \(path) (check --images and the record's `image` path)"
+        case let .outsideRoot(path, reason): return "image path \(path) refused: \(reason)"
+        case let .unreadable(path, reason): return "cannot read image \(path): \(reason)"
+        case let .empty(path): return "image file \(path) is empty (0 bytes)"
+        case let .unsupported(path, format): return "image \(path) is \(format), which vxt cannot decode yet; convert it to JPEG or PNG"
+        case let .corrupt(path, reason): return "image \(path) is corrupt: \(reason)"
+        case let .tooLarge(path, width, height, limit):
+            return "image \(path) is \(width)x\(height), more than the \(limit)-pixel limit (image.max_pixels)"
+        }
+    }
+}

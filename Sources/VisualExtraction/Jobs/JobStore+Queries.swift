@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+
+/// Per-stage counts and what went wrong, for `vxt status` and the end-of-run summary.
+public struct StatusSummary: Sendable, Codable {
+    public struct StageCounts: Sendable, Codable {
+        public var stage: String
+        public var counts: [String: Int]
+        public var promptTokens: Int
+        public var completionTokens: Int
+        public var mockOutputs: Int
+        /// Tasks finished per second over the last five minutes of activity.
+        public var recentRate: Double
+        public var remaining: Int { (counts["waiting"] ?? 0) + (counts["pending"] ?? 0) + (counts["running"] ?? 0) }
+        public var total: Int { counts.values.reduce(0, +) }
+    }
+
+    public struct ReasonCount: Sendable, Codable {
+        public var stage: String
+        public var reason: String
+        public var count: Int
+    }
+
+    public var records: Int
+    public var inputProblems: Int
+    public var stages: [StageCounts]
+    public var failures: [ReasonCount]
+    public var skips: [ReasonCount]
+    public var notes: [ReasonCount]
+}
+
+/// Everything the store knows about one record, for `vxt show`.
+public struct RecordDetail: Sendable {
+    public struct TaskDetail: Sendable {
+        public var stage: String
+        public var state: String
+        public var attempts: Int
+        public var lastError: String?
+        public var request: String?
+        public var output: String?
+        public var parsed: String?
+        public var note: String?
+        public var finishReason: String?
+        public var promptTokens: Int?
+        public var completionTokens: Int?
+        public var model: String?
+        public var endpoint: String?
+        public var mock: Bool
+        public var startedAt: Double?
+        public var finishedAt: Double?
+    }
+
+    public var key: String
+    public var record: CorpusRecord
+    public var problem: String?
+    public var imageSHA256: String?
+    public var tasks: [TaskDetail]
+}
+
+/// One record's row for export, streamed in input order.
+public struct ExportRow: Sendable {
+    public var key: String
+    public var record: CorpusRecord
+    public var problem: String?
+    public var descriptionState: String
+    public var description: String?
+    public var descriptionError: String?
+    public var statements: [String]?
+    public var statementsText: String?
+    public var model: String?
+    public var mock: Bool
+    public var usage: [String: [String: Int]]
+    public var finishReason: String?
+}
+
+extension JobStore {
+    public func status() throws -> StatusSummary {
+        try pool.read { db in
+            let records = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0
+            let problems = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record WHERE problem IS NOT NULL") ?? 0
+            var byStage: [String: StatusSummary.StageCounts] = [:]
+            var order: [String] = []
+            for row in try Row.fetchAll(db, sql: "SELECT stage, state, COUNT(*) AS n, MIN(rowid) AS first FROM task GROUP BY stage, state ORDER BY first") {
+                let stage: String = row["stage"]
+                if byStage[stage] == nil {
+                    byStage[stage] = .init(stage: stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
+                    order.append(stage)
+                }
+                byStage[stage]?.counts[row["state"]] = row["n"]
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT stage, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                       COALESCE(SUM(mock), 0) AS m, MAX(finished_at) AS last
+                FROM task WHERE state = 'done' GROUP BY stage
+                """) {
+                let stage: String = row["stage"]
+                byStage[stage]?.promptTokens = row["p"]
+                byStage[stage]?.completionTokens = row["c"]
+                byStage[stage]?.mockOutputs = row["m"]
+                if let last: Double = row["last"] {
+                    let window = 300.0
+                    let recent = try Row.fetchOne(db, sql: """
+                        SELECT COUNT(*) AS n, MIN(finished_at) AS first FROM task WHERE stage = ? AND state = 'done' AND finished_at > ?
+                        """, arguments: [stage, last - window])
+                    let n: Int = recent?["n"] ?? 0
+                    let first: Double = recent?["first"] ?? last
+                    let span = max(last - first, 1)
+                    byStage[stage]?.recentRate = n > 1 ? Double(n - 1) / span : 0
+                }
+            }
+            func grouped(_ state: String, _ column: String) throws -> [StatusSummary.ReasonCount] {
+                try Row.fetchAll(db, sql: """
+                    SELECT stage, \(column) AS reason, COUNT(*) AS n FROM task WHERE state = ? AND \(column) IS NOT NULL
+                    GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
+                    """, arguments: [state]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
+            }
+            return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
+                                 failures: try grouped("failed", "last_error"), skips: try grouped("skipped", "last_error"),
+                                 notes: try grouped("done", "note"))
+        }
+    }
+
+    /// Finds a record by its id as written in the input, its store key, or its position.
+    public func detail(id: String) throws -> RecordDetail {
+        try pool.read { db in
+            var row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE key = ?", arguments: [id])
+            if row == nil { row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id]) }
+            if row == nil, let position = Int(id) {
+                row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE position = ?", arguments: [position])
+            }
+            guard let row else { throw StoreError.unknownRecord(id) }
+            let key: String = row["key"]
+            let tasks = try Row.fetchAll(db, sql: "SELECT * FROM task WHERE record_key = ? ORDER BY rowid", arguments: [key]).map { t in
+                RecordDetail.TaskDetail(
+                    stage: t["stage"], state: t["state"], attempts: t["attempts"], lastError: t["last_error"], request: t["request"],
+                    output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
+                    promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
+                    endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
+            }
+            return RecordDetail(key: key, record: try JobStore.decodeRecord(row), problem: row["problem"],
+                                imageSHA256: row["image_sha256"], tasks: tasks)
+        }
+    }
+
+    /// Streams every record in input order with its description and statements.
+    public func forEachExportRow(descriptionStage: String, statementsStage: String?, _ body: (ExportRow) throws -> Void) throws {
+        try pool.read { db in
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT r.*, d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                       d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
+                       s.output AS s_output, s.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock
+                FROM record r
+                LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
+                LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                ORDER BY r.position
+                """, arguments: [descriptionStage, statementsStage ?? ""])
+            let decoder = JSONDecoder()
+            while let row = try cursor.next() {
+                var usage: [String: [String: Int]] = [:]
+                if let p: Int = row["d_pt"], let c: Int = row["d_ct"] { usage[descriptionStage] = ["prompt_tokens": p, "completion_tokens": c] }
+                if let statementsStage, let p: Int = row["s_pt"], let c: Int = row["s_ct"] {
+                    usage[statementsStage] = ["prompt_tokens": p, "completion_tokens": c]
+                }
+                let parsed: String? = row["s_parsed"]
+                let statements = parsed.flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) }
+                try body(ExportRow(
+                    key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
+                    descriptionState: row["d_state"] ?? "missing", description: row["d_output"], descriptionError: row["d_error"],
+                    statements: statements, statementsText: row["s_output"], model: row["d_model"],
+                    mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"]))
+            }
+        }
+    }
+
+    /// Counts of tasks by state for one stage (tests and the runner's progress line).
+    public func counts(stage: String) throws -> [TaskState: Int] {
+        try pool.read { db in
+            var out: [TaskState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task WHERE stage = ? GROUP BY state", arguments: [stage]) {
+                if let state = TaskState(rawValue: row["state"]) { out[state] = row["n"] }
+            }
+            return out
+        }
+    }
+}

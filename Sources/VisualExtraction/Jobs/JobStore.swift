@@ -1,0 +1,329 @@
+import Foundation
+import GRDB
+
+/// The SQLite job store of a work directory (`<work>/vxt.sqlite`, WAL mode).
+///
+/// It holds the run's configuration, every input record, and one task per record and stage
+/// with its state, attempts, exact request, output, usage and timings. Exports are derived from
+/// it, so "each sample exactly once" is a property of this store, not of an output file.
+public final class JobStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public static let fileName = "vxt.sqlite"
+
+    public init(path: String, readOnly: Bool = false) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        // Readers in other processes (`vxt status` on a live run) wait instead of failing.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL survives a killed process; only a power cut can lose the last commits.
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        if !readOnly {
+            try JobStore.migrator.migrate(pool)
+        }
+    }
+
+    /// Opens the store of a work directory, or says clearly that there is none.
+    public static func open(workDirectory: String, readOnly: Bool = true) throws -> JobStore {
+        let path = (workDirectory as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.noStore(workDirectory: workDirectory)
+        }
+        return try JobStore(path: path, readOnly: readOnly)
+    }
+
+    public enum StoreError: Error, CustomStringConvertible {
+        case noStore(workDirectory: String)
+        case unknownRecord(String)
+
+        public var description: String {
+            switch self {
+            case let .noStore(work): return "no job store in \(work) (expected \(work)/\(JobStore.fileName)); start one with `vxt run ... --work \(work)`"
+            case let .unknownRecord(id): return "no record with id or key \"\(id)\" in this work directory"
+            }
+        }
+    }
+
+    // MARK: Schema
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: run, record, task") { db in
+            try db.execute(sql: """
+                CREATE TABLE run (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    pipeline_name TEXT NOT NULL,
+                    pipeline_hash TEXT NOT NULL,
+                    pipeline_json TEXT NOT NULL,
+                    input_path TEXT NOT NULL,
+                    input_size INTEGER NOT NULL,
+                    input_mtime REAL NOT NULL,
+                    input_sha256 TEXT,
+                    images_root TEXT NOT NULL,
+                    teacher_url TEXT NOT NULL,
+                    teacher_model TEXT NOT NULL,
+                    vxt_version TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    ingest_complete INTEGER NOT NULL DEFAULT 0,
+                    record_count INTEGER NOT NULL DEFAULT 0,
+                    problem_count INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE record (
+                    key TEXT PRIMARY KEY,
+                    position INTEGER NOT NULL UNIQUE,
+                    source_id TEXT,
+                    source TEXT,
+                    images TEXT NOT NULL,
+                    pairs TEXT NOT NULL,
+                    metadata TEXT,
+                    skip_reason TEXT,
+                    problem TEXT,
+                    byte_offset INTEGER,
+                    line INTEGER,
+                    image_sha256 TEXT
+                );
+                CREATE INDEX record_source_id ON record(source_id);
+                CREATE TABLE task (
+                    record_key TEXT NOT NULL REFERENCES record(key),
+                    stage TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('waiting', 'pending', 'running', 'done', 'failed', 'skipped')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    lease_until REAL,
+                    last_error TEXT,
+                    request TEXT,
+                    output TEXT,
+                    parsed TEXT,
+                    note TEXT,
+                    finish_reason TEXT,
+                    prompt_tokens INTEGER,
+                    completion_tokens INTEGER,
+                    model TEXT,
+                    endpoint TEXT,
+                    mock INTEGER,
+                    started_at REAL,
+                    finished_at REAL,
+                    PRIMARY KEY (record_key, stage)
+                );
+                CREATE INDEX task_by_state ON task(stage, state);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Run configuration
+
+    public func configuration() throws -> RunConfiguration? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = 1") else { return nil }
+            return RunConfiguration(
+                pipelineName: row["pipeline_name"], pipelineHash: row["pipeline_hash"], pipelineJSON: row["pipeline_json"],
+                inputPath: row["input_path"], inputSize: row["input_size"], inputModified: row["input_mtime"],
+                inputSHA256: row["input_sha256"], imagesRoot: row["images_root"], teacherURL: row["teacher_url"],
+                teacherModel: row["teacher_model"], vxtVersion: row["vxt_version"], createdAt: row["created_at"],
+                ingestComplete: row["ingest_complete"], recordCount: row["record_count"], problemCount: row["problem_count"])
+        }
+    }
+
+    public func saveConfiguration(_ c: RunConfiguration) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime,
+                    input_sha256, images_root, teacher_url, teacher_model, vxt_version, created_at, ingest_complete,
+                    record_count, problem_count)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET pipeline_name = excluded.pipeline_name, pipeline_hash = excluded.pipeline_hash,
+                    pipeline_json = excluded.pipeline_json, input_path = excluded.input_path, input_size = excluded.input_size,
+                    input_mtime = excluded.input_mtime, input_sha256 = excluded.input_sha256, images_root = excluded.images_root,
+                    teacher_url = excluded.teacher_url, teacher_model = excluded.teacher_model, vxt_version = excluded.vxt_version,
+                    ingest_complete = excluded.ingest_complete, record_count = excluded.record_count,
+                    problem_count = excluded.problem_count
+                """, arguments: [c.pipelineName, c.pipelineHash, c.pipelineJSON, c.inputPath, c.inputSize, c.inputModified,
+                                 c.inputSHA256, c.imagesRoot, c.teacherURL, c.teacherModel, c.vxtVersion, c.createdAt,
+                                 c.ingestComplete, c.recordCount, c.problemCount])
+        }
+    }
+
+    // MARK: Ingest
+
+    /// A record as it enters the store: usable, skipped, or a problem to report.
+    public enum IngestItem: Sendable {
+        case record(CorpusRecord, problem: String?)
+        case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
+    }
+
+    /// How many records are already in the store: ingest writes in file order, so on resume
+    /// the first `ingestedCount()` records of the file are known and can be passed over.
+    public func ingestedCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0 }
+    }
+
+    /// Inserts records and their tasks in one transaction. Duplicate ids get a key of
+    /// `id#position`, deterministically, so nothing is merged or dropped.
+    public func ingest(_ items: [IngestItem], stages: [Stage]) throws {
+        let encoder = JSONEncoder()
+        try pool.write { db in
+            for item in items {
+                let record: CorpusRecord
+                let problem: String?
+                var offset: Int64?
+                var line: Int?
+                switch item {
+                case let .record(r, p):
+                    record = r
+                    problem = p
+                case let .problem(position, byteOffset, l, recordID, reason):
+                    record = CorpusRecord(position: position, sourceID: recordID, images: [], pairs: [])
+                    problem = reason
+                    offset = byteOffset
+                    line = l
+                }
+                let images = String(decoding: try encoder.encode(record.images), as: UTF8.self)
+                let pairs = String(decoding: try encoder.encode(record.pairs), as: UTF8.self)
+                var key = record.sourceID ?? "#\(record.position)"
+                let insert = """
+                    INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                    """
+                let arguments: (String) -> StatementArguments = { key in
+                    [key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
+                     record.skipReason, problem, offset, line]
+                }
+                try db.execute(sql: insert, arguments: arguments(key))
+                if db.changesCount == 0 {
+                    key = "\(key)#\(record.position)"
+                    try db.execute(sql: insert, arguments: arguments(key))
+                }
+                for stage in stages {
+                    let state: TaskState
+                    var reason: String?
+                    if let problem {
+                        state = .failed
+                        reason = "input: \(problem)"
+                    } else if let skip = record.skipReason {
+                        state = .skipped
+                        reason = skip
+                    } else {
+                        state = stage.needs.isEmpty ? .pending : .waiting
+                    }
+                    try db.execute(sql: "INSERT INTO task (record_key, stage, state, last_error) VALUES (?, ?, ?, ?)",
+                                   arguments: [key, stage.name, state.rawValue, reason])
+                }
+            }
+        }
+    }
+
+    // MARK: Claiming and committing
+
+    /// Returns work whose owner died (the process holding the work directory's lock is gone).
+    @discardableResult
+    public func releaseAbandoned() throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE task SET state = 'pending', lease_until = NULL WHERE state = 'running'")
+            return db.changesCount
+        }
+    }
+
+    /// Marks up to `limit` ready tasks of `stage` as running and returns them with what they need.
+    public func claim(stage: Stage, limit: Int, leaseSeconds: Double = 3600) async throws -> [ClaimedTask] {
+        let now = Date().timeIntervalSince1970
+        let needs = stage.needs
+        let name = stage.name
+        return try await pool.write { db in
+            let keys = try String.fetchAll(db, sql: """
+                SELECT record_key FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?
+                """, arguments: [name, limit])
+            var claimed: [ClaimedTask] = []
+            for key in keys {
+                try db.execute(sql: """
+                    UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
+                    WHERE record_key = ? AND stage = ?
+                    """, arguments: [now + leaseSeconds, now, key, name])
+                guard let record = try JobStore.fetchRecord(db, key: key) else { continue }
+                var upstream: [String: String] = [:]
+                for need in needs {
+                    upstream[need] = try String.fetchOne(db, sql: "SELECT output FROM task WHERE record_key = ? AND stage = ?",
+                                                         arguments: [key, need])
+                }
+                let attempt = try Int.fetchOne(db, sql: "SELECT attempts FROM task WHERE record_key = ? AND stage = ?",
+                                               arguments: [key, name]) ?? 1
+                claimed.append(ClaimedTask(recordKey: key, stage: name, attempt: attempt, record: record, upstream: upstream))
+            }
+            return claimed
+        }
+    }
+
+    static func fetchRecord(_ db: Database, key: String) throws -> CorpusRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE key = ?", arguments: [key]) else { return nil }
+        return try decodeRecord(row)
+    }
+
+    static func decodeRecord(_ row: Row) throws -> CorpusRecord {
+        let decoder = JSONDecoder()
+        let images: String = row["images"]
+        let pairs: String = row["pairs"]
+        return CorpusRecord(
+            position: row["position"], sourceID: row["source_id"],
+            images: try decoder.decode([String].self, from: Data(images.utf8)),
+            pairs: try decoder.decode([QAPair].self, from: Data(pairs.utf8)),
+            source: row["source"], skipReason: row["skip_reason"], metadata: row["metadata"])
+    }
+
+    /// Commits finished tasks in one transaction and moves their dependents along: a done task
+    /// makes dependents whose needs are all done pending; a failed one fails its dependents.
+    public func commit(_ results: [TaskResult], pipeline: Pipeline) async throws {
+        try await pool.write { db in
+            for result in results {
+                switch result.outcome {
+                case let .done(c):
+                    try db.execute(sql: """
+                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, request = ?, output = ?, parsed = ?,
+                            note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?,
+                            mock = ?, started_at = ?, finished_at = ?
+                        WHERE record_key = ? AND stage = ? AND state = 'running'
+                        """, arguments: [result.request, c.output, c.parsed, c.note, c.finishReason, c.promptTokens,
+                                         c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt,
+                                         result.recordKey, result.stage])
+                    guard db.changesCount == 1 else { continue }
+                    for dependent in pipeline.dependents(of: result.stage) {
+                        let notDone = try Int.fetchOne(db, sql: """
+                            SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
+                            """, arguments: [result.recordKey, JobStore.jsonArray(dependent.needs)]) ?? 0
+                        if notDone == 0 {
+                            try db.execute(sql: "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = ? AND state = 'waiting'",
+                                           arguments: [result.recordKey, dependent.name])
+                        }
+                    }
+                case let .failed(reason):
+                    try db.execute(sql: """
+                        UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, request = ?, started_at = ?, finished_at = ?
+                        WHERE record_key = ? AND stage = ? AND state = 'running'
+                        """, arguments: [reason, result.request, result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                    guard db.changesCount == 1 else { continue }
+                    var frontier = [result.stage]
+                    while let stage = frontier.popLast() {
+                        for dependent in pipeline.dependents(of: stage) {
+                            try db.execute(sql: """
+                                UPDATE task SET state = 'failed', last_error = ? WHERE record_key = ? AND stage = ? AND state = 'waiting'
+                                """, arguments: ["needs \(result.stage), which failed: \(reason)", result.recordKey, dependent.name])
+                            frontier.append(dependent.name)
+                        }
+                    }
+                }
+                if let hash = result.imageSHA256 {
+                    try db.execute(sql: "UPDATE record SET image_sha256 = ? WHERE key = ?", arguments: [hash, result.recordKey])
+                }
+            }
+        }
+    }
+
+    static func jsonArray(_ items: [String]) -> String {
+        JSONValue.array(items.map { .string($0) }).jsonText
+    }
+}

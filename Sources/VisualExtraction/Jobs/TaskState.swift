@@ -1,0 +1,63 @@
+/// Where one (record, stage) task is. Every transition is committed in a transaction.
+public enum TaskState: String, Sendable, CaseIterable, Codable {
+    /// Needs an upstream stage that is not done yet.
+    case waiting
+    /// Ready to be claimed.
+    case pending
+    /// Claimed by a running process; returns to pending if that process dies.
+    case running
+    case done
+    case failed
+    /// Nothing to do for this record (no image, video); the reason is kept.
+    case skipped
+}
+
+/// A unit of work handed to the runner: the task's record and its upstream outputs.
+public struct ClaimedTask: Sendable {
+    public let recordKey: String
+    public let stage: String
+    public let attempt: Int
+    public let record: CorpusRecord
+    /// Raw output text of each finished stage of this record.
+    public let upstream: [String: String]
+}
+
+/// What a finished teacher call left behind, ready to be committed.
+public struct TaskResult: Sendable {
+    public var recordKey: String
+    public var stage: String
+    public var outcome: Outcome
+    /// The request as sent, with images replaced by placeholders.
+    public var request: String?
+    public var startedAt: Double
+    public var finishedAt: Double
+    public var imageSHA256: String?
+
+    public enum Outcome: Sendable {
+        case done(Completion)
+        case failed(reason: String)
+    }
+
+    public struct Completion: Sendable {
+        public var output: String
+        public var parsed: String?
+        public var note: String?
+        public var finishReason: String?
+        public var promptTokens: Int?
+        public var completionTokens: Int?
+        public var model: String?
+        public var endpoint: String?
+        public var mock: Bool
+        public var attempts: Int
+    }
+
+    public init(recordKey: String, stage: String, outcome: Outcome, request: String?, startedAt: Double, finishedAt: Double, imageSHA256: String? = nil) {
+        self.recordKey = recordKey
+        self.stage = stage
+        self.outcome = outcome
+        self.request = request
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.imageSHA256 = imageSHA256
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An exclusive `flock` on `<work>/vxt.lock` held for the life of a run. The kernel drops it
+/// when the process dies, even under `kill -9`, so a new run knows that every `running` task it
+/// finds was abandoned and can safely return it to pending.
+public final class WorkDirectoryLock: Sendable {
+    private let fd: Int32
+    public let path: String
+
+    public struct Busy: Error, CustomStringConvertible {
+        public let path: String
+        public let holder: String
+        public var description: String {
+            "another vxt run (\(holder)) is using this work directory (\(path)); wait for it or stop it first"
+        }
+    }
+
+    public init(workDirectory: String) throws {
+        path = workDirectory.hasSuffix("/") ? workDirectory + "vxt.lock" : workDirectory + "/vxt.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw Busy(path: path, holder: "cannot open lock file: \(String(cString: strerror(errno)))")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = read(fd, &buffer, buffer.count)
+            let pid = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).trimmed : "unknown pid"
+            close(fd)
+            throw Busy(path: path, holder: "pid \(pid)")
+        }
+        _ = ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pwrite(fd, pid, pid.count, 0)
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

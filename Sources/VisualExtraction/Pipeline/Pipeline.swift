@@ -1,0 +1,155 @@
+import Foundation
+import Yams
+
+/// A loaded, checked pipeline: its definition, compiled templates and a hash that changes
+/// whenever anything that affects outputs changes (comments and spacing do not count).
+public struct Pipeline: Sendable {
+    public let definition: PipelineDefinition
+    public let stages: [Stage]
+    public let hash: String
+    /// Where it was loaded from, for messages.
+    public let path: String
+
+    public struct LoadError: Error, CustomStringConvertible {
+        public let path: String
+        public let message: String
+        public var description: String { "pipeline \(path): \(message)" }
+    }
+
+    public static func load(path: String) throws -> Pipeline {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw LoadError(path: path, message: "cannot read the file (\(error.localizedDescription)); pass a pipeline such as pipelines/paper.yaml")
+        }
+        return try parse(yaml: text, path: path)
+    }
+
+    public static func parse(yaml: String, path: String = "<string>") throws -> Pipeline {
+        let definition: PipelineDefinition
+        do {
+            definition = try YAMLDecoder().decode(PipelineDefinition.self, from: yaml)
+        } catch let error as DecodingError {
+            throw LoadError(path: path, message: describe(error))
+        } catch {
+            throw LoadError(path: path, message: "\(error)")
+        }
+        return try Pipeline(definition: definition, path: path)
+    }
+
+    public init(definition: PipelineDefinition, path: String) throws {
+        self.definition = definition
+        self.path = path
+        var stages: [Stage] = []
+        var seen = Set<String>()
+        for stageDefinition in definition.stages {
+            let name = stageDefinition.name
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw LoadError(path: path, message: "stage name \"\(name)\" must be letters, digits, '_' or '-'")
+            }
+            guard seen.insert(name).inserted else { throw LoadError(path: path, message: "two stages are named \"\(name)\"") }
+            for need in stageDefinition.needs ?? [] where !seen.contains(need) {
+                throw LoadError(path: path, message: "stage \"\(name)\" needs \"\(need)\", which is not an earlier stage")
+            }
+            let template: PromptTemplate
+            do {
+                template = try PromptTemplate(stageDefinition.template)
+            } catch {
+                throw LoadError(path: path, message: "stage \"\(name)\" template: \(error.message)")
+            }
+            let known: Set<String> = ["pairs", "count", "many", "id", "number", "question", "answer"]
+            let unknown = template.variables.subtracting(known).subtracting(stageDefinition.needs ?? [])
+            if let first = unknown.sorted().first {
+                throw LoadError(path: path, message: "stage \"\(name)\" template uses {{\(first)}}; known names are \(known.sorted().joined(separator: ", ")) and the stages it needs")
+            }
+            stages.append(Stage(definition: stageDefinition, template: template))
+        }
+        guard !stages.isEmpty else { throw LoadError(path: path, message: "no stages") }
+        for named in [definition.export.descriptionStage, definition.export.statementsStage].compactMap({ $0 }) where !seen.contains(named) {
+            throw LoadError(path: path, message: "export names stage \"\(named)\", which the pipeline does not have")
+        }
+        if definition.image.mode == .exact && (definition.image.width ?? 0 <= 0 || definition.image.height ?? 0 <= 0) {
+            throw LoadError(path: path, message: "image mode exact needs width and height")
+        }
+        if definition.image.mode == .maxSide && (definition.image.maxSide ?? 0) <= 0 {
+            throw LoadError(path: path, message: "image mode max-side needs max_side")
+        }
+        self.stages = stages
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let canonical = (try? encoder.encode(definition)) ?? Data()
+        self.hash = canonical.withUnsafeBytes { ContentHasher.sha256($0) }
+    }
+
+    public func stage(named name: String) -> Stage? {
+        stages.first { $0.name == name }
+    }
+
+    /// The stage whose output is the training target.
+    public var descriptionStage: Stage {
+        definition.export.descriptionStage.flatMap(stage(named:)) ?? stages[stages.count - 1]
+    }
+
+    /// The stage whose output holds the declarative statements, if any.
+    public var statementsStage: Stage? {
+        definition.export.statementsStage.flatMap(stage(named:)) ?? stages.first { $0.definition.output == .statements }
+    }
+
+    /// Stages that list `name` among their needs.
+    public func dependents(of name: String) -> [Stage] {
+        stages.filter { ($0.definition.needs ?? []).contains(name) }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return joined.isEmpty ? "top level" : joined
+        }
+        switch error {
+        case let .keyNotFound(key, context):
+            return "missing `\(key.stringValue)` at \(path(context))"
+        case let .typeMismatch(_, context), let .dataCorrupted(context):
+            return "\(path(context)): \(context.debugDescription)"
+        case let .valueNotFound(_, context):
+            return "\(path(context)): value missing"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// One step of a pipeline: a prompt template, whether the image goes along, and how to read
+/// the answer. The runner knows nothing about any particular stage.
+public struct Stage: Sendable {
+    public let definition: PipelineDefinition.StageDefinition
+    public let template: PromptTemplate
+
+    public var name: String { definition.name }
+    public var needs: [String] { definition.needs ?? [] }
+    public var sendsImage: Bool { definition.image ?? false }
+
+    /// The exact prompt text for a record, given the outputs of the stages it needs.
+    public func prompt(for record: CorpusRecord, upstream: [String: String]) throws -> String {
+        try template.render(PromptContext.values(for: record, upstream: upstream))
+    }
+
+    /// What the stage keeps from a model's answer, next to the raw text.
+    public func read(_ text: String, for record: CorpusRecord) -> StageReading {
+        switch definition.output ?? .text {
+        case .text:
+            return StageReading(statements: nil, note: nil)
+        case .statements:
+            let statements = StatementParser.parse(text)
+            let note = statements.count == record.pairs.count ? nil
+                : "expected \(record.pairs.count) statements, got \(statements.count)"
+            return StageReading(statements: statements, note: note)
+        }
+    }
+}
+
+public struct StageReading: Sendable, Equatable {
+    public var statements: [String]?
+    /// Something worth a look that does not fail the task (a statement count mismatch).
+    public var note: String?
+}

@@ -1,0 +1,99 @@
+/// A pipeline file (`pipelines/*.yaml`): the teacher settings, image handling, the stages with
+/// their prompt templates, and what the export writes. Prompts live here as data so that the
+/// code never has an opinion about wording.
+public struct PipelineDefinition: Codable, Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    public var teacher: TeacherSettings
+    public var image: ImageSettings
+    public var stages: [StageDefinition]
+    public var export: ExportSettings
+
+    public struct TeacherSettings: Codable, Sendable, Equatable {
+        public var model: String
+        public var temperature: Double?
+        public var timeoutSeconds: Double?
+        public var connectTimeoutSeconds: Double?
+        public var maxAttempts: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case model, temperature
+            case timeoutSeconds = "timeout_seconds"
+            case connectTimeoutSeconds = "connect_timeout_seconds"
+            case maxAttempts = "max_attempts"
+        }
+    }
+
+    public struct StageDefinition: Codable, Sendable, Equatable {
+        public var name: String
+        public var needs: [String]?
+        /// Whether the record's image(s) go with the prompt.
+        public var image: Bool?
+        public var maxTokens: Int
+        public var output: OutputKind?
+        public var template: String
+
+        public enum OutputKind: String, Codable, Sendable {
+            /// The text as returned.
+            case text
+            /// One statement per line; one per QA pair is expected.
+            case statements
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, needs, image, output, template
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    public struct ExportSettings: Codable, Sendable, Equatable {
+        public var instruction: String
+        public var descriptionStage: String?
+        public var statementsStage: String?
+
+        enum CodingKeys: String, CodingKey {
+            case instruction
+            case descriptionStage = "description_stage"
+            case statementsStage = "statements_stage"
+        }
+    }
+}
+
+/// How images are prepared before they go to the teacher.
+public struct ImageSettings: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable {
+        /// Resize to exactly width x height, aspect not kept (the paper: 512x512).
+        case exact
+        /// Longest side at most `max_side`, aspect kept.
+        case maxSide = "max-side"
+        /// Send the file's bytes as they are.
+        case original
+    }
+
+    public var mode: Mode
+    public var width: Int?
+    public var height: Int?
+    public var maxSide: Int?
+    public var jpegQuality: Int?
+    /// Images with more pixels are refused (decompression bombs).
+    public var maxPixels: Int?
+
+    public init(mode: Mode, width: Int? = nil, height: Int? = nil, maxSide: Int? = nil, jpegQuality: Int? = nil, maxPixels: Int? = nil) {
+        self.mode = mode
+        self.width = width
+        self.height = height
+        self.maxSide = maxSide
+        self.jpegQuality = jpegQuality
+        self.maxPixels = maxPixels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case mode, width, height
+        case maxSide = "max_side"
+        case jpegQuality = "jpeg_quality"
+        case maxPixels = "max_pixels"
+    }
+
+    public var quality: Int { jpegQuality ?? 95 }
+    public var pixelLimit: Int { maxPixels ?? 178_956_970 }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Opens (or creates) a work directory for a pipeline and an input, refuses a mismatched
+/// resume, ingests what is not ingested yet, and returns abandoned work to pending.
+public struct ExtractionJob {
+    public let pipeline: Pipeline
+    public let inputPath: String
+    public let imagesRoot: String
+    public let workDirectory: String
+    public let teacherURL: String
+
+    public init(pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String) {
+        self.pipeline = pipeline
+        self.inputPath = inputPath
+        self.imagesRoot = imagesRoot
+        self.workDirectory = workDirectory
+        self.teacherURL = teacherURL
+    }
+
+    public struct Mismatch: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public struct Opened {
+        public let store: JobStore
+        public let lock: WorkDirectoryLock
+        public let configuration: RunConfiguration
+        /// Tasks a dead process left `running`, now pending again.
+        public let released: Int
+        public let ingested: Ingestor.Summary?
+    }
+
+    public func open(log: (String) -> Void, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let lock = try WorkDirectoryLock(workDirectory: workDirectory)
+        let storePath = (workDirectory as NSString).appendingPathComponent(JobStore.fileName)
+        let store = try JobStore(path: storePath)
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try fm.attributesOfItem(atPath: inputPath)
+        } catch {
+            throw Mismatch(message: "cannot read input \(inputPath): it does not exist or is not readable")
+        }
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let absoluteInput = ExtractionJob.absolute(inputPath)
+        let absoluteImages = ExtractionJob.absolute(imagesRoot)
+        let pipelineJSON = String(decoding: (try? JSONEncoder().encode(pipeline.definition)) ?? Data(), as: UTF8.self)
+
+        var configuration: RunConfiguration
+        if let existing = try store.configuration() {
+            if existing.pipelineHash != pipeline.hash {
+                throw Mismatch(message: """
+                    \(workDirectory) was started with a different pipeline (\(existing.pipelineName), hash \(existing.pipelineHash.prefix(12))); \
+                    \(pipeline.path) now hashes to \(pipeline.hash.prefix(12)). Outputs of two pipelines must not mix: \
+                    use a new --work directory, or restore the pipeline file (and --model) it was started with.
+                    """)
+            }
+            if existing.inputSize != size || existing.inputModified != modified || existing.inputPath != absoluteInput {
+                if let known = existing.inputSHA256 {
+                    log("input changed on disk or moved; checking its content hash")
+                    let hash = try ExtractionJob.hashFile(inputPath)
+                    if hash != known {
+                        throw Mismatch(message: """
+                            \(inputPath) is not the input \(workDirectory) was started with (\(existing.inputPath), sha256 \(known.prefix(12)); \
+                            now \(hash.prefix(12))). Use a new --work directory for a new input.
+                            """)
+                    }
+                }
+            }
+            configuration = existing
+            configuration.inputPath = absoluteInput
+            configuration.inputSize = size
+            configuration.inputModified = modified
+            configuration.imagesRoot = absoluteImages
+            configuration.teacherURL = teacherURL
+            configuration.teacherModel = pipeline.definition.teacher.model
+        } else {
+            configuration = RunConfiguration(
+                pipelineName: pipeline.definition.name, pipelineHash: pipeline.hash, pipelineJSON: pipelineJSON,
+                inputPath: absoluteInput, inputSize: size, inputModified: modified, inputSHA256: nil, imagesRoot: absoluteImages,
+                teacherURL: teacherURL, teacherModel: pipeline.definition.teacher.model, vxtVersion: VXTVersion.current,
+                createdAt: Date().timeIntervalSince1970)
+        }
+        try store.saveConfiguration(configuration)
+
+        var ingested: Ingestor.Summary?
+        if !configuration.ingestComplete {
+            let summary = try Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot))
+                .run(into: store, stages: pipeline.stages, progress: ingestProgress)
+            configuration.ingestComplete = true
+            configuration.inputSHA256 = summary.sha256
+            configuration.recordCount = summary.records
+            configuration.problemCount = try store.status().inputProblems
+            try store.saveConfiguration(configuration)
+            ingested = summary
+        }
+        let released = try store.releaseAbandoned()
+        return Opened(store: store, lock: lock, configuration: configuration, released: released, ingested: ingested)
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    static func hashFile(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw Mismatch(message: "cannot read input \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = ContentHasher()
+        while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty {
+            chunk.withUnsafeBytes { hasher.update($0) }
+        }
+        return hasher.finalize()
+    }
+}

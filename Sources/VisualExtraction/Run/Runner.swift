@@ -1,0 +1,132 @@
+import Foundation
+
+/// Runs the pipeline's stages over the job store: claims ready tasks, builds each request,
+/// calls the teacher, and commits each result as it arrives. It knows nothing about what a
+/// stage means; stages are values from the pipeline file.
+public final class Runner: Sendable {
+    public let store: JobStore
+    public let pipeline: Pipeline
+    public let teacher: any Teacher
+    public let preparer: ImagePreparer
+    public let concurrency: Int
+    let stopFlag = StopFlag()
+
+    public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer, concurrency: Int) {
+        self.store = store
+        self.pipeline = pipeline
+        self.teacher = teacher
+        self.preparer = preparer
+        self.concurrency = max(1, concurrency)
+    }
+
+    public struct Outcome: Sendable {
+        public var completed: Int
+        public var failed: Int
+        public var seconds: Double
+        /// Stopped by `stop()` (Ctrl-C) before all work was done.
+        public var interrupted: Bool
+    }
+
+    /// Asks the run to stop claiming work; requests in flight still land in the store.
+    public func stop() {
+        stopFlag.set()
+    }
+
+    public func run(progress: (@Sendable (ProgressEvent) -> Void)? = nil) async throws -> Outcome {
+        let start = Date().timeIntervalSince1970
+        var completed = 0
+        var failed = 0
+        // Later stages first, so records finish one by one and memory stays flat.
+        let claimOrder = pipeline.stages.reversed()
+        try await withThrowingTaskGroup(of: TaskResult.self) { group in
+            var inFlight = 0
+            while true {
+                if !stopFlag.isSet {
+                    var room = concurrency - inFlight
+                    for stage in claimOrder where room > 0 {
+                        let claimed = try await store.claim(stage: stage, limit: room)
+                        for task in claimed {
+                            group.addTask { await self.execute(task) }
+                        }
+                        inFlight += claimed.count
+                        room -= claimed.count
+                    }
+                }
+                if inFlight == 0 { break }
+                guard let result = try await group.next() else { break }
+                inFlight -= 1
+                try await store.commit([result], pipeline: pipeline)
+                if case .done = result.outcome { completed += 1 } else { failed += 1 }
+                progress?(ProgressEvent(stage: result.stage, succeeded: { if case .done = result.outcome { return true } else { return false } }()))
+            }
+        }
+        return Outcome(completed: completed, failed: failed, seconds: Date().timeIntervalSince1970 - start, interrupted: stopFlag.isSet)
+    }
+
+    func execute(_ task: ClaimedTask) async -> TaskResult {
+        let started = Date().timeIntervalSince1970
+        func failure(_ reason: String, request: String? = nil) -> TaskResult {
+            TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason), request: request,
+                       startedAt: started, finishedAt: Date().timeIntervalSince1970)
+        }
+        guard let stage = pipeline.stage(named: task.stage) else {
+            return failure("stage \(task.stage) is not in the pipeline")
+        }
+        let prompt: String
+        do {
+            prompt = try stage.prompt(for: task.record, upstream: task.upstream)
+        } catch {
+            return failure("cannot render the \(stage.name) prompt: \(error)")
+        }
+        var images: [PreparedImage] = []
+        if stage.sendsImage {
+            for path in task.record.images {
+                do {
+                    images.append(try preparer.prepare(path))
+                } catch {
+                    return failure(error.description)
+                }
+            }
+        }
+        let teacherSettings = pipeline.definition.teacher
+        let request = ChatRequest(model: teacherSettings.model, prompt: prompt, images: images,
+                                  maxTokens: stage.definition.maxTokens, temperature: teacherSettings.temperature)
+        let logged = request.loggedBody()
+        switch await teacher.complete(request) {
+        case let .failure(error):
+            return failure(error.message, request: logged)
+        case let .success(answer):
+            if answer.text.trimmed.isEmpty {
+                return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", request: logged)
+            }
+            let reading = stage.read(answer.text, for: task.record)
+            let parsed = reading.statements.map { JSONValue.array($0.map { .string($0) }).jsonText }
+            var note = reading.note
+            if answer.finishReason == "length" {
+                note = [note, "truncated: finish_reason length at max_tokens \(stage.definition.maxTokens)"].compactMap { $0 }.joined(separator: "; ")
+            }
+            var result = TaskResult(
+                recordKey: task.recordKey, stage: task.stage,
+                outcome: .done(.init(output: answer.text, parsed: parsed, note: note, finishReason: answer.finishReason,
+                                     promptTokens: answer.promptTokens, completionTokens: answer.completionTokens,
+                                     model: answer.model, endpoint: answer.endpoint, mock: answer.mock, attempts: answer.attempts)),
+                request: logged, startedAt: started, finishedAt: Date().timeIntervalSince1970)
+            result.imageSHA256 = images.first?.sourceSHA256
+            return result
+        }
+    }
+}
+
+/// One finished task, for progress display.
+public struct ProgressEvent: Sendable {
+    public var stage: String
+    public var succeeded: Bool
+}
+
+/// A flag set from a signal handler's queue and read by the runner loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}

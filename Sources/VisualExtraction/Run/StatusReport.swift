@@ -1,0 +1,51 @@
+import Foundation
+
+/// The human-readable status table (`vxt status`, and the summary at the end of `vxt run`).
+public enum StatusReport {
+    static let columns: [TaskState] = [.waiting, .pending, .running, .done, .failed, .skipped]
+
+    public static func text(_ s: StatusSummary, configuration: RunConfiguration?) -> String {
+        var lines: [String] = []
+        if let c = configuration {
+            lines.append("pipeline \(c.pipelineName) (\(c.pipelineHash.prefix(12))) · input \(c.inputPath) · teacher \(c.teacherModel) at \(c.teacherURL)")
+        }
+        lines.append("records: \(s.records) · with input problems: \(s.inputProblems)")
+        let header = ["stage"] + columns.map(\.rawValue) + ["tokens in/out", "rate/s", "ETA"]
+        var rows: [[String]] = [header]
+        for stage in s.stages {
+            let eta = stage.remaining == 0 ? "-" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
+            var row = [stage.stage]
+            row += columns.map { String(stage.counts[$0.rawValue] ?? 0) }
+            row += ["\(stage.promptTokens)/\(stage.completionTokens)", String(format: "%.1f", stage.recentRate), eta]
+            rows.append(row)
+        }
+        let widths = (0..<header.count).map { i in rows.map { $0[i].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(row.enumerated().map { i, cell in
+                i == 0 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[i] - cell.count) + cell
+            }.joined(separator: "  "))
+        }
+        let mock = s.stages.reduce(0) { $0 + $1.mockOutputs }
+        if mock > 0 { lines.append("\(mock) outputs were made by the mock teacher (marked mock in exports)") }
+        func section(_ title: String, _ items: [StatusSummary.ReasonCount]) {
+            guard !items.isEmpty else { return }
+            lines.append("")
+            lines.append(title)
+            for item in items {
+                let reason = item.reason.count > 300 ? String(item.reason.prefix(300)) + "…" : item.reason
+                lines.append("  \(String(item.count).leftPadded(6))  \(item.stage): \(reason)")
+            }
+        }
+        section("failed (by reason):", s.failures)
+        section("skipped (by reason):", s.skips)
+        section("done with notes:", s.notes)
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,77 @@
+/// One chat-completions call: a user message with the prompt and, for image stages, the
+/// image(s) first, as the paper's script sends them.
+public struct ChatRequest: Sendable {
+    public var model: String
+    public var prompt: String
+    public var images: [PreparedImage]
+    public var maxTokens: Int
+    public var temperature: Double?
+
+    public init(model: String, prompt: String, images: [PreparedImage], maxTokens: Int, temperature: Double?) {
+        self.model = model
+        self.prompt = prompt
+        self.images = images
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+
+    /// The OpenAI-compatible JSON body.
+    public func body() -> [UInt8] {
+        Array(json(imageURL: { $0.dataURL }).utf8)
+    }
+
+    /// The body as the job store keeps it: identical, except each image is a short placeholder.
+    public func loggedBody() -> String {
+        json(imageURL: { $0.placeholder })
+    }
+
+    private func json(imageURL: (PreparedImage) -> String) -> String {
+        var out = "{\"model\":"
+        JSONValue.writeString(model, to: &out)
+        out += ",\"messages\":[{\"role\":\"user\",\"content\":"
+        if images.isEmpty {
+            JSONValue.writeString(prompt, to: &out)
+        } else {
+            out += "["
+            for image in images {
+                out += "{\"type\":\"image_url\",\"image_url\":{\"url\":"
+                JSONValue.writeString(imageURL(image), to: &out)
+                out += "}},"
+            }
+            out += "{\"type\":\"text\",\"text\":"
+            JSONValue.writeString(prompt, to: &out)
+            out += "}]"
+        }
+        out += "}],\"max_tokens\":\(maxTokens)"
+        if let temperature { out += ",\"temperature\":\(temperature)" }
+        out += "}"
+        return out
+    }
+}
+
+/// A teacher's answer.
+public struct ChatResult: Sendable {
+    public var text: String
+    public var finishReason: String?
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    public var model: String?
+    /// Made by vxt's mock teacher, not a model: such outputs are marked in every export.
+    public var mock: Bool
+    public var endpoint: String
+    public var attempts: Int
+}
+
+/// A call that did not produce an answer, after any retries.
+public struct TeacherFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var status: Int?
+    public var attempts: Int
+    public var description: String { message }
+}
+
+/// What the runner needs from a teacher. The HTTP teacher is one; tests may bring others.
+public protocol Teacher: Sendable {
+    var endpointDescription: String { get }
+    func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure>
+}

@@ -1,0 +1,287 @@
+import CCurl
+import Foundation
+
+/// An HTTP request for the teacher: always a POST with a JSON body.
+public struct HTTPRequest: Sendable {
+    public var url: String
+    /// Full header lines ("Authorization: Bearer ..."). Never logged.
+    public var headers: [String]
+    public var body: [UInt8]
+    public var timeoutSeconds: Double
+    public var connectTimeoutSeconds: Double
+
+    public init(url: String, headers: [String], body: [UInt8], timeoutSeconds: Double, connectTimeoutSeconds: Double) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutSeconds = timeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    /// The `Retry-After` header, if the server sent one (seconds or an HTTP date).
+    public var retryAfter: String?
+}
+
+/// A request that got no HTTP response: refused, reset, timed out, DNS...
+public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+    public var curlCode: Int
+    public var message: String
+    public var isTimeout: Bool { curlCode == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+    public var description: String { "transport error (curl \(curlCode)): \(message)" }
+}
+
+/// libcurl's multi interface driven by one dedicated I/O thread with epoll and
+/// `curl_multi_socket_action`, so thousands of requests in flight cost one thread and no
+/// per-wake-up rescans. Swift tasks await their transfer through a continuation.
+public final class CurlHTTPClient: @unchecked Sendable {
+    // Touched only on the I/O thread, except `pending`/`stopped` (under `lock`).
+    private let multi: UnsafeMutableRawPointer
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private var watched = Set<Int32>()
+    private var inFlight: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var deadline: Double?
+    private let lock = NSLock()
+    private var pending: [Transfer] = []
+    private var stopped = false
+    private var thread: Thread?
+
+    private static let globalInit: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public init() throws {
+        guard CurlHTTPClient.globalInit, let multi = curl_multi_init() else {
+            throw SetupError(message: "libcurl could not be initialised")
+        }
+        self.multi = multi
+        _ = vxt_raise_nofile_limit()
+        epollFD = vxt_epoll_create()
+        wakeFD = vxt_eventfd_create()
+        guard epollFD >= 0, wakeFD >= 0 else { throw SetupError(message: "cannot create epoll/eventfd descriptors") }
+        _ = vxt_epoll_set(epollFD, wakeFD, 1, 0, 0)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
+        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        _ = vxt_multi_setopt_socket_callback(multi) { _, socket, what, userp, _ in
+            guard let userp else { return 0 }
+            Unmanaged<CurlHTTPClient>.fromOpaque(userp).takeUnretainedValue().watch(socket: socket, what: what)
+            return 0
+        }
+        _ = vxt_multi_setopt_timer_callback(multi) { _, timeoutMs, userp in
+            guard let userp else { return 0 }
+            let client = Unmanaged<CurlHTTPClient>.fromOpaque(userp).takeUnretainedValue()
+            client.deadline = timeoutMs < 0 ? nil : CurlHTTPClient.now() + Double(timeoutMs) / 1000
+            return 0
+        }
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "vxt-curl-io"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit {
+        curl_multi_cleanup(multi)
+        close(epollFD)
+        close(wakeFD)
+    }
+
+    /// Stops the I/O thread; requests still in flight complete with an error.
+    public func shutdown() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+        vxt_eventfd_signal(wakeFD)
+    }
+
+    public func send(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPTransportError> {
+        await withCheckedContinuation { continuation in
+            guard let transfer = Transfer(request: request, continuation: continuation) else {
+                continuation.resume(returning: .failure(HTTPTransportError(curlCode: -1, message: "curl_easy_init failed")))
+                return
+            }
+            lock.lock()
+            let isStopped = stopped
+            if !isStopped { pending.append(transfer) }
+            lock.unlock()
+            if isStopped {
+                transfer.finish(.failure(HTTPTransportError(curlCode: -1, message: "HTTP client was shut down")))
+                return
+            }
+            vxt_eventfd_signal(wakeFD)
+        }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    // MARK: I/O thread
+
+    private func watch(socket: curl_socket_t, what: Int32) {
+        if what == CURL_POLL_REMOVE {
+            _ = vxt_epoll_remove(epollFD, socket)
+            watched.remove(socket)
+            return
+        }
+        let read: Int32 = (what & CURL_POLL_IN) != 0 ? 1 : 0
+        let write: Int32 = (what & CURL_POLL_OUT) != 0 ? 1 : 0
+        let known = watched.contains(socket)
+        _ = vxt_epoll_set(epollFD, socket, read, write, known ? 1 : 0)
+        watched.insert(socket)
+    }
+
+    private func run() {
+        var fds = [Int32](repeating: 0, count: 1024)
+        var flags = [Int32](repeating: 0, count: 1024)
+        var running: Int32 = 0
+        while true {
+            lock.lock()
+            let newTransfers = pending
+            pending.removeAll(keepingCapacity: true)
+            let isStopped = stopped
+            lock.unlock()
+            if isStopped {
+                for transfer in newTransfers {
+                    transfer.finish(.failure(HTTPTransportError(curlCode: -1, message: "HTTP client was shut down")))
+                }
+                abortAll()
+                return
+            }
+            for transfer in newTransfers {
+                inFlight[transfer.easy] = transfer
+                curl_multi_add_handle(multi, transfer.easy)
+            }
+            var timeout: Int32 = 1000
+            if let deadline {
+                timeout = Int32(max(0, min(1000, (deadline - CurlHTTPClient.now()) * 1000).rounded(.up)))
+            }
+            let n = vxt_epoll_wait(epollFD, &fds, &flags, Int32(fds.count), timeout)
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    if fds[i] == wakeFD {
+                        vxt_eventfd_drain(wakeFD)
+                        continue
+                    }
+                    var mask: Int32 = 0
+                    if flags[i] & 1 != 0 { mask |= CURL_CSELECT_IN }
+                    if flags[i] & 2 != 0 { mask |= CURL_CSELECT_OUT }
+                    if flags[i] & 4 != 0 { mask |= CURL_CSELECT_ERR }
+                    curl_multi_socket_action(multi, fds[i], mask, &running)
+                }
+            }
+            if let deadline, CurlHTTPClient.now() >= deadline {
+                self.deadline = nil
+                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+            }
+            collectFinished()
+        }
+    }
+
+    private func collectFinished() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let code = message.pointee.data.result
+            var privatePointer: UnsafeMutableRawPointer?
+            _ = vxt_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &privatePointer)
+            curl_multi_remove_handle(multi, easy)
+            guard privatePointer != nil, let transfer = inFlight.removeValue(forKey: easy) else { continue }
+            if code == CURLE_OK {
+                var status = 0
+                _ = vxt_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                transfer.finish(.success(HTTPResponse(status: status, body: transfer.received, retryAfter: transfer.retryAfter)))
+            } else {
+                let detail = String(cString: transfer.errorBuffer)
+                let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+                transfer.finish(.failure(HTTPTransportError(curlCode: Int(code.rawValue), message: message)))
+            }
+        }
+    }
+
+    private func abortAll() {
+        // Handles still attached belong to requests in flight at shutdown.
+        for (easy, transfer) in inFlight {
+            curl_multi_remove_handle(multi, easy)
+            transfer.finish(.failure(HTTPTransportError(curlCode: -1, message: "HTTP client was shut down")))
+        }
+        inFlight.removeAll()
+    }
+}
+
+/// One request's easy handle and buffers; the client's `inFlight` table keeps it alive.
+final class Transfer {
+    let easy: UnsafeMutableRawPointer
+    var received: [UInt8] = []
+    var retryAfter: String?
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>?
+
+    init?(request: HTTPRequest, continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>) {
+        guard let easy = curl_easy_init() else { return nil }
+        self.easy = easy
+        self.continuation = continuation
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_URL, request.url)
+        _ = vxt_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = vxt_easy_setopt_long(easy, CURLOPT_POST, 1)
+        _ = vxt_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+        request.body.withUnsafeBytes { _ = vxt_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+        _ = vxt_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeoutSeconds * 1000))
+        _ = vxt_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
+        _ = vxt_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
+        _ = vxt_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, user in
+            guard let data, let user else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+            let n = size * count
+            data.withMemoryRebound(to: UInt8.self, capacity: n) { transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+            return n
+        }
+        _ = vxt_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, user in
+            let n = size * count
+            guard let data, let user else { return n }
+            let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
+            if line.lowercased().hasPrefix("retry-after:") {
+                let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+                transfer.retryAfter = String(line.dropFirst("retry-after:".count)).trimmed
+            }
+            return n
+        }
+        // An empty Expect: stops libcurl from waiting ~1 s for "100 Continue" on every large POST.
+        var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
+        list = curl_slist_append(list, "Content-Type: application/json")
+        for header in request.headers { list = curl_slist_append(list, header) }
+        headerList = list
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, list)
+    }
+
+    func finish(_ result: Result<HTTPResponse, HTTPTransportError>) {
+        continuation?.resume(returning: result)
+        continuation = nil
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+        curl_easy_cleanup(easy)
+        errorBuffer.deallocate()
+    }
+}

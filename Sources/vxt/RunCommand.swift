@@ -1,0 +1,169 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import MockTeacher
+import VisualExtraction
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline over a corpus, resumably.",
+        discussion: """
+            Ingests the input into <work>/vxt.sqlite (once), then runs every stage of the pipeline for every record \
+            with an image, committing each result as it arrives. Run the same command again after a crash, Ctrl-C or \
+            kill -9: finished work is kept and never redone, abandoned work is picked up again.
+
+            Records without an image are counted as skipped; records that cannot be used (bad JSON, no conversations, \
+            a missing image file) are counted as failed with their reason. Neither stops the run: see `vxt status`.
+            """
+    )
+
+    @Argument(help: "Pipeline file, e.g. pipelines/paper.yaml.")
+    var pipeline: String
+
+    @Option(help: "Corpus file: a LLaVA JSON array or JSONL.")
+    var input: String
+
+    @Option(help: "Folder the records' image paths are relative to (default: the input file's folder).")
+    var images: String?
+
+    @Option(help: "Work directory: holds the job store (vxt.sqlite); reuse it to resume.")
+    var work: String
+
+    @Option(help: "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Without it, the built-in mock teacher answers.")
+    var teacher: String?
+
+    @Option(help: "Model name to request (default: the pipeline's teacher.model).")
+    var model: String?
+
+    @Option(help: "Environment variable that holds the API key, sent as a Bearer token; never logged or stored.")
+    var apiKeyEnv = "OPENAI_API_KEY"
+
+    @Option(help: "Requests in flight at once.")
+    var concurrency = 16
+
+    @Option(help: "Mock teacher only: delay each answer by this many milliseconds.")
+    var mockLatencyMs = 0
+
+    @Option(help: "Seconds between progress lines on stderr.")
+    var progressInterval: Double = 5
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let teacher, !(teacher.hasPrefix("http://") || teacher.hasPrefix("https://")) {
+            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1")
+        }
+    }
+
+    func run() async throws {
+        var loaded = try Pipeline.load(path: pipeline)
+        if let model {
+            var definition = loaded.definition
+            definition.teacher.model = model
+            loaded = try Pipeline(definition: definition, path: pipeline)
+        }
+        let pipeline = loaded
+        let imagesRoot = images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
+
+        var mock: MockTeacherServer?
+        let baseURL: String
+        if let teacher {
+            baseURL = teacher
+        } else {
+            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs))
+            mock = server
+            baseURL = server.baseURL
+            Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
+        }
+
+        let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL)
+        Output.info("reading \(input) into \(work)/\(JobStore.fileName)")
+        let opened = try job.open(log: Output.info)
+        if let summary = opened.ingested {
+            Output.info("ingested \(summary.records) records (\(summary.layout.rawValue), \(summary.bytes) bytes), \(summary.problems) with problems")
+        } else {
+            Output.info("resuming: input already ingested (\(opened.configuration.recordCount) records)")
+        }
+        if opened.released > 0 {
+            Output.info("returned \(opened.released) tasks left running by an earlier process to pending")
+        }
+
+        let settings = pipeline.definition.teacher
+        let client = try CurlHTTPClient()
+        let endpoint = TeacherEndpoint(
+            baseURL: baseURL, apiKey: ProcessInfo.processInfo.environment[apiKeyEnv],
+            timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
+            maxAttempts: settings.maxAttempts ?? 4)
+        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: OpenAITeacher(endpoint: endpoint, client: client),
+                            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
+                            concurrency: concurrency)
+
+        let before = try opened.store.status()
+        let total = before.stages.reduce(0) { $0 + $1.remaining }
+        Output.info("\(total) tasks to do over \(pipeline.stages.count) stages with \(concurrency) in flight → \(baseURL)")
+        let meter = ProgressBox(ProgressMeter(total: total))
+        let interval = progressInterval
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                if Task.isCancelled { break }
+                Output.info(meter.line())
+            }
+        }
+        let signals = SignalWatcher { count in
+            if count == 1 {
+                Output.info("stopping: letting requests in flight land (Ctrl-C again to quit at once; the next run resumes either way)")
+                runner.stop()
+            } else {
+                Output.info("quitting now; unfinished requests will be redone by the next run")
+                Glibc.exit(130)
+            }
+        }
+        let outcome = try await runner.run { meter.record($0) }
+        ticker.cancel()
+        _ = signals
+        client.shutdown()
+        await mock?.shutdown()
+
+        let status = try opened.store.status()
+        Output.info(meter.line())
+        Output.info("")
+        Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))
+        Output.info("""
+
+            job store: \(work)/\(JobStore.fileName)
+            export:    vxt export --work \(work) --format llava --out \(work)/corpus.llava.json
+            """)
+        if outcome.interrupted { throw ExitCode(130) }
+    }
+}
+
+/// The progress meter shared between the runner's callback and the ticker.
+final class ProgressBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var meter: ProgressMeter
+    init(_ meter: ProgressMeter) { self.meter = meter }
+    func record(_ event: ProgressEvent) { lock.lock(); meter.record(event); lock.unlock() }
+    func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
+}
+
+/// Counts SIGINT/SIGTERM and hands the count to a handler on a dispatch queue.
+final class SignalWatcher: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private var count = 0
+
+    init(_ handler: @escaping @Sendable (Int) -> Void) {
+        let queue = DispatchQueue(label: "vxt.signals")
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { [unowned self] in
+                self.count += 1
+                handler(self.count)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import VisualExtraction
+
+struct WorkOption: ParsableArguments {
+    @Option(help: "Work directory of a run (holds vxt.sqlite).")
+    var work: String
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Counts per stage and state, failures grouped by reason, rate and ETA.",
+        discussion: "Safe on a live run from another terminal: it only reads (SQLite WAL readers do not block the writer)."
+    )
+
+    @OptionGroup var options: WorkOption
+
+    @Flag(help: "Print JSON for scripts instead of the table.")
+    var json = false
+
+    func run() throws {
+        let store = try JobStore.open(workDirectory: options.work)
+        let status = try store.status()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            Output.data(String(decoding: try encoder.encode(status), as: UTF8.self))
+        } else {
+            Output.data(StatusReport.text(status, configuration: try store.configuration()))
+        }
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Everything about one record: its QA pairs and, per stage, the exact request, output, usage and timing."
+    )
+
+    @OptionGroup var options: WorkOption
+
+    @Option(help: "The record's id as in the input file, its store key, or its 0-based position.")
+    var id: String
+
+    func run() throws {
+        let store = try JobStore.open(workDirectory: options.work)
+        let detail = try store.detail(id: id)
+        var lines: [String] = []
+        let r = detail.record
+        lines.append("record \(r.displayID) (key \(detail.key), position \(r.position))")
+        lines.append("images: \(r.images.isEmpty ? "none" : r.images.joined(separator: ", "))" + (detail.imageSHA256.map { " (sha256 \($0.prefix(16))…)" } ?? ""))
+        if let source = r.source { lines.append("source: \(source)") }
+        if let skip = r.skipReason { lines.append("skipped: \(skip)") }
+        if let problem = detail.problem { lines.append("problem: \(problem)") }
+        for (i, pair) in r.pairs.enumerated() {
+            lines.append("Q\(i + 1): \(pair.question.replacingOccurrences(of: "\n", with: "\\n"))")
+            lines.append("A\(i + 1): \(pair.answer.replacingOccurrences(of: "\n", with: "\\n"))")
+        }
+        for task in detail.tasks {
+            lines.append("")
+            lines.append("── \(task.stage): \(task.state), attempts \(task.attempts)" + (task.mock ? ", MOCK output" : ""))
+            if let e = task.lastError { lines.append("reason: \(e)") }
+            if let note = task.note { lines.append("note: \(note)") }
+            if let model = task.model { lines.append("model: \(model) at \(task.endpoint ?? "?")") }
+            if let p = task.promptTokens, let c = task.completionTokens { lines.append("usage: \(p) prompt + \(c) completion tokens, finish_reason \(task.finishReason ?? "?")") }
+            if let s = task.startedAt, let f = task.finishedAt { lines.append(String(format: "time: %.3f s", f - s)) }
+            if let request = task.request { lines.append("request: \(request)") }
+            if let output = task.output { lines.append("output:\n\(output)") }
+        }
+        Output.data(lines.joined(separator: "\n"))
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the corpus: llava (training file), jsonl (everything per record) or paper (the authors' format).",
+        discussion: """
+            llava: a JSON array of {"id", "image", "conversations"} with the extraction instruction as the human turn \
+            and the description as the gpt turn. jsonl: one line per finished record with QA pairs, statements, \
+            description, teacher model, usage and the mock flag. paper: {"index", "caption"} per input record as the \
+            authors' script wrote it, "SKIP" for records without an image. Only finished records are exported; failed \
+            ones are counted here and listed by `vxt status`. Schemas: schemas/export-*.schema.json.
+            """
+    )
+
+    @OptionGroup var options: WorkOption
+
+    @Option(help: "llava, jsonl or paper.")
+    var format: String
+
+    @Option(help: "Output file (written to FILE.partial, then renamed).")
+    var out: String
+
+    func validate() throws {
+        guard ExportFormat(rawValue: format) != nil else {
+            throw ValidationError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let store = try JobStore.open(workDirectory: options.work)
+        guard let format = ExportFormat(rawValue: format) else { return }
+        let summary = try Exporter(store: store).export(format, to: out)
+        var message = "wrote \(summary.written) records to \(out) (\(format.rawValue))"
+        message += "; \(summary.skipped) skipped (no image)"
+        if summary.failed > 0 { message += "; \(summary.failed) failed, not exported (see vxt status)" }
+        if summary.unfinished > 0 { message += "; \(summary.unfinished) not finished yet" }
+        if summary.mock > 0 { message += "; \(summary.mock) made by the MOCK teacher" }
+        Output.info(message)
+    }
+}

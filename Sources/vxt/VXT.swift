@@ -1,0 +1,27 @@
+import ArgumentParser
+
+@main
+struct VXT: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vxt",
+        abstract: "Turn visual instruction-tuning corpora into visual extraction-tuning corpora.",
+        discussion: """
+            The Extract+Think method (Endo & Yeung-Levy, arXiv 2511.17487): every QA pair of a record becomes a \
+            declarative statement (a text-only call), then a teacher VLM writes a fine-grained description of the \
+            image that incorporates them. The descriptions are the training corpus.
+
+            A typical session:
+              vxt run pipelines/paper.yaml --input data/train.json --images data/images --work out/run1 \\
+                  --teacher http://127.0.0.1:8000/v1
+              vxt status --work out/run1
+              vxt export --work out/run1 --format llava --out out/run1/corpus.json
+
+            Without --teacher, `vxt run` starts its built-in mock teacher: a rehearsal that needs no GPU, whose outputs \
+            are marked as mock in every export. All state lives in <work>/vxt.sqlite; run the same command again after \
+            a crash and it continues where it stopped.
+            """,
+        version: "0.1.0",
+        subcommands: [RunCommand.self, StatusCommand.self, ShowCommand.self, ExportCommand.self, PromptsCommand.self,
+                      MockTeacherCommand.self]
+    )
+}
