@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// `vxt` as a user runs it: a child process, the mock teacher over real loopback HTTP, files on disk.
+@Suite(.serialized) struct RunEndToEndTests {
+    func run(_ arguments: [String]) throws -> TestSupport.ProcessResult {
+        try TestSupport.runVXT(arguments)
+    }
+
+    @Test func samplesRunAndExportEveryRecordOnce() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let result = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                              "--work", work.path, "--concurrency", "4"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("built-in mock teacher"))
+
+        let jsonl = work.appendingPathComponent("out.jsonl")
+        let export = try run(["export", "--work", work.path, "--format", "jsonl", "--out", jsonl.path])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stderr.contains("wrote 10 records"))
+        #expect(export.stderr.contains("2 skipped"))
+        let lines = try TestSupport.jsonLines(jsonl)
+        let ids = lines.compactMap { $0["id"]?.stringValue }
+        #expect(ids == ["astronaut-0001", "camera-0002", "chelsea-0003", "coffee-0004", "5", "hubble-0006", "retina-0007",
+                        "rocket-0008", "china-0009", "flower-0010"])
+        #expect(lines.allSatisfy { $0["mock"] == .bool(true) })
+        let coins = try #require(lines.first { $0["id"]?.stringValue == "5" })
+        #expect(coins["description"]?.stringValue?.contains("384x303") == false, "paper mode sends 512x512")
+        #expect(coins["description"]?.stringValue?.contains("512x512") == true)
+        #expect(coins["description"]?.stringValue?.contains("24") == true, "statements reach the description")
+
+        let llava = work.appendingPathComponent("corpus.json")
+        #expect(try run(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
+        guard case let .array(items) = try JSONParser.parse([UInt8](Data(contentsOf: llava))) else { Issue.record("llava export is a JSON array"); return }
+        #expect(items.count == 10)
+        let human = items.first?["conversations"].flatMap { if case let .array(turns) = $0 { return turns.first } else { return nil } }
+        #expect(human?["value"]?.stringValue?.hasPrefix("<image>\nDescribe the fine-grained content of the image") == true)
+
+        let paper = work.appendingPathComponent("paper.jsonl")
+        #expect(try run(["export", "--work", work.path, "--format", "paper", "--out", paper.path]).status == 0)
+        let paperLines = try String(contentsOf: paper, encoding: .utf8).split(separator: "\n")
+        #expect(paperLines.count == 12, "one line per input record, as the authors' script")
+        #expect(paperLines.last == "{\"index\": 11, \"caption\": \"SKIP\"}")
+
+        let status = try run(["status", "--work", work.path, "--json"])
+        let summary = try JSONDecoder().decode(StatusSummary.self, from: Data(status.stdout.utf8))
+        #expect(summary.stages.map { $0.counts["done"] ?? 0 } == [10, 10])
+        #expect(summary.stages.map { $0.counts["skipped"] ?? 0 } == [2, 2])
+
+        let show = try run(["show", "--work", work.path, "--id", "coffee-0004"])
+        #expect(show.stdout.contains("Question #1: <image>\\nContext: The photo was taken at a café table."))
+        #expect(show.stdout.contains("source sha256:"))
+
+        // Running again does nothing: all work is done.
+        let again = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("0 tasks to do"))
+    }
+
+    /// A corpus big enough that a run takes seconds against a slow mock.
+    func writeLargerCorpus(_ url: URL, records: Int) throws {
+        let images = ["skimage/astronaut.png", "skimage/camera.png", "skimage/chelsea.png", "skimage/coffee.png", "skimage/coins.png",
+                      "skimage/rocket.jpg", "sklearn/china.jpg", "sklearn/flower.jpg"]
+        var items: [String] = []
+        for i in 0..<records {
+            if i % 10 == 9 {
+                items.append("{\"id\": \"text-\(i)\", \"conversations\": [{\"from\": \"human\", \"value\": \"Say hi \(i)\"}, {\"from\": \"gpt\", \"value\": \"Hi.\"}]}")
+            } else {
+                items.append("""
+                    {"id": "r-\(i)", "image": "\(images[i % images.count])", "conversations": [\
+                    {"from": "human", "value": "<image>\\nWhat is shown in picture \(i)?"}, {"from": "gpt", "value": "Thing \(i)."},\
+                    {"from": "human", "value": "Is it outdoors?\\nAnswer the question using a single word or phrase."}, {"from": "gpt", "value": "No"}]}
+                    """)
+            }
+        }
+        try Data(("[\n" + items.joined(separator: ",\n") + "\n]\n").utf8).write(to: url)
+    }
+
+    @Test func killNineMidRunThenResumeExportsEachRecordExactlyOnce() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("corpus.json")
+        let records = 60
+        try writeLargerCorpus(input, records: records)
+        let work = dir.appendingPathComponent("work")
+        let arguments = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
+                         "--concurrency", "4", "--mock-latency-ms", "120", "--progress-interval", "0.5"]
+        var generator = SystemRandomNumberGenerator()
+        var killedWithWorkLeft = 0
+        for round in 0..<4 {
+            let process = try TestSupport.startVXT(arguments, stdout: dir.appendingPathComponent("out\(round)"),
+                                                   stderr: dir.appendingPathComponent("err\(round)"))
+            Thread.sleep(forTimeInterval: Double.random(in: 0.4...1.6, using: &generator))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killedWithWorkLeft += 1
+            }
+            process.waitUntilExit()
+        }
+        #expect(killedWithWorkLeft >= 2, "the run must still have been working when killed")
+        let store = try JobStore.open(workDirectory: work.path)
+        let midway = try store.counts(stage: "extraction")
+        #expect((midway[.done] ?? 0) < 54, "some work was left after the kills: \(midway)")
+
+        let final = try run(arguments)
+        #expect(final.status == 0, "\(final.stderr)")
+        #expect(try store.counts(stage: "statements") == [.done: 54, .skipped: 6])
+        #expect(try store.counts(stage: "extraction") == [.done: 54, .skipped: 6])
+
+        let out = dir.appendingPathComponent("corpus.jsonl")
+        #expect(try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
+        let ids = try TestSupport.jsonLines(out).compactMap { $0["id"]?.stringValue }
+        let expected = (0..<records).filter { $0 % 10 != 9 }.map { "r-\($0)" }
+        #expect(ids == expected, "each eligible record exactly once, in input order")
+    }
+
+    @Test func badInputIsReportedPerRecordAndTheRestRuns() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("bad.json")
+        let pair = "{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"A cup.\"}"
+        try Data("""
+            [
+              {"id": "good", "image": "skimage/coffee.png", "conversations": [\(pair)]},
+              {"id": "no-conversations", "image": "skimage/coffee.png"},
+              {"id": "odd-turns", "image": "skimage/coffee.png", "conversations": [\(pair), {"from": "human", "value": "And?"}]},
+              {"id": "missing-image", "image": "skimage/not-there.jpg", "conversations": [\(pair)]},
+              {"id": "cut-off", "image": "skimage/coffee.png", "conversations": [{"from": "hu
+            """.utf8).write(to: input)
+        let work = dir.appendingPathComponent("work")
+        let result = try run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path])
+        #expect(result.status == 0, "one bad record never kills a run: \(result.stderr)")
+        #expect(result.stderr.contains("ingested 5 records"))
+        #expect(result.stderr.contains("4 with problems"))
+
+        let status = try run(["status", "--work", work.path])
+        #expect(status.stdout.contains("record 1 (id no-conversations) at line 3"))
+        #expect(status.stdout.contains("record 2 (id odd-turns) at line 4"))
+        #expect(status.stdout.contains("odd number of turns"))
+        #expect(status.stdout.contains("not-there.jpg"))
+        #expect(status.stdout.contains("(record missing-image, line 5)"))
+        #expect(status.stdout.contains("record 4 at line 6"))
+        #expect(status.stdout.contains("truncated"))
+        let json = try JSONDecoder().decode(StatusSummary.self, from: Data(try run(["status", "--work", work.path, "--json"]).stdout.utf8))
+        #expect(json.inputProblems == 4)
+        #expect(json.stages.allSatisfy { $0.counts["failed"] == 4 && $0.counts["done"] == 1 })
+
+        let out = dir.appendingPathComponent("out.jsonl")
+        let export = try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path])
+        #expect(export.stderr.contains("4 failed, not exported"))
+        #expect(try TestSupport.jsonLines(out).compactMap { $0["id"]?.stringValue } == ["good"])
+    }
+
+    @Test func changedPipelineUnderAnExistingWorkDirectoryIsRefused() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work")
+        let base = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
+        #expect(try run(base).status == 0)
+        let refused = try run(base + ["--model", "another/model"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("different pipeline"))
+        #expect(refused.stderr.contains("new --work directory"))
+    }
+
+    @Test func promptsCommandPrintsOneLinePerRecordWithAnImage() throws {
+        let result = try run(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map { try? JSONParser.parse(String($0)) }
+        #expect(lines.count == 10)
+        let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
+        let stage = try #require(pipeline.stage(named: "statements"))
+        let first = try stage.prompt(for: TestSupport.record("astronaut-0001", pairs: [
+            ("<image>\nWhat color is the astronaut's suit?", "Orange."),
+            ("What is the astronaut holding in her left arm?", "A helmet with a dark visor."),
+            ("Which flag hangs in the background?", "The flag of the United States."),
+            ("What model stands behind her on the right?", "A model of the Space Shuttle."),
+        ]), upstream: [:])
+        #expect(lines.first??["prompt"]?.stringValue == first)
+        #expect(lines.first??["id"]?.stringValue == "astronaut-0001")
+    }
+}

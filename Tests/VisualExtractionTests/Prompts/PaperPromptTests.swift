@@ -1,0 +1,108 @@
+import Testing
+@testable import VisualExtraction
+
+/// The prompts rendered from pipelines/paper.yaml must equal the authors' strings byte for
+/// byte (their `build_qa_statement_prompt` and stage-B prompt, see shared/reference/prompts.md).
+@Suite struct PaperPromptTests {
+    let pipeline: Pipeline
+
+    init() throws {
+        pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
+    }
+
+    @Test func statementsPromptForOnePair() throws {
+        let stage = try #require(pipeline.stage(named: "statements"))
+        let record = TestSupport.record("a", pairs: [("<image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.", "Red")])
+        let prompt = try stage.prompt(for: record, upstream: [:])
+        let expected = "Your task is to convert each question\u{2013}answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.\nQuestion #1: <image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.\nAnswer: Red\nDeclarative Statement(s):"
+        #expect(prompt == expected)
+        #expect(Array(prompt.utf8) == Array(expected.utf8))
+        #expect(!prompt.hasSuffix("\n"))
+        #expect(!prompt.contains("As there are"))
+    }
+
+    @Test func statementsPromptForThreePairs() throws {
+        let stage = try #require(pipeline.stage(named: "statements"))
+        let record = TestSupport.record("b", pairs: [
+            ("<image>\nWhat is the man holding?", "A kite."),
+            ("Is it sunny?", "Yes"),
+            ("How many people are there?\nAnswer the question using a single word or phrase.", "3"),
+        ])
+        let prompt = try stage.prompt(for: record, upstream: [:])
+        let expected = """
+            Your task is to convert each question–answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.
+            Question #1: <image>
+            What is the man holding?
+            Answer: A kite.
+            Question #2: Is it sunny?
+            Answer: Yes
+            Question #3: How many people are there?
+            Answer the question using a single word or phrase.
+            Answer: 3
+            As there are 3 questions, you should respond with 3 statements. Include each statement on its own line
+            Declarative Statement(s):
+            """
+        #expect(Array(prompt.utf8) == Array(expected.utf8))
+        #expect(prompt.unicodeScalars.contains("\u{2013}"), "the en dash of question–answer must survive")
+    }
+
+    @Test func extractionPromptEmbedsStatementsVerbatim() throws {
+        let stage = try #require(pipeline.stage(named: "extraction"))
+        let statements = "The bus is red.\nThe man is holding a kite."
+        let prompt = try stage.prompt(for: TestSupport.record("c", pairs: [("q", "a")]), upstream: ["statements": statements])
+        let expected = "Your task is to describe the fine-grained content of the image, including scenes, objects, relationships, instance location, and any text present.\nAs part of your description, you should incorporate the following information about the image.\nThe bus is red.\nThe man is holding a kite.\nDescription:"
+        #expect(Array(prompt.utf8) == Array(expected.utf8))
+    }
+
+    @Test func paperSettings() {
+        let d = pipeline.definition
+        #expect(d.teacher.model == "Qwen/Qwen3-VL-8B-Instruct")
+        #expect(d.teacher.temperature == 0)
+        #expect(d.stages.map(\.maxTokens) == [1024, 2048])
+        #expect(d.image.mode == .exact && d.image.width == 512 && d.image.height == 512)
+        #expect(pipeline.stage(named: "extraction")?.sendsImage == true)
+        #expect(pipeline.stage(named: "statements")?.sendsImage == false)
+    }
+
+    @Test func pipelineHashIgnoresCommentsButNotPrompts() throws {
+        let text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let commented = try Pipeline.parse(yaml: "# another comment\n" + text)
+        #expect(commented.hash == pipeline.hash)
+        let changed = try Pipeline.parse(yaml: text.replacingOccurrences(of: "Description:", with: "Describe:"))
+        #expect(changed.hash != pipeline.hash)
+    }
+}
+
+@Suite struct PromptTemplateTests {
+    @Test func rendersLoopsConditionalsAndVariables() throws {
+        let template = try PromptTemplate("{{#each items}}[{{n}}:{{x}}]{{/each}}{{#if flag}} yes{{/if}}{{#if off}} no{{/if}} {{name}}")
+        let out = try template.render([
+            "items": .list([["n": .text("1"), "x": .text("a")], ["n": .text("2"), "x": .text("b")]]),
+            "flag": .flag(true), "off": .flag(false), "name": .text("end"),
+        ])
+        #expect(out == "[1:a][2:b] yes end")
+    }
+
+    @Test func rejectsUnclosedAndUnknownBlocks() {
+        #expect(throws: PromptTemplate.SyntaxError.self) { try PromptTemplate("{{#each pairs}}x") }
+        #expect(throws: PromptTemplate.SyntaxError.self) { try PromptTemplate("{{#loop pairs}}x{{/loop}}") }
+        #expect(throws: PromptTemplate.SyntaxError.self) { try PromptTemplate("x{{/if}}") }
+    }
+
+    @Test func missingValueIsAnError() throws {
+        let template = try PromptTemplate("{{statements}}")
+        #expect(throws: PromptTemplate.RenderError.self) { try template.render([:]) }
+    }
+
+    @Test func pipelineRefusesUnknownTemplateNames() {
+        let yaml = """
+            name: t
+            teacher: {model: m}
+            image: {mode: exact, width: 8, height: 8}
+            stages:
+              - {name: a, max_tokens: 8, template: "{{nonsense}}"}
+            export: {instruction: x}
+            """
+        #expect(throws: Pipeline.LoadError.self) { try Pipeline.parse(yaml: yaml) }
+    }
+}

@@ -1,0 +1,34 @@
+import Testing
+@testable import VisualExtraction
+
+/// Shapes real models answer the statements prompt in.
+@Suite struct StatementParserTests {
+    @Test(arguments: [
+        ("The bus is red.\nThe man holds a kite.", ["The bus is red.", "The man holds a kite."]),
+        ("1. The bus is red.\n2. The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
+        ("1) The bus is red.\n\n2) The man holds a kite.\n", ["The bus is red.", "The man holds a kite."]),
+        ("- The bus is red.\n- The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
+        ("Statement 1: The bus is red.\nStatement 2: The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
+        ("**Statement #1:** The bus is red.\n**Statement #2:** The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
+        ("Declarative Statement(s):\n\"The bus is red.\"", ["The bus is red."]),
+        ("There are 3 people in the photo.", ["There are 3 people in the photo."]),
+    ])
+    func parses(_ text: String, _ expected: [String]) {
+        #expect(StatementParser.parse(text) == expected)
+    }
+
+    @Test func numbersInsideStatementsAreKept() {
+        #expect(StatementParser.parse("2 dogs are on the sofa.") == ["2 dogs are on the sofa."])
+        #expect(StatementParser.parse("1. 24 coins lie in four rows.") == ["24 coins lie in four rows."])
+    }
+
+    @Test func countMismatchIsNotedNotFailed() throws {
+        let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
+        let stage = try #require(pipeline.statementsStage)
+        let record = TestSupport.record("x", pairs: [("q1", "a1"), ("q2", "a2")])
+        let reading = stage.read("Only one statement.", for: record)
+        #expect(reading.statements == ["Only one statement."])
+        #expect(reading.note == "expected 2 statements, got 1")
+        #expect(stage.read("One.\nTwo.", for: record).note == nil)
+    }
+}

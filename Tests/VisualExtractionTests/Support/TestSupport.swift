@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// Paths and child-process helpers shared by the tests.
+enum TestSupport {
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var samples: URL { packageRoot.appendingPathComponent("samples") }
+    static var sampleImages: URL { samples.appendingPathComponent("images") }
+    static var sampleCorpus: URL { samples.appendingPathComponent("llava_sample.json") }
+    static var paperPipeline: URL { packageRoot.appendingPathComponent("pipelines/paper.yaml") }
+
+    /// `../shared/data` beside the project: third-party fixtures that are never committed.
+    static var sharedData: URL? {
+        let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// The `vxt` executable built next to the test bundle.
+    static var vxtBinary: URL {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vxt")
+        if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
+        return packageRoot.appendingPathComponent(".build/debug/vxt")
+    }
+
+    static func temporaryDirectory(_ name: String = #function) throws -> URL {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vxt-tests-\(safe)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    struct ProcessResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Starts `vxt` with arguments; the caller waits or kills.
+    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = vxtBinary
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Runs `vxt` to completion and returns what it printed.
+    static func runVXT(_ arguments: [String]) throws -> ProcessResult {
+        let dir = try temporaryDirectory("out")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
+        let process = try startVXT(arguments, stdout: out, stderr: err)
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus,
+                             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    static func record(_ id: String, pairs: [(String, String)], image: String? = "skimage/coffee.png") -> CorpusRecord {
+        CorpusRecord(position: 0, sourceID: id, images: image.map { [$0] } ?? [], pairs: pairs.map { QAPair(question: $0.0, answer: $0.1) })
+    }
+
+    static func jsonLines(_ url: URL) throws -> [JSONValue] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+    }
+}

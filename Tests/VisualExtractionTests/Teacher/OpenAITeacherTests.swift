@@ -1,0 +1,102 @@
+import Foundation
+import MockTeacher
+import Testing
+@testable import VisualExtraction
+
+/// The libcurl client against the mock teacher over real loopback HTTP.
+@Suite struct OpenAITeacherTests {
+    @Test func statementsAndDescriptionsFromTheMock() async throws {
+        let server = try await MockTeacherServer.start()
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL + "/", apiKey: "sk-test-not-logged"), client: client)
+
+        let text = await teacher.complete(ChatRequest(model: "m", prompt: "Question #1: What color is the cup?\nAnswer: Red\nQuestion #2: Is it hot?\nAnswer: Yes\nDeclarative Statement(s):", images: [], maxTokens: 64, temperature: 0))
+        let statements = try text.get()
+        #expect(statements.mock)
+        #expect(statements.text.split(separator: "\n").count == 2)
+        #expect(statements.endpoint == server.baseURL)
+        #expect((statements.promptTokens ?? 0) > 0)
+
+        let image = try ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path),
+                                      settings: ImageSettings(mode: .exact, width: 512, height: 512)).prepare("sklearn/flower.jpg")
+        let described = try await teacher.complete(ChatRequest(model: "m", prompt: "As part of your description, x\nThe flower is orange.\nDescription:", images: [image], maxTokens: 64, temperature: 0)).get()
+        #expect(described.text.contains("512x512"))
+        #expect(described.text.contains("The flower is orange."))
+        await server.shutdown()
+    }
+
+    @Test func clientErrorsAreNotRetriedAndKeepTheServersMessage() async throws {
+        let server = try await MockTeacherServer.start()
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, maxAttempts: 4), client: client)
+        let broken = PreparedImage(bytes: Array("not a jpeg".utf8), mimeType: "image/jpeg", width: 1, height: 1, sourceWidth: 1,
+                                   sourceHeight: 1, sourceFormat: .jpeg, sourceSHA256: "x")
+        let result = await teacher.complete(ChatRequest(model: "m", prompt: "p", images: [broken], maxTokens: 8, temperature: nil))
+        guard case let .failure(failure) = result else { Issue.record("a 400 must fail"); return }
+        #expect(failure.status == 400)
+        #expect(failure.attempts == 1)
+        #expect(failure.message.contains("cannot decode the request's image"))
+        await server.shutdown()
+    }
+
+    @Test func refusedConnectionsFailWithReasonAfterRetries() async throws {
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        // Port 9 (discard) on loopback: nothing listens in the test environment.
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: "http://127.0.0.1:9/v1", apiKey: nil, connectTimeoutSeconds: 2, maxAttempts: 2), client: client)
+        let result = await teacher.complete(ChatRequest(model: "m", prompt: "p", images: [], maxTokens: 8, temperature: nil))
+        guard case let .failure(failure) = result else { Issue.record("nothing listens on port 9"); return }
+        #expect(failure.attempts == 2)
+        #expect(failure.message.contains("transport error"))
+        #expect(failure.message.contains("gave up after 2 attempts"))
+    }
+
+    @Test func manyConcurrentRequestsAllComplete() async throws {
+        let server = try await MockTeacherServer.start(.init(latencyMs: 50))
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil), client: client)
+        let answers = await withTaskGroup(of: String?.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    try? await teacher.complete(ChatRequest(model: "m", prompt: "Question #1: q\(i)?\nAnswer: a\(i)", images: [], maxTokens: 8, temperature: 0)).get().text
+                }
+            }
+            var out: [String?] = []
+            for await answer in group { out.append(answer) }
+            return out
+        }
+        #expect(answers.count == 300)
+        #expect(answers.allSatisfy { $0 != nil })
+        #expect(Set(answers.compactMap { $0 }).count == 300, "each answer belongs to its own request")
+        await server.shutdown()
+    }
+
+    @Test func retryAfterInSecondsAndAsHTTPDate() {
+        #expect(OpenAITeacher.retryAfterSeconds("7") == 7)
+        #expect(OpenAITeacher.retryAfterSeconds(nil) == nil)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let date = formatter.string(from: Date().addingTimeInterval(30))
+        let seconds = OpenAITeacher.retryAfterSeconds(date) ?? -1
+        #expect(seconds > 25 && seconds <= 30)
+        #expect(OpenAITeacher.isRetryable(status: 429) && OpenAITeacher.isRetryable(status: 503) && OpenAITeacher.isRetryable(status: 408))
+        #expect(!OpenAITeacher.isRetryable(status: 400) && !OpenAITeacher.isRetryable(status: 401) && !OpenAITeacher.isRetryable(status: 404))
+    }
+
+    @Test func storedRequestHasNoImageBytesAndNoKey() throws {
+        let image = try ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path),
+                                      settings: ImageSettings(mode: .exact, width: 64, height: 64)).prepare("skimage/coins.png")
+        let request = ChatRequest(model: "m", prompt: "describe", images: [image], maxTokens: 8, temperature: 0)
+        let logged = request.loggedBody()
+        #expect(!logged.contains("base64"))
+        #expect(logged.contains("sha256:\(image.sourceSHA256)"))
+        let body = String(decoding: request.body(), as: UTF8.self)
+        #expect(body.contains("data:image/jpeg;base64,"))
+        #expect((try? JSONParser.parse(body)) != nil)
+    }
+}
