@@ -30,6 +30,16 @@ static void vxt_jpeg_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
+static struct jpeg_error_mgr *vxt_jpeg_error_init(struct vxt_jpeg_error *jerr, char *err, size_t errlen) {
+    memset(jerr, 0, sizeof(*jerr));
+    struct jpeg_error_mgr *mgr = jpeg_std_error(&jerr->mgr);
+    jerr->mgr.error_exit = vxt_jpeg_error_exit;
+    jerr->mgr.emit_message = vxt_jpeg_emit_message;
+    jerr->err = err;
+    jerr->errlen = errlen;
+    return mgr;
+}
+
 static void vxt_set_error(char *err, size_t errlen, const char *message) {
     if (err && errlen) snprintf(err, errlen, "%s", message);
 }
@@ -68,11 +78,7 @@ static int vxt_exif_orientation(const unsigned char *d, unsigned len) {
 int vxt_jpeg_dimensions(const unsigned char *data, size_t len, int *width, int *height, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct vxt_jpeg_error jerr;
-    memset(&jerr, 0, sizeof(jerr));
-    cinfo.err = jpeg_std_error(&jerr.mgr);
-    jerr.mgr.error_exit = vxt_jpeg_error_exit;
-    jerr.mgr.emit_message = vxt_jpeg_emit_message;
-    jerr.err = err; jerr.errlen = errlen;
+    cinfo.err = vxt_jpeg_error_init(&jerr, err, errlen);
     if (setjmp(jerr.jump)) { jpeg_destroy_decompress(&cinfo); return -1; }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
@@ -90,11 +96,7 @@ int vxt_jpeg_decode(const unsigned char *data, size_t len, int min_width, int mi
     unsigned char *volatile pixels = NULL;
     unsigned char *volatile row = NULL;
     memset(out, 0, sizeof(*out));
-    memset(&jerr, 0, sizeof(jerr));
-    cinfo.err = jpeg_std_error(&jerr.mgr);
-    jerr.mgr.error_exit = vxt_jpeg_error_exit;
-    jerr.mgr.emit_message = vxt_jpeg_emit_message;
-    jerr.err = err; jerr.errlen = errlen;
+    cinfo.err = vxt_jpeg_error_init(&jerr, err, errlen);
     if (setjmp(jerr.jump)) {
         free(pixels); free(row);
         jpeg_destroy_decompress(&cinfo);
@@ -185,11 +187,7 @@ int vxt_jpeg_encode(const unsigned char *rgb, int width, int height, int quality
     struct vxt_jpeg_error jerr;
     unsigned char *buffer = NULL;
     unsigned long size = 0;
-    memset(&jerr, 0, sizeof(jerr));
-    cinfo.err = jpeg_std_error(&jerr.mgr);
-    jerr.mgr.error_exit = vxt_jpeg_error_exit;
-    jerr.mgr.emit_message = vxt_jpeg_emit_message;
-    jerr.err = err; jerr.errlen = errlen;
+    cinfo.err = vxt_jpeg_error_init(&jerr, err, errlen);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_compress(&cinfo);
         free(buffer);

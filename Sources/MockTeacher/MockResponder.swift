@@ -1,3 +1,4 @@
+import Foundation
 public import VisualExtraction
 
 /// The mock teacher's answers: deterministic functions of the request, true about what it
@@ -85,10 +86,10 @@ public enum MockResponder {
 
     static func statement(question: String, answer: String) -> String {
         let firstLine = question.replacingOccurrences(of: "<image>", with: "")
-            .split(separator: "\n").map { String($0).trimmingSpaces }.first { !$0.isEmpty } ?? ""
+            .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
         var q = firstLine
         if q.hasSuffix("?") { q.removeLast() }
-        let a = answer.replacingOccurrences(of: "\n", with: " ").trimmingSpaces
+        let a = answer.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
         return "For the question \"\(q)\", the answer is \(a.hasSuffix(".") ? String(a.dropLast()) : a)."
     }
 
@@ -98,7 +99,7 @@ public enum MockResponder {
         for line in prompt.split(separator: "\n").map(String.init) {
             if line.hasPrefix("As part of your description") { inBlock = true; continue }
             if line.hasPrefix("Description:") { break }
-            if inBlock, !line.trimmingSpaces.isEmpty { statements.append(line.trimmingSpaces) }
+            if inBlock, !line.trimmingCharacters(in: .whitespaces).isEmpty { statements.append(line.trimmingCharacters(in: .whitespaces)) }
         }
         var text = facts.joined(separator: " ")
         if !statements.isEmpty {
@@ -150,14 +151,5 @@ public enum MockResponder {
             if d < bestDistance { bestDistance = d; best = entry }
         }
         return best.0
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// Every file vxt writes or reads conforms to its schema in schemas/, checked by an
+/// independent validator (Python's jsonschema) on the files of a real run.
+@Suite(.serialized) struct SchemaConformanceTests {
+    static var validatorAvailable: Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import jsonschema, yaml"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    func validate(_ schema: String, _ files: [URL]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", TestSupport.packageRoot.appendingPathComponent("scripts/validate-schemas.py").path,
+                             TestSupport.packageRoot.appendingPathComponent("schemas/\(schema).schema.json").path] + files.map(\.path)
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func outputsOfASampleRunConform() throws {
+        guard Self.validatorAvailable else {
+            print("SKIPPED outputsOfASampleRunConform: python3 with jsonschema and PyYAML is not available")
+            return
+        }
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        var files: [String: URL] = [:]
+        for format in ["llava", "jsonl", "paper"] {
+            let url = work.appendingPathComponent("out.\(format)")
+            #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
+            files["export-\(format)"] = url
+        }
+        let status = try TestSupport.runVXT(["status", "--work", work.path, "--json"])
+        files["status"] = work.appendingPathComponent("status.json")
+        try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
+        let prompts = try TestSupport.runVXT(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
+        files["prompts"] = work.appendingPathComponent("prompts.jsonl")
+        try Data(prompts.stdout.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
+        files["pipeline"] = TestSupport.paperPipeline
+        files["llava-input-record"] = TestSupport.sampleCorpus
+        for (schema, file) in files.sorted(by: { $0.key < $1.key }) {
+            let (code, errors) = try validate(schema, [file])
+            #expect(code == 0, "\(file.lastPathComponent) does not conform to \(schema): \(errors)")
+        }
+        // The validator is not a rubber stamp: a paper line with a missing caption fails.
+        let broken = work.appendingPathComponent("broken.paper")
+        try Data("{\"index\": 0}\n".utf8).write(to: broken)
+        #expect(try validate("export-paper", [broken]).0 != 0)
+    }
+}
