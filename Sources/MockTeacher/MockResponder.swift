@@ -1,5 +1,5 @@
 import Foundation
-public import VisualExtraction
+import VisualExtraction
 
 /// The mock teacher's answers: deterministic functions of the request, true about what it
 /// received (the image's size and mean colour, the statements in the prompt), and signed with

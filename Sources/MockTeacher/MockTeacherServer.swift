@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-public import VisualExtraction
+import VisualExtraction
 
 /// An OpenAI-compatible chat-completions server on loopback that answers like a teacher
 /// without a GPU: for the README's demo, for rehearsing a run, and for the tests.
@@ -32,8 +32,9 @@ public final class MockTeacherServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(MockHTTPHandler(latencyMs: latency))
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -60,7 +61,7 @@ public final class MockTeacherServer: Sendable {
     }
 }
 
-final class MockHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
+final class MockHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -90,11 +91,15 @@ final class MockHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 answer = .init(status: 404, body: "{\"error\":{\"message\":\"no route \(head.method) \(head.uri)\"}}")
             }
             let keepAlive = head.isKeepAlive
-            let respond = { [self] in self.write(answer, keepAlive: keepAlive, version: head.version, context: context) }
             if latencyMs > 0 {
-                context.eventLoop.scheduleTask(in: .milliseconds(Int64(latencyMs))) { respond() }
+                // The handler and its context belong to this event loop; the delayed write runs there too.
+                let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+                let version = head.version
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(latencyMs))) {
+                    bound.value.handler.write(answer, keepAlive: keepAlive, version: version, context: bound.value.context)
+                }
             } else {
-                respond()
+                write(answer, keepAlive: keepAlive, version: head.version, context: context)
             }
             self.head = nil
         }
@@ -110,9 +115,11 @@ final class MockHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)
         buffer.writeString(answer.body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            done.whenComplete { _ in context.close(promise: nil) }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
