@@ -133,7 +133,7 @@ struct RunCommand: AsyncParsableCommand {
         Output.info("""
 
             job store: \(work)/\(JobStore.fileName)
-            export:    vxt export --work \(work) --format llava --out \(work)/corpus.llava.json
+            export:    \(CommandLine.arguments[0]) export --work \(work) --format llava --out \(work)/corpus.llava.json
             """)
         if outcome.interrupted { throw ExitCode(130) }
     }

@@ -182,3 +182,29 @@ import Testing
         #expect(lines.first??["id"]?.stringValue == "astronaut-0001")
     }
 }
+
+@Suite struct SecretHandlingTests {
+    /// The key reaches the server as a Bearer header and nowhere else: not the store, the exports or the logs.
+    @Test func apiKeyNeverLandsInTheStoreExportsOrLogs() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work")
+        let secret = "sk-vxt-test-\(UUID().uuidString)"
+        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                                          "--work", work.path, "--api-key-env", "VXT_TEST_KEY"], environment: ["VXT_TEST_KEY": secret])
+        #expect(run.status == 0)
+        #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret))
+        for format in ["llava", "jsonl", "paper"] {
+            _ = try TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", work.appendingPathComponent("x.\(format)").path])
+        }
+        let show = try TestSupport.runVXT(["show", "--work", work.path, "--id", "coffee-0004"])
+        #expect(!show.stdout.contains(secret))
+        var scanned = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: work.path) {
+            let data = try Data(contentsOf: work.appendingPathComponent(name))
+            scanned += 1
+            #expect(data.range(of: Data(secret.utf8)) == nil, "\(name) holds the API key")
+        }
+        #expect(scanned >= 4)
+    }
+}

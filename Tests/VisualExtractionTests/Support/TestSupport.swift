@@ -39,8 +39,11 @@ enum TestSupport {
     }
 
     /// Starts `vxt` with arguments; the caller waits or kills.
-    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL) throws -> Process {
+    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.executableURL = vxtBinary
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
@@ -54,11 +57,11 @@ enum TestSupport {
     }
 
     /// Runs `vxt` to completion and returns what it printed.
-    static func runVXT(_ arguments: [String]) throws -> ProcessResult {
+    static func runVXT(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
         let dir = try temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
-        let process = try startVXT(arguments, stdout: out, stderr: err)
+        let process = try startVXT(arguments, stdout: out, stderr: err, environment: environment)
         process.waitUntilExit()
         return ProcessResult(status: process.terminationStatus,
                              stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
