@@ -34,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "CJPEG",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("webp"), .linkedLibrary("gif")]
         ),
         .target(
             name: "VisualExtraction",
@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(
             name: "VisualExtractionTests",
             dependencies: ["VisualExtraction", "MockTeacher"],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
     ],

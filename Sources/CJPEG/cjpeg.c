@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <jpeglib.h>
 #include <png.h>
+#include <webp/decode.h>
+#include <gif_lib.h>
 
 // libjpeg reports fatal errors through error_exit, which must not return: jump back here.
 struct vxt_jpeg_error {
@@ -247,6 +249,97 @@ int vxt_png_decode(const unsigned char *data, size_t len, long max_pixels, vxt_i
     out->source_height = (int)image.height;
     out->orientation = 1;
     png_image_free(&image);
+    return 0;
+}
+
+int vxt_webp_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen) {
+    int width = 0, height = 0;
+    memset(out, 0, sizeof(*out));
+    if (!WebPGetInfo(data, len, &width, &height)) {
+        vxt_set_error(err, errlen, "not a readable WebP image");
+        return -1;
+    }
+    if (max_pixels > 0 && (long)width * (long)height > max_pixels) {
+        vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        return -2;
+    }
+    uint8_t *rgba = WebPDecodeRGBA(data, len, &width, &height);
+    if (!rgba) {
+        vxt_set_error(err, errlen, "corrupt or truncated WebP data");
+        return -1;
+    }
+    unsigned char *pixels = (unsigned char *)malloc((size_t)width * (size_t)height * 3);
+    if (!pixels) { WebPFree(rgba); vxt_set_error(err, errlen, "out of memory"); return -1; }
+    size_t n = (size_t)width * (size_t)height;
+    for (size_t i = 0; i < n; i++) {
+        unsigned a = rgba[4 * i + 3];
+        for (int c = 0; c < 3; c++) pixels[3 * i + c] = (unsigned char)((rgba[4 * i + c] * a + 255 * (255 - a) + 127) / 255);
+    }
+    WebPFree(rgba);
+    out->pixels = pixels;
+    out->width = out->source_width = width;
+    out->height = out->source_height = height;
+    out->orientation = 1;
+    return 0;
+}
+
+struct vxt_gif_source { const unsigned char *data; size_t len; size_t pos; };
+
+static int vxt_gif_read(GifFileType *gif, GifByteType *buffer, int wanted) {
+    struct vxt_gif_source *src = (struct vxt_gif_source *)gif->UserData;
+    size_t left = src->len - src->pos;
+    size_t n = (size_t)wanted < left ? (size_t)wanted : left;
+    memcpy(buffer, src->data + src->pos, n);
+    src->pos += n;
+    return (int)n;
+}
+
+int vxt_gif_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen) {
+    struct vxt_gif_source src = { data, len, 0 };
+    int code = 0;
+    memset(out, 0, sizeof(*out));
+    GifFileType *gif = DGifOpen(&src, vxt_gif_read, &code);
+    if (!gif) { vxt_set_error(err, errlen, GifErrorString(code)); return -1; }
+    int width = gif->SWidth, height = gif->SHeight;
+    if (width <= 0 || height <= 0) { vxt_set_error(err, errlen, "GIF has no size"); DGifCloseFile(gif, &code); return -1; }
+    if (max_pixels > 0 && (long)width * (long)height > max_pixels) {
+        vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        DGifCloseFile(gif, &code);
+        return -2;
+    }
+    if (DGifSlurp(gif) != GIF_OK || gif->ImageCount < 1) {
+        vxt_set_error(err, errlen, gif->Error ? GifErrorString(gif->Error) : "GIF has no frame");
+        DGifCloseFile(gif, &code);
+        return -1;
+    }
+    SavedImage *frame = &gif->SavedImages[0];
+    ColorMapObject *map = frame->ImageDesc.ColorMap ? frame->ImageDesc.ColorMap : gif->SColorMap;
+    if (!map) { vxt_set_error(err, errlen, "GIF has no colour map"); DGifCloseFile(gif, &code); return -1; }
+    GraphicsControlBlock gcb;
+    int transparent = -1;
+    if (DGifSavedExtensionToGCB(gif, 0, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
+    unsigned char *pixels = (unsigned char *)malloc((size_t)width * (size_t)height * 3);
+    if (!pixels) { vxt_set_error(err, errlen, "out of memory"); DGifCloseFile(gif, &code); return -1; }
+    memset(pixels, 255, (size_t)width * (size_t)height * 3);
+    GifImageDesc *d = &frame->ImageDesc;
+    for (int y = 0; y < d->Height; y++) {
+        int cy = d->Top + y;
+        if (cy < 0 || cy >= height) continue;
+        for (int x = 0; x < d->Width; x++) {
+            int cx = d->Left + x;
+            if (cx < 0 || cx >= width) continue;
+            int index = frame->RasterBits[(size_t)y * (size_t)d->Width + (size_t)x];
+            if (index == transparent || index >= map->ColorCount) continue;
+            GifColorType c = map->Colors[index];
+            unsigned char *p = pixels + ((size_t)cy * (size_t)width + (size_t)cx) * 3;
+            p[0] = c.Red; p[1] = c.Green; p[2] = c.Blue;
+        }
+    }
+    DGifCloseFile(gif, &code);
+    out->pixels = pixels;
+    out->width = out->source_width = width;
+    out->height = out->source_height = height;
+    out->orientation = 1;
     return 0;
 }
 

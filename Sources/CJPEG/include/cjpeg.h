@@ -1,6 +1,6 @@
 #ifndef VXT_CJPEG_H
 #define VXT_CJPEG_H
-// libjpeg and libpng reached through functions that return an error string instead of
+// libjpeg, libpng, libwebp and giflib reached through functions that return an error string instead of
 // calling exit() or longjmp'ing through Swift frames.
 #include <stddef.h>
 
@@ -27,6 +27,11 @@ int vxt_jpeg_encode(const unsigned char *rgb, int width, int height, int quality
                     unsigned char **out, size_t *out_len, char *err, size_t errlen);
 /// Decodes a PNG to RGB, compositing any alpha on white.
 int vxt_png_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen);
+
+/// Decodes a WebP still image to RGB, compositing any alpha on white.
+int vxt_webp_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen);
+/// Decodes the first frame of a GIF to RGB on a white canvas (transparent pixels stay white).
+int vxt_gif_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen);
 
 void vxt_image_free(vxt_image *image);
 void vxt_buffer_free(unsigned char *buffer);

@@ -40,8 +40,8 @@ public struct Exporter {
         let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
         let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
         let temporary = path + ".partial"
-        FileManager.default.createFile(atPath: temporary, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: temporary) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporary) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
         var summary = ExportSummary()

@@ -76,7 +76,7 @@ public enum ImageCodec {
         return rc == 0 ? (Int(w), Int(h)) : nil
     }
 
-    /// Decodes a JPEG or PNG to upright RGB. For JPEG, `minWidth`/`minHeight` let libjpeg
+    /// Decodes a JPEG, PNG, WebP or GIF (first frame) to upright RGB. For JPEG, `minWidth`/`minHeight` let libjpeg
     /// decode at 1/2, 1/4 or 1/8 scale when the target is that much smaller.
     public static func decode(_ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String,
                               minWidth: Int = 0, minHeight: Int = 0, maxPixels: Int) throws(ImageError) -> Decoded {
@@ -89,6 +89,10 @@ public enum ImageCodec {
             rc = vxt_jpeg_decode(base, bytes.count, Int32(clamping: minWidth), Int32(clamping: minHeight), maxPixels, &raw, &err, err.count)
         case .png:
             rc = vxt_png_decode(base, bytes.count, maxPixels, &raw, &err, err.count)
+        case .webp:
+            rc = vxt_webp_decode(base, bytes.count, maxPixels, &raw, &err, err.count)
+        case .gif:
+            rc = vxt_gif_decode(base, bytes.count, maxPixels, &raw, &err, err.count)
         default:
             throw .unsupported(path: path, format: format == .unknown ? "not a known image format" : format.rawValue.uppercased())
         }

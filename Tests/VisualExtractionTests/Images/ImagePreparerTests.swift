@@ -112,18 +112,17 @@ import Testing
         }
     }
 
-    @Test func webpNamedJpgIsRecognisedByItsBytes() throws {
+    @Test func llavaBenchWebPNamedJpgAndProgressiveJPEG() throws {
         guard let shared = TestSupport.sharedData else {
-            print("SKIPPED webpNamedJpgIsRecognisedByItsBytes: ../shared/data is not beside this checkout")
+            print("SKIPPED llavaBenchWebPNamedJpgAndProgressiveJPEG: ../shared/data is not beside this checkout")
             return
         }
         let preparer = ImagePreparer(root: ImageRoot(path: shared.appendingPathComponent("images/fetched/llava_bench").path), settings: paper.settings)
-        #expect {
-            try preparer.prepare("023.jpg")
-        } throws: { error in
-            guard case let .unsupported(_, format) = error as? ImageError else { return false }
-            return format == "WEBP"
-        }
+        let webp = try preparer.prepare("023.jpg")
+        #expect(webp.sourceFormat == .webp)
+        #expect(webp.mimeType == "image/jpeg" && webp.width == 512)
+        let original = try ImagePreparer(root: preparer.root, settings: ImageSettings(mode: .original)).prepare("023.jpg")
+        #expect(original.mimeType == "image/webp", "original mode sends the real type, not the extension's")
         let progressive = try preparer.prepare("024.jpg")
         #expect(progressive.width == 512 && progressive.sourceWidth == 2176)
     }
