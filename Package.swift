@@ -65,6 +65,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks (bench/): measured against baselines by the scripts beside them.
+        .executableTarget(
+            name: "vxt-bench",
+            dependencies: ["VisualExtraction"],
+            path: "bench/Sources/vxt-bench",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VisualExtractionTests",
             dependencies: ["VisualExtraction", "MockTeacher"],

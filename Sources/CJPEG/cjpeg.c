@@ -138,12 +138,18 @@ int vxt_jpeg_decode(const unsigned char *data, size_t len, int min_width, int mi
     int inverted = cinfo.saw_Adobe_marker;
     while (cinfo.output_scanline < cinfo.output_height) {
         unsigned y = cinfo.output_scanline;
-        JSAMPROW rows[1] = { row };
-        jpeg_read_scanlines(&cinfo, rows, 1);
         unsigned char *dst = pixels + (size_t)y * (size_t)w * 3;
         if (comps == 3) {
-            memcpy(dst, row, (size_t)w * 3);
-        } else if (comps == 4) {
+            // RGB output goes straight into place, several scanlines per call.
+            JSAMPROW rows[8];
+            unsigned n = cinfo.output_height - y < 8 ? cinfo.output_height - y : 8;
+            for (unsigned i = 0; i < n; i++) rows[i] = dst + (size_t)i * (size_t)w * 3;
+            if (jpeg_read_scanlines(&cinfo, rows, n) == 0) break;
+            continue;
+        }
+        JSAMPROW rows[1] = { row };
+        if (jpeg_read_scanlines(&cinfo, rows, 1) == 0) break;
+        if (comps == 4) {
             for (int x = 0; x < w; x++) {
                 int c = row[4 * x], m = row[4 * x + 1], yy = row[4 * x + 2], k = row[4 * x + 3];
                 if (!inverted) { c = 255 - c; m = 255 - m; yy = 255 - yy; k = 255 - k; }

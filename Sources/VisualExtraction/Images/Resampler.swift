@@ -58,54 +58,83 @@ public enum Resampler {
 
     public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         if image.width == width && image.height == height { return image }
+        let horizontal = image.width == width ? image : resizeRows(image, width: width)
+        return image.height == height ? horizontal : resizeColumns(horizontal, height: height)
+    }
+
+    /// Resamples each row to `width` pixels.
+    static func resizeRows(_ image: RGBImage, width: Int) -> RGBImage {
         let h = taps(input: image.width, output: width)
-        let v = taps(input: image.height, output: height)
-        // Horizontal pass: image.height rows of `width` pixels.
-        var mid = [UInt8](repeating: 0, count: width * image.height * 3)
-        let srcW = image.width
-        image.pixels.withUnsafeBufferPointer { src in
-            mid.withUnsafeMutableBufferPointer { dst in
-                h.weights.withUnsafeBufferPointer { wts in
-                    for y in 0..<image.height {
-                        let row = y * srcW * 3
-                        let outRow = y * width * 3
-                        for x in 0..<width {
-                            let start = h.starts[x], n = h.counts[x], base = x * h.stride
-                            var r: Int32 = 0, g: Int32 = 0, b: Int32 = 0
-                            var p = row + start * 3
-                            for k in 0..<n {
-                                let w = wts[base + k]
-                                r &+= w &* Int32(src[p]); g &+= w &* Int32(src[p + 1]); b &+= w &* Int32(src[p + 2])
-                                p += 3
+        let srcW = image.width, srcH = image.height
+        // Horizontal pass: srcH rows of `width` pixels.
+        var mid = [UInt8](repeating: 0, count: width * srcH * 3)
+        image.pixels.withUnsafeBufferPointer { srcBuffer in
+            mid.withUnsafeMutableBufferPointer { dstBuffer in
+                h.weights.withUnsafeBufferPointer { wBuffer in
+                    h.starts.withUnsafeBufferPointer { startBuffer in
+                        h.counts.withUnsafeBufferPointer { countBuffer in
+                            guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress, let wts = wBuffer.baseAddress,
+                                  let starts = startBuffer.baseAddress, let counts = countBuffer.baseAddress else { return }
+                            for y in 0..<srcH {
+                                let row = src + y * srcW * 3
+                                var out = dst + y * width * 3
+                                for x in 0..<width {
+                                    var p = row + starts[x] * 3
+                                    var w = wts + x * h.stride
+                                    var r: Int32 = 0, g: Int32 = 0, b: Int32 = 0
+                                    for _ in 0..<counts[x] {
+                                        let k = w.pointee
+                                        r &+= k &* Int32(p[0]); g &+= k &* Int32(p[1]); b &+= k &* Int32(p[2])
+                                        p += 3
+                                        w += 1
+                                    }
+                                    out[0] = clamp(r); out[1] = clamp(g); out[2] = clamp(b)
+                                    out += 3
+                                }
                             }
-                            let o = outRow + x * 3
-                            dst[o] = clamp(r); dst[o + 1] = clamp(g); dst[o + 2] = clamp(b)
                         }
                     }
                 }
             }
         }
-        // Vertical pass.
-        var out = [UInt8](repeating: 0, count: width * height * 3)
+        return RGBImage(width: width, height: srcH, pixels: mid)
+    }
+
+    /// Resamples each column to `height` pixels, accumulating whole rows so that memory is read in order.
+    static func resizeColumns(_ image: RGBImage, height: Int) -> RGBImage {
+        let v = taps(input: image.height, output: height)
+        let width = image.width
+        let mid = image.pixels
+        var result = [UInt8](repeating: 0, count: width * height * 3)
         let rowBytes = width * 3
-        mid.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                v.weights.withUnsafeBufferPointer { wts in
-                    var acc = [Int32](repeating: 0, count: rowBytes)
+        mid.withUnsafeBufferPointer { srcBuffer in
+            result.withUnsafeMutableBufferPointer { dstBuffer in
+                v.weights.withUnsafeBufferPointer { wBuffer in
+                    guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress, let wts = wBuffer.baseAddress else { return }
+                    let vectors = rowBytes / 16
                     for y in 0..<height {
-                        let start = v.starts[y], n = v.counts[y], base = y * v.stride
-                        for i in 0..<rowBytes { acc[i] = 0 }
-                        for k in 0..<n {
-                            let w = wts[base + k]
-                            let row = (start + k) * rowBytes
-                            for i in 0..<rowBytes { acc[i] &+= w &* Int32(src[row + i]) }
+                        let start = v.starts[y], n = v.counts[y]
+                        // 16 bytes at a time in SIMD registers; the tail byte by byte.
+                        for block in 0..<vectors {
+                            var sum = SIMD16<Int32>(repeating: 0)
+                            for k in 0..<n {
+                                let weight = SIMD16<Int32>(repeating: wts[y * v.stride + k])
+                                let bytes = UnsafeRawPointer(src + (start + k) * rowBytes + block * 16).loadUnaligned(as: SIMD16<UInt8>.self)
+                                sum &+= weight &* SIMD16<Int32>(truncatingIfNeeded: bytes)
+                            }
+                            let rounded = (sum &+ SIMD16<Int32>(repeating: 1 << (precisionBits - 1))) &>> SIMD16<Int32>(repeating: precisionBits)
+                            let clamped = rounded.clamped(lowerBound: SIMD16<Int32>(repeating: 0), upperBound: SIMD16<Int32>(repeating: 255))
+                            UnsafeMutableRawPointer(dst + y * rowBytes + block * 16).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: clamped), as: SIMD16<UInt8>.self)
                         }
-                        let outRow = y * rowBytes
-                        for i in 0..<rowBytes { dst[outRow + i] = clamp(acc[i]) }
+                        for i in (vectors * 16)..<rowBytes {
+                            var sum: Int32 = 0
+                            for k in 0..<n { sum &+= wts[y * v.stride + k] &* Int32(src[(start + k) * rowBytes + i]) }
+                            dst[y * rowBytes + i] = clamp(sum)
+                        }
                     }
                 }
             }
         }
-        return RGBImage(width: width, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: result)
     }
 }

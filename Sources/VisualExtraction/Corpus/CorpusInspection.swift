@@ -1,0 +1,155 @@
+/// What a corpus holds, without calling any teacher (`vxt inspect`): counts, shapes, answer
+/// formats, duplicates and every unusable record with its position. Memory stays flat: ids are
+/// remembered as 64-bit hashes, pair counts as a histogram.
+public struct CorpusInspection: Sendable, Codable {
+    public var file: String
+    public var layout: String = ""
+    public var bytes: Int64 = 0
+    public var sha256: String = ""
+    public var records = 0
+    public var withImage = 0
+    public var withoutImage = 0
+    public var multiImage = 0
+    public var video = 0
+    public var problems = 0
+    public var pairs = 0
+    public var pairsPerRecord = Spread()
+    /// Pairs by answer-format instruction; "none" when the question has none.
+    public var answerFormats: [String: Int] = [:]
+    public var multipleChoicePairs = 0
+    public var multipleChoiceShare: Double = 0
+    public var ocrHintPairs = 0
+    public var regionPairs = 0
+    /// Where `<image>` stands in the first human turn: first, last, middle, none.
+    public var imageTokenPlacement: [String: Int] = [:]
+    /// Records by dataset folder of their first image (`coco`, `gqa`, ...).
+    public var sources: [String: Int] = [:]
+    public var duplicateIDs = 0
+    public var duplicateExamples: [String] = []
+    public var errors: [RecordError] = []
+    public var missingImages: Int?
+    public var missingExamples: [String] = []
+
+    public struct Spread: Sendable, Codable {
+        public var min = 0
+        public var median = 0
+        public var max = 0
+    }
+
+    public struct RecordError: Sendable, Codable {
+        public var position: Int
+        public var line: Int
+        public var byteOffset: Int64
+        public var id: String?
+        public var reason: String
+    }
+}
+
+public struct CorpusInspector {
+    public let path: String
+    public let imageRoot: ImageRoot?
+    /// Errors and examples listed in full up to this many; all are counted.
+    public var listLimit = 100
+
+    public init(path: String, imageRoot: ImageRoot?) {
+        self.path = path
+        self.imageRoot = imageRoot
+    }
+
+    public func run(progress: ((Int, Int64) -> Void)? = nil) throws -> CorpusInspection {
+        var result = CorpusInspection(file: path)
+        var seenIDs = Set<UInt64>()
+        var histogram: [Int: Int] = [:]
+        var missing = 0
+        let summary = try RecordSplitter(path: path).forEach { event in
+            result.records += 1
+            if result.records % 10_000 == 0 {
+                if case let .record(raw) = event { progress?(result.records, raw.byteOffset) }
+            }
+            let decoded: Result<CorpusRecord, RecordProblem>
+            switch event {
+            case let .problem(p):
+                decoded = .failure(RecordProblem(position: p.index, byteOffset: p.byteOffset, line: p.line, recordID: nil, reason: p.reason))
+            case let .record(raw):
+                decoded = LLaVARecordDecoder.decode(raw)
+            }
+            let record: CorpusRecord
+            switch decoded {
+            case let .failure(problem):
+                result.problems += 1
+                if result.errors.count < listLimit {
+                    result.errors.append(.init(position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
+                                               id: problem.recordID, reason: problem.reason))
+                }
+                return
+            case let .success(r):
+                record = r
+            }
+            if let id = record.sourceID, !seenIDs.insert(CorpusInspector.fnv1a(id)).inserted {
+                result.duplicateIDs += 1
+                if result.duplicateExamples.count < listLimit { result.duplicateExamples.append(id) }
+            }
+            if record.skipReason == "video" { result.video += 1 }
+            if record.images.isEmpty { result.withoutImage += 1 } else { result.withImage += 1 }
+            if record.images.count > 1 { result.multiImage += 1 }
+            if let source = record.source { result.sources[source, default: 0] += 1 }
+            histogram[record.pairs.count, default: 0] += 1
+            result.pairs += record.pairs.count
+            for (i, pair) in record.pairs.enumerated() {
+                let parsed = QuestionParser.parse(pair.question)
+                if parsed.answerFormats.isEmpty {
+                    result.answerFormats["none", default: 0] += 1
+                } else {
+                    for format in parsed.answerFormats { result.answerFormats[format.rawValue, default: 0] += 1 }
+                }
+                if parsed.options.count >= 2 { result.multipleChoicePairs += 1 }
+                if parsed.ocrTokens != nil { result.ocrHintPairs += 1 }
+                if !parsed.regions.isEmpty { result.regionPairs += 1 }
+                if i == 0 { result.imageTokenPlacement[CorpusInspector.placement(pair.question), default: 0] += 1 }
+            }
+            if let root = imageRoot {
+                for image in record.images where (try? root.resolve(image)) == nil {
+                    missing += 1
+                    if result.missingExamples.count < listLimit { result.missingExamples.append("\(record.displayID): \(image)") }
+                }
+            }
+        }
+        result.layout = summary.layout.rawValue
+        result.bytes = summary.bytes
+        result.sha256 = summary.sha256
+        result.pairsPerRecord = CorpusInspector.spread(histogram)
+        result.multipleChoiceShare = result.pairs > 0 ? Double(result.multipleChoicePairs) / Double(result.pairs) : 0
+        if imageRoot != nil { result.missingImages = missing }
+        return result
+    }
+
+    static func placement(_ question: String) -> String {
+        let trimmed = question.trimmed
+        if trimmed.hasPrefix("<image>") { return "first" }
+        if trimmed.hasSuffix("<image>") { return "last" }
+        return trimmed.contains("<image>") ? "middle" : "none"
+    }
+
+    static func spread(_ histogram: [Int: Int]) -> CorpusInspection.Spread {
+        let total = histogram.values.reduce(0, +)
+        guard total > 0 else { return .init() }
+        let keys = histogram.keys.sorted()
+        var seen = 0
+        var median = keys[0]
+        for key in keys {
+            seen += histogram[key] ?? 0
+            if seen * 2 >= total { median = key; break }
+        }
+        return .init(min: keys[0], median: median, max: keys[keys.count - 1])
+    }
+
+    /// FNV-1a: a stable 64-bit hash of ids, enough to find duplicates among millions.
+    static func fnv1a(_ s: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in s.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

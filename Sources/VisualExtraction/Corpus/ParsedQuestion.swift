@@ -1,0 +1,175 @@
+/// A human turn taken apart: the question itself and what corpora add around it.
+///
+/// The raw text stays in `QAPair.question` (the paper-faithful pipeline sends it unchanged);
+/// this structure serves the clean pipeline, `vxt inspect` and rules that need the parts.
+public struct ParsedQuestion: Sendable, Equatable, Codable {
+    public var question: String
+    /// A `Context: ...` line (ScienceQA), without the label.
+    public var context: String?
+    /// Multiple-choice options in order, letter and text.
+    public var options: [Option]
+    /// TextVQA's "Reference OCR token: ..." hint, split on commas.
+    public var ocrTokens: [String]?
+    /// Answer-format instructions found at the end of the turn.
+    public var answerFormats: [AnswerFormat]
+    /// Normalised `[x1, y1, x2, y2]` boxes mentioned in the question.
+    public var regions: [[Double]]
+    /// How many `<image>` tokens the turn held.
+    public var imageTokens: Int
+
+    public struct Option: Sendable, Equatable, Codable {
+        public var letter: String
+        public var text: String
+    }
+
+    public enum AnswerFormat: String, Sendable, Codable, CaseIterable {
+        /// "Answer the question using a single word or phrase."
+        case singleWordOrPhrase = "single-word-or-phrase"
+        /// "Answer with the option's letter from the given choices directly."
+        case optionLetter = "option-letter"
+        /// VizWiz: "When the provided information is insufficient, respond with 'Unanswerable'."
+        case unanswerableAllowed = "unanswerable-allowed"
+        /// "Answer yes or no." and similar.
+        case yesNo = "yes-no"
+        /// "Answer with a number."
+        case number
+        /// MM-Vet style length requests, "You should write at least 150 words."
+        case length
+    }
+
+    /// The answer with a multiple-choice letter replaced by its option text ("B" → "coffee").
+    public func resolvedAnswer(_ answer: String) -> String {
+        let trimmed = answer.trimmed
+        var letter = trimmed
+        if letter.hasSuffix(".") || letter.hasSuffix(")") { letter.removeLast() }
+        if letter.hasPrefix("(") { letter.removeFirst() }
+        if let option = options.first(where: { $0.letter.caseInsensitiveEquals(letter) }) { return option.text }
+        return trimmed
+    }
+}
+
+/// Parses human turns of LLaVA-style corpora into `ParsedQuestion`.
+public enum QuestionParser {
+    static let formatLines: [(String, ParsedQuestion.AnswerFormat)] = [
+        ("answer the question using a single word or phrase", .singleWordOrPhrase),
+        ("answer with the option's letter from the given choices directly", .optionLetter),
+        ("answer with the option letter from the given choices directly", .optionLetter),
+        ("when the provided information is insufficient, respond with 'unanswerable'", .unanswerableAllowed),
+        ("answer yes or no", .yesNo),
+        ("please answer yes or no", .yesNo),
+        ("answer with a number", .number),
+    ]
+
+    public static func parse(_ raw: String) -> ParsedQuestion {
+        var imageTokens = 0
+        var text = raw
+        while let range = text.range(of: "<image>") {
+            imageTokens += 1
+            text.removeSubrange(range)
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).trimmed }
+        var formats: [ParsedQuestion.AnswerFormat] = []
+        var ocr: [String]?
+        var context: String?
+        var options: [ParsedQuestion.Option] = []
+        var kept: [String] = []
+        for line in lines where !line.isEmpty {
+            let lowered = line.lowercased()
+            var sentence = lowered
+            while sentence.hasSuffix(".") { sentence.removeLast() }
+            if let format = formatLines.first(where: { sentence == $0.0 || sentence.hasPrefix($0.0) })?.1 {
+                formats.append(format)
+                continue
+            }
+            if lowered.hasPrefix("you should write at least") && lowered.hasSuffix("words.") {
+                formats.append(.length)
+                continue
+            }
+            if lowered.hasPrefix("reference ocr token:") || lowered.hasPrefix("reference ocr tokens:") {
+                let value = line[line.index(after: line.firstIndex(of: ":") ?? line.startIndex)...]
+                ocr = value.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+                continue
+            }
+            if lowered.hasPrefix("context:") {
+                let value = String(line.dropFirst("context:".count)).trimmed
+                context = value.isEmpty ? nil : value
+                continue
+            }
+            if let option = optionLine(line) {
+                options.append(option)
+                continue
+            }
+            if lowered.hasPrefix("options:") {
+                let inline = inlineOptions(String(line.dropFirst("options:".count)))
+                if !inline.isEmpty {
+                    options.append(contentsOf: inline)
+                    continue
+                }
+            }
+            kept.append(line)
+        }
+        lines = kept
+        let question = lines.joined(separator: "\n")
+        return ParsedQuestion(question: question, context: context, options: options, ocrTokens: ocr, answerFormats: formats,
+                              regions: regions(in: question), imageTokens: imageTokens)
+    }
+
+    /// "A. text", "B) text", "(C) text" on its own line.
+    static func optionLine(_ line: String) -> ParsedQuestion.Option? {
+        var rest = Substring(line)
+        if rest.hasPrefix("(") { rest = rest.dropFirst() }
+        guard let letter = rest.first, letter.isUppercase, letter.isASCII, letter.isLetter else { return nil }
+        rest = rest.dropFirst()
+        guard let mark = rest.first, mark == "." || mark == ")" || mark == ":" else { return nil }
+        rest = rest.dropFirst()
+        guard rest.first == " " else { return nil }
+        let text = String(rest).trimmed
+        return text.isEmpty ? nil : .init(letter: String(letter), text: text)
+    }
+
+    /// "A: red, B: blue, C: green" (letters followed by ':' or '.').
+    static func inlineOptions(_ text: String) -> [ParsedQuestion.Option] {
+        var options: [ParsedQuestion.Option] = []
+        let chars = Array(text)
+        var starts: [(index: Int, letter: Character)] = []
+        var i = 0
+        while i + 1 < chars.count {
+            let atStart = i == 0 || chars[i - 1] == " " || chars[i - 1] == ","
+            if atStart, chars[i].isUppercase, chars[i].isASCII, chars[i + 1] == ":" || chars[i + 1] == "." {
+                if i + 2 >= chars.count || chars[i + 2] == " " { starts.append((i, chars[i])) }
+            }
+            i += 1
+        }
+        for (n, start) in starts.enumerated() {
+            let end = n + 1 < starts.count ? starts[n + 1].index : chars.count
+            var value = String(chars[(start.index + 2)..<end]).trimmed
+            while value.hasSuffix(",") || value.hasSuffix(";") { value.removeLast() }
+            value = value.trimmed
+            if !value.isEmpty { options.append(.init(letter: String(start.letter), text: value)) }
+        }
+        return options.count >= 2 ? options : []
+    }
+
+    /// `[0.12, 0.30, 0.45, 0.80]`-style boxes with four numbers in 0...1.
+    static func regions(in text: String) -> [[Double]] {
+        var boxes: [[Double]] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "[") {
+            guard let close = rest[open...].firstIndex(of: "]") else { break }
+            let numbers = rest[rest.index(after: open)..<close].split(separator: ",").compactMap { Double($0.trimmed) }
+            if numbers.count == 4, numbers.allSatisfy({ (0...1).contains($0) }) { boxes.append(numbers) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return boxes
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        lowercased() == other.lowercased()
+    }
+}
+
+extension Substring {
+    var trimmed: String { String(self).trimmed }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import VisualExtraction
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Describe a corpus file without calling any teacher: records, images, pairs, answer formats, errors.",
+        discussion: """
+            Streams the file (a 1 GB JSON array never sits in memory), so it is the quick look before a run. \
+            Every record that cannot be used is listed with its position, line, byte offset and reason. With \
+            --images it also counts images missing on disk.
+            """
+    )
+
+    @Argument(help: "Corpus file: LLaVA JSON array, JSONL, or pretty-printed records one after another.")
+    var file: String
+
+    @Option(help: "Folder the image paths are relative to; counts images missing there.")
+    var images: String?
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let inspector = CorpusInspector(path: file, imageRoot: images.map { ImageRoot(path: $0) })
+        let interactive = Output.stderrIsTerminal
+        var lastPrint = 0.0
+        let report = try inspector.run { records, offset in
+            let now = ProgressMeter.now()
+            if now - lastPrint >= (interactive ? 1 : 10) {
+                lastPrint = now
+                Output.info("read \(records) records (\(offset / 1_000_000) MB)…")
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            Output.data(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        func list(_ counts: [String: Int]) -> String {
+            counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        var lines = [
+            "\(report.file): \(report.layout), \(report.bytes) bytes, sha256 \(report.sha256.prefix(16))…",
+            "records: \(report.records) · with image \(report.withImage) · without \(report.withoutImage) · multi-image \(report.multiImage) · video \(report.video) · unusable \(report.problems)",
+            "QA pairs: \(report.pairs) · per record min \(report.pairsPerRecord.min) / median \(report.pairsPerRecord.median) / max \(report.pairsPerRecord.max)",
+            "answer formats (pairs): \(list(report.answerFormats))",
+            String(format: "multiple choice: %d pairs (%.1f%%) · OCR hints: %d · region boxes: %d", report.multipleChoicePairs,
+                   report.multipleChoiceShare * 100, report.ocrHintPairs, report.regionPairs),
+            "<image> in the first question: \(list(report.imageTokenPlacement))",
+        ]
+        if !report.sources.isEmpty { lines.append("sources: \(list(report.sources))") }
+        lines.append("duplicate ids: \(report.duplicateIDs)" + (report.duplicateExamples.isEmpty ? "" : " (e.g. \(report.duplicateExamples.prefix(5).joined(separator: ", ")))"))
+        if let missing = report.missingImages {
+            lines.append("images missing under \(images ?? ""): \(missing)")
+            for example in report.missingExamples.prefix(10) { lines.append("  \(example)") }
+        }
+        if !report.errors.isEmpty {
+            lines.append("unusable records (\(report.problems)):")
+            for e in report.errors.prefix(20) {
+                lines.append("  record \(e.position)\(e.id.map { " (id \($0))" } ?? "") line \(e.line), byte \(e.byteOffset): \(e.reason)")
+            }
+            if report.problems > 20 { lines.append("  … \(report.problems - 20) more (use --json)") }
+        }
+        Output.data(lines.joined(separator: "\n"))
+    }
+}
