@@ -39,8 +39,10 @@ struct InspectCommand: ParsableCommand {
             Output.data(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        func list(_ counts: [String: Int]) -> String {
-            counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        func list(_ counts: [String: Int], limit: Int = 12) -> String {
+            let sorted = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+            let shown = sorted.prefix(limit).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return sorted.count > limit ? shown + ", … \(sorted.count - limit) more" : shown
         }
         var lines = [
             "\(report.file): \(report.layout), \(report.bytes) bytes, sha256 \(report.sha256.prefix(16))…",

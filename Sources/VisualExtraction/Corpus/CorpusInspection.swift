@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a corpus holds, without calling any teacher (`vxt inspect`): counts, shapes, answer
 /// formats, duplicates and every unusable record with its position. Memory stays flat: ids are
 /// remembered as 64-bit hashes, pair counts as a histogram.
@@ -50,10 +52,20 @@ public struct CorpusInspector {
     public let imageRoot: ImageRoot?
     /// Errors and examples listed in full up to this many; all are counted.
     public var listLimit = 100
+    public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     public init(path: String, imageRoot: ImageRoot?) {
         self.path = path
         self.imageRoot = imageRoot
+    }
+
+    /// What a worker learns from one batch of records; merged in file order by the caller.
+    struct BatchStats: Sendable {
+        var part = CorpusInspection(file: "")
+        var ids: [(hash: UInt64, id: String)] = []
+        var histogram: [Int: Int] = [:]
+        var missing = 0
+        var lastOffset: Int64 = 0
     }
 
     public func run(progress: ((Int, Int64) -> Void)? = nil) throws -> CorpusInspection {
@@ -61,59 +73,53 @@ public struct CorpusInspector {
         var seenIDs = Set<UInt64>()
         var histogram: [Int: Int] = [:]
         var missing = 0
-        let summary = try RecordSplitter(path: path).forEach { event in
-            result.records += 1
-            if result.records % 10_000 == 0 {
-                if case let .record(raw) = event { progress?(result.records, raw.byteOffset) }
-            }
-            let decoded: Result<CorpusRecord, RecordProblem>
-            switch event {
-            case let .problem(p):
-                decoded = .failure(RecordProblem(position: p.index, byteOffset: p.byteOffset, line: p.line, recordID: nil, reason: p.reason))
-            case let .record(raw):
-                decoded = LLaVARecordDecoder.decode(raw)
-            }
-            let record: CorpusRecord
-            switch decoded {
-            case let .failure(problem):
-                result.problems += 1
-                if result.errors.count < listLimit {
-                    result.errors.append(.init(position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
-                                               id: problem.recordID, reason: problem.reason))
-                }
-                return
-            case let .success(r):
-                record = r
-            }
-            if let id = record.sourceID, !seenIDs.insert(CorpusInspector.fnv1a(id)).inserted {
-                result.duplicateIDs += 1
-                if result.duplicateExamples.count < listLimit { result.duplicateExamples.append(id) }
-            }
-            if record.skipReason == "video" { result.video += 1 }
-            if record.images.isEmpty { result.withoutImage += 1 } else { result.withImage += 1 }
-            if record.images.count > 1 { result.multiImage += 1 }
-            if let source = record.source { result.sources[source, default: 0] += 1 }
-            histogram[record.pairs.count, default: 0] += 1
-            result.pairs += record.pairs.count
-            for (i, pair) in record.pairs.enumerated() {
-                let parsed = QuestionParser.parse(pair.question)
-                if parsed.answerFormats.isEmpty {
-                    result.answerFormats["none", default: 0] += 1
-                } else {
-                    for format in parsed.answerFormats { result.answerFormats[format.rawValue, default: 0] += 1 }
-                }
-                if parsed.options.count >= 2 { result.multipleChoicePairs += 1 }
-                if parsed.ocrTokens != nil { result.ocrHintPairs += 1 }
-                if !parsed.regions.isEmpty { result.regionPairs += 1 }
-                if i == 0 { result.imageTokenPlacement[CorpusInspector.placement(pair.question), default: 0] += 1 }
-            }
-            if let root = imageRoot {
-                for image in record.images where (try? root.resolve(image)) == nil {
-                    missing += 1
-                    if result.missingExamples.count < listLimit { result.missingExamples.append("\(record.displayID): \(image)") }
-                }
-            }
+        let root = imageRoot
+        let limit = listLimit
+        let map = OrderedParallelMap<[SplitEvent], BatchStats>(workers: workers, maxInFlight: 2 * workers) { events in
+            CorpusInspector.analyze(events, root: root, listLimit: limit)
         }
+        let merge = { (stats: BatchStats) in
+            let p = stats.part
+            result.records += p.records
+            result.withImage += p.withImage
+            result.withoutImage += p.withoutImage
+            result.multiImage += p.multiImage
+            result.video += p.video
+            result.problems += p.problems
+            result.pairs += p.pairs
+            result.multipleChoicePairs += p.multipleChoicePairs
+            result.ocrHintPairs += p.ocrHintPairs
+            result.regionPairs += p.regionPairs
+            result.answerFormats.merge(p.answerFormats, uniquingKeysWith: +)
+            result.imageTokenPlacement.merge(p.imageTokenPlacement, uniquingKeysWith: +)
+            result.sources.merge(p.sources, uniquingKeysWith: +)
+            histogram.merge(stats.histogram, uniquingKeysWith: +)
+            missing += stats.missing
+            for error in p.errors where result.errors.count < limit { result.errors.append(error) }
+            for example in p.missingExamples where result.missingExamples.count < limit { result.missingExamples.append(example) }
+            for (hash, id) in stats.ids where !seenIDs.insert(hash).inserted {
+                result.duplicateIDs += 1
+                if result.duplicateExamples.count < limit { result.duplicateExamples.append(id) }
+            }
+            progress?(result.records, stats.lastOffset)
+        }
+        var batch: [SplitEvent] = []
+        batch.reserveCapacity(512)
+        let summary: RecordSplitter.Summary
+        do {
+            summary = try RecordSplitter(path: path).forEach { event in
+                batch.append(event)
+                if batch.count == 256 {
+                    try map.submit(batch, consume: merge)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch {
+            try? map.finish { _ in }
+            throw error
+        }
+        if !batch.isEmpty { try map.submit(batch, consume: merge) }
+        try map.finish(consume: merge)
         result.layout = summary.layout.rawValue
         result.bytes = summary.bytes
         result.sha256 = summary.sha256
@@ -121,6 +127,60 @@ public struct CorpusInspector {
         result.multipleChoiceShare = result.pairs > 0 ? Double(result.multipleChoicePairs) / Double(result.pairs) : 0
         if imageRoot != nil { result.missingImages = missing }
         return result
+    }
+
+    static func analyze(_ events: [SplitEvent], root: ImageRoot?, listLimit: Int) -> BatchStats {
+        var stats = BatchStats()
+        for event in events {
+            stats.part.records += 1
+            let decoded: Result<CorpusRecord, RecordProblem>
+            switch event {
+            case let .problem(p):
+                stats.lastOffset = p.byteOffset
+                decoded = .failure(RecordProblem(position: p.index, byteOffset: p.byteOffset, line: p.line, recordID: nil, reason: p.reason))
+            case let .record(raw):
+                stats.lastOffset = raw.byteOffset
+                decoded = LLaVARecordDecoder.decode(raw)
+            }
+            let record: CorpusRecord
+            switch decoded {
+            case let .failure(problem):
+                stats.part.problems += 1
+                if stats.part.errors.count < listLimit {
+                    stats.part.errors.append(.init(position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
+                                                   id: problem.recordID, reason: problem.reason))
+                }
+                continue
+            case let .success(r):
+                record = r
+            }
+            if let id = record.sourceID { stats.ids.append((fnv1a(id), id)) }
+            if record.skipReason == "video" { stats.part.video += 1 }
+            if record.images.isEmpty { stats.part.withoutImage += 1 } else { stats.part.withImage += 1 }
+            if record.images.count > 1 { stats.part.multiImage += 1 }
+            if let source = record.source { stats.part.sources[source, default: 0] += 1 }
+            stats.histogram[record.pairs.count, default: 0] += 1
+            stats.part.pairs += record.pairs.count
+            for (i, pair) in record.pairs.enumerated() {
+                let parsed = QuestionParser.parse(pair.question)
+                if parsed.answerFormats.isEmpty {
+                    stats.part.answerFormats["none", default: 0] += 1
+                } else {
+                    for format in parsed.answerFormats { stats.part.answerFormats[format.rawValue, default: 0] += 1 }
+                }
+                if parsed.options.count >= 2 { stats.part.multipleChoicePairs += 1 }
+                if parsed.ocrTokens != nil { stats.part.ocrHintPairs += 1 }
+                if !parsed.regions.isEmpty { stats.part.regionPairs += 1 }
+                if i == 0 { stats.part.imageTokenPlacement[placement(pair.question), default: 0] += 1 }
+            }
+            if let root {
+                for image in record.images where (try? root.resolve(image)) == nil {
+                    stats.missing += 1
+                    if stats.part.missingExamples.count < listLimit { stats.part.missingExamples.append("\(record.displayID): \(image)") }
+                }
+            }
+        }
+        return stats
     }
 
     static func placement(_ question: String) -> String {

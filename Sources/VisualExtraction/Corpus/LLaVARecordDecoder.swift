@@ -113,6 +113,9 @@ public enum LLaVARecordDecoder {
             guard let text = (turn["value"] ?? turn["content"])?.stringValue else {
                 return .failure(Reason("\(field) turn \(turnNumber) has no `value` (or `content`) string"))
             }
+            if text.trimmed.isEmpty {
+                return .failure(Reason("\(field) turn \(turnNumber) is empty (\(role) said nothing); fix or drop the record"))
+            }
             let speaker: Speaker
             switch role.lowercased() {
             case "human", "user": speaker = .human
@@ -145,19 +148,29 @@ public enum LLaVARecordDecoder {
         return .success(pairs)
     }
 
-    /// The dataset folder of LLaVA-1.5's mix (`coco/train2017/x.jpg` → `coco`).
+    /// The dataset folder of LLaVA-1.5's mix (`coco/train2017/x.jpg` → `coco`); nil when the first
+    /// folder is only a number (ScienceQA's `5/image.png`) or there is no folder.
     static func sourceName(_ path: String) -> String? {
         let parts = path.split(separator: "/")
-        guard parts.count > 1 else { return nil }
+        guard parts.count > 1, !parts[0].allSatisfy(\.isNumber) else { return nil }
         return String(parts[0])
     }
 }
 
 extension String {
+    /// Without leading and trailing ASCII whitespace; works on UTF-8 bytes, which is much faster
+    /// than Character iteration on the ingest hot path.
     var trimmed: String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
+        let utf8 = self.utf8
+        var start = utf8.startIndex, end = utf8.endIndex
+        while start < end, String.isASCIISpace(utf8[start]) { start = utf8.index(after: start) }
+        while end > start, String.isASCIISpace(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        if start == utf8.startIndex && end == utf8.endIndex { return self }
+        return String(self[start..<end])
+    }
+
+    @inline(__always)
+    static func isASCIISpace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x0a || b == 0x0d || b == 0x09 || b == 0x0b || b == 0x0c
     }
 }

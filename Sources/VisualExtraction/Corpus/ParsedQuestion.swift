@@ -61,61 +61,85 @@ public enum QuestionParser {
     ]
 
     public static func parse(_ raw: String) -> ParsedQuestion {
+        // Most questions are one line without markup; the byte scan below keeps them cheap.
         var imageTokens = 0
         var text = raw
-        while let range = text.range(of: "<image>") {
-            imageTokens += 1
-            text.removeSubrange(range)
+        if raw.utf8.contains(UInt8(ascii: "<")) {
+            while let range = text.range(of: "<image>") {
+                imageTokens += 1
+                text.removeSubrange(range)
+            }
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).trimmed }
         var formats: [ParsedQuestion.AnswerFormat] = []
         var ocr: [String]?
         var context: String?
         var options: [ParsedQuestion.Option] = []
         var kept: [String] = []
-        for line in lines where !line.isEmpty {
-            let lowered = line.lowercased()
-            var sentence = lowered
-            while sentence.hasSuffix(".") { sentence.removeLast() }
-            if let format = formatLines.first(where: { sentence == $0.0 || sentence.hasPrefix($0.0) })?.1 {
-                formats.append(format)
-                continue
-            }
-            if lowered.hasPrefix("you should write at least") && lowered.hasSuffix("words.") {
-                formats.append(.length)
-                continue
-            }
-            if lowered.hasPrefix("reference ocr token:") || lowered.hasPrefix("reference ocr tokens:") {
-                let value = line[line.index(after: line.firstIndex(of: ":") ?? line.startIndex)...]
-                ocr = value.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
-                continue
-            }
-            if lowered.hasPrefix("context:") {
-                let value = String(line.dropFirst("context:".count)).trimmed
-                context = value.isEmpty ? nil : value
-                continue
+        for rawLine in text.utf8.split(separator: 0x0a) {
+            guard let lineText = String(rawLine) else { continue }
+            let line = lineText.trimmed
+            if line.isEmpty { continue }
+            if let first = line.utf8.first, maybeInstruction(first) {
+                let lowered = line.lowercased()
+                var sentence = lowered
+                while sentence.hasSuffix(".") { sentence.removeLast() }
+                if let format = formatLines.first(where: { sentence == $0.0 || sentence.hasPrefix($0.0) })?.1 {
+                    formats.append(format)
+                    continue
+                }
+                if lowered.hasPrefix("you should write at least") && lowered.hasSuffix("words.") {
+                    formats.append(.length)
+                    continue
+                }
+                if lowered.hasPrefix("reference ocr token:") || lowered.hasPrefix("reference ocr tokens:") {
+                    let value = line[line.index(after: line.firstIndex(of: ":") ?? line.startIndex)...]
+                    ocr = value.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+                    continue
+                }
+                if lowered.hasPrefix("context:") {
+                    let value = String(line.dropFirst("context:".count)).trimmed
+                    context = value.isEmpty ? nil : value
+                    continue
+                }
+                if lowered.hasPrefix("options:") {
+                    let inline = inlineOptions(String(line.dropFirst("options:".count)))
+                    if !inline.isEmpty {
+                        options.append(contentsOf: inline)
+                        continue
+                    }
+                }
             }
             if let option = optionLine(line) {
                 options.append(option)
                 continue
             }
-            if lowered.hasPrefix("options:") {
-                let inline = inlineOptions(String(line.dropFirst("options:".count)))
-                if !inline.isEmpty {
-                    options.append(contentsOf: inline)
-                    continue
-                }
-            }
             kept.append(line)
         }
-        lines = kept
-        let question = lines.joined(separator: "\n")
+        let question = kept.count == 1 ? kept[0] : kept.joined(separator: "\n")
+        let regions = question.utf8.contains(UInt8(ascii: "[")) ? regions(in: question) : []
         return ParsedQuestion(question: question, context: context, options: options, ocrTokens: ocr, answerFormats: formats,
-                              regions: regions(in: question), imageTokens: imageTokens)
+                              regions: regions, imageTokens: imageTokens)
+    }
+
+    /// First letters of the instruction lines above (answer..., when..., please..., reference...,
+    /// context..., you should..., options...): other lines skip the lowercasing.
+    @inline(__always)
+    static func maybeInstruction(_ first: UInt8) -> Bool {
+        switch first | 0x20 {
+        case UInt8(ascii: "a"), UInt8(ascii: "w"), UInt8(ascii: "p"), UInt8(ascii: "r"), UInt8(ascii: "c"), UInt8(ascii: "y"), UInt8(ascii: "o"):
+            return true
+        default:
+            return false
+        }
     }
 
     /// "A. text", "B) text", "(C) text" on its own line.
     static func optionLine(_ line: String) -> ParsedQuestion.Option? {
+        let bytes = line.utf8
+        guard bytes.count >= 3 else { return nil }
+        let b0 = bytes[bytes.startIndex], b1 = bytes[bytes.index(after: bytes.startIndex)]
+        let letterFirst = b0 >= UInt8(ascii: "A") && b0 <= UInt8(ascii: "Z")
+        guard (letterFirst && (b1 == UInt8(ascii: ".") || b1 == UInt8(ascii: ")") || b1 == UInt8(ascii: ":"))) || b0 == UInt8(ascii: "(") else { return nil }
         var rest = Substring(line)
         if rest.hasPrefix("(") { rest = rest.dropFirst() }
         guard let letter = rest.first, letter.isUppercase, letter.isASCII, letter.isLetter else { return nil }

@@ -1,3 +1,4 @@
+import CZlib
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -73,19 +74,14 @@ public struct RecordSplitter {
 
     /// Calls `body` for every record and problem in file order.
     public func forEach(_ body: (SplitEvent) throws -> Void) throws -> Summary {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw OpenError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        var input = try InputFile(path: path)
+        defer { input.close() }
         var scanner = Scanner()
         var hasher = ContentHasher()
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         var total: Int64 = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OpenError.readFailed(path: path, reason: String(cString: strerror(errno)))
-            }
+            let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
             if n == 0 { break }
             try chunk.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[0..<n])
@@ -100,6 +96,52 @@ public struct RecordSplitter {
         }
         return Summary(layout: scanner.layout ?? .jsonLines, records: scanner.records, problems: scanner.problems,
                        bytes: total, sha256: hasher.finalize())
+    }
+}
+
+/// A plain or gzip-compressed input file (recognised by its magic bytes). Offsets, lines and the
+/// content hash all refer to the decompressed bytes, the records as vxt reads them.
+struct InputFile {
+    private var fd: Int32 = -1
+    private var gz: OpaquePointer?
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        let probe = open(path, O_RDONLY)
+        guard probe >= 0 else { throw RecordSplitter.OpenError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        var magic: [UInt8] = [0, 0]
+        let n = Glibc.read(probe, &magic, 2)
+        if n == 2 && magic == [0x1f, 0x8b] {
+            _ = Glibc.close(probe)
+            guard let handle = vxt_gz_open(path) else {
+                throw RecordSplitter.OpenError.cannotOpen(path: path, reason: "cannot open as gzip")
+            }
+            gz = handle
+        } else {
+            _ = lseek(probe, 0, SEEK_SET)
+            fd = probe
+        }
+    }
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let gz {
+            let n = vxt_gz_read(gz, buffer.baseAddress, buffer.count)
+            if n < 0 { throw RecordSplitter.OpenError.readFailed(path: path, reason: "gzip: " + String(cString: vxt_gz_error(gz))) }
+            return n
+        }
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw RecordSplitter.OpenError.readFailed(path: path, reason: String(cString: strerror(errno))) }
+        }
+    }
+
+    mutating func close() {
+        if let gz { vxt_gz_close(gz) }
+        if fd >= 0 { _ = Glibc.close(fd) }
+        gz = nil
+        fd = -1
     }
 }
 
@@ -264,7 +306,9 @@ struct Scanner {
             // Trailing whitespace of a scalar or a JSONL line.
             while let last = current.last, last == 0x20 || last == 0x0d || last == 0x09 || last == 0x0a { current.removeLast() }
             records += 1
-            try emit(.record(RawRecord(index: index, byteOffset: recordOffset, line: recordLine, bytes: current)))
+            // An exact-size copy: handing out `current` itself would make the scratch buffer reallocate
+            // at its full capacity (the largest record so far) for every record still in flight.
+            try emit(.record(RawRecord(index: index, byteOffset: recordOffset, line: recordLine, bytes: Array(current))))
         } else {
             problems += 1
             try emit(.problem(SplitProblem(index: index, byteOffset: recordOffset, line: recordLine, reason: reason ?? "malformed record")))

@@ -1,0 +1,31 @@
+#include "czlib.h"
+#include <stdlib.h>
+#include <zlib.h>
+
+struct vxt_gz { gzFile file; };
+
+vxt_gz *vxt_gz_open(const char *path) {
+    gzFile file = gzopen(path, "rb");
+    if (!file) return NULL;
+    gzbuffer(file, 1 << 20);
+    vxt_gz *handle = (vxt_gz *)malloc(sizeof(vxt_gz));
+    if (!handle) { gzclose(file); return NULL; }
+    handle->file = file;
+    return handle;
+}
+
+long vxt_gz_read(vxt_gz *handle, void *buffer, size_t len) {
+    if (len > (1u << 30)) len = 1u << 30;
+    int n = gzread(handle->file, buffer, (unsigned)len);
+    return n < 0 ? -1 : (long)n;
+}
+
+const char *vxt_gz_error(vxt_gz *handle) {
+    int code = 0;
+    return gzerror(handle->file, &code);
+}
+
+void vxt_gz_close(vxt_gz *handle) {
+    gzclose(handle->file);
+    free(handle);
+}

@@ -1,0 +1,16 @@
+#ifndef VXT_CZLIB_H
+#define VXT_CZLIB_H
+// zlib's gzip reader behind an opaque handle: corpora are often shipped as .json.gz.
+#include <stddef.h>
+
+typedef struct vxt_gz vxt_gz;
+
+/// Opens a file for reading; gzip files are decompressed, other files are read as they are.
+vxt_gz *vxt_gz_open(const char *path);
+/// Reads up to len bytes; returns the count, 0 at the end, -1 on error.
+long vxt_gz_read(vxt_gz *file, void *buffer, size_t len);
+/// The last error's text.
+const char *vxt_gz_error(vxt_gz *file);
+void vxt_gz_close(vxt_gz *file);
+
+#endif

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// Layouts and quirks of real visual-instruction corpora, read through `vxt inspect`'s library.
+@Suite struct CorpusFormatsTests {
+    func inspect(_ text: String, name: String = "corpus.json", images: URL? = nil) throws -> CorpusInspection {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent(name)
+        try Data(text.utf8).write(to: file)
+        return try CorpusInspector(path: file.path, imageRoot: images.map { ImageRoot(path: $0.path) }).run()
+    }
+
+    let pair = "{\"from\": \"human\", \"value\": \"<image>\\nWhat is it?\"}, {\"from\": \"gpt\", \"value\": \"A cat.\"}"
+
+    @Test func llamaFactoryMessagesAndShareGPTRoles() throws {
+        let text = """
+            {"messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "<image>Who is this?"}, {"role": "assistant", "content": "A painter."}], "images": ["mllm_demo_data/1.jpg"]}
+            {"id": "sg4v-1", "image": "sam/images/sa_1.jpg", "conversations": [{"from": "user", "value": "<image>\\nDescribe."}, {"from": "assistant", "value": "A street."}], "model": "ShareGPT4V", "source": "sam"}
+            """
+        let report = try inspect(text, name: "mixed.jsonl")
+        #expect(report.layout == "jsonl")
+        #expect(report.records == 2 && report.problems == 0 && report.pairs == 2)
+        #expect(report.sources == ["mllm_demo_data": 1, "sam": 1])
+        guard case let .success(record) = LLaVARecordDecoder.decode(RawRecord(index: 1, byteOffset: 0, line: 2, bytes: Array(text.split(separator: "\n")[1].utf8))) else {
+            Issue.record("ShareGPT4V record must decode"); return
+        }
+        #expect(record.metadata == "{\"model\":\"ShareGPT4V\",\"source\":\"sam\"}", "extra fields kept as metadata")
+    }
+
+    @Test func multiImageVideoDuplicateIdsAndIdVariants() throws {
+        let text = """
+            [
+              {"id": "m1", "image": ["a.jpg", "b.jpg"], "conversations": [{"from": "human", "value": "<image>\\n<image>\\nSame place?"}, {"from": "gpt", "value": "Yes."}]},
+              {"id": "v1", "video": "clip.mp4", "conversations": [\(pair)]},
+              {"id": "dup", "image": "x.jpg", "conversations": [\(pair)]},
+              {"id": "dup", "image": "y.jpg", "conversations": [\(pair)]},
+              {"idx": 7, "image": "z.jpg", "conversations": [\(pair)]},
+              {"index": "q-9", "image": "nan", "conversations": [\(pair)]}
+            ]
+            """
+        let report = try inspect(text)
+        #expect(report.records == 6)
+        #expect(report.multiImage == 1)
+        #expect(report.video == 1)
+        #expect(report.duplicateIDs == 1 && report.duplicateExamples == ["dup"])
+        #expect(report.withoutImage == 2, "the video record and the \"nan\" image")
+        #expect(report.imageTokenPlacement["first"] == 6)
+    }
+
+    @Test func malformedRecordsAreReportedWithPositionsAndTheRestIsRead() throws {
+        let text = "[\n" + [
+            "{\"id\": \"ok-1\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
+            "{\"id\": \"types\", \"image\": \"a.jpg\", \"conversations\": {\"from\": \"human\"}}",
+            "{\"id\": \"odd\", \"image\": \"a.jpg\", \"conversations\": [\(pair), {\"from\": \"human\", \"value\": \"More?\"}]}",
+            "{\"id\": \"empty\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat?\"}, {\"from\": \"gpt\", \"value\": \"  \"}]}",
+            "{\"id\": \"ok-2\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
+            "{\"id\": \"cut\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"hu",
+        ].joined(separator: ",\n")
+        let report = try inspect(text)
+        #expect(report.records == 6)
+        #expect(report.problems == 4)
+        #expect(report.withImage == 2)
+        let reasons = Dictionary(uniqueKeysWithValues: report.errors.map { ($0.position, $0.reason) })
+        #expect(reasons[1]?.contains("`conversations` is an object") == true)
+        #expect(reasons[2]?.contains("odd number of turns") == true)
+        #expect(reasons[3]?.contains("turn 2 is empty") == true)
+        #expect(reasons[5]?.contains("truncated") == true)
+        #expect(report.errors.first { $0.position == 3 }?.line == 5)
+        #expect(report.errors.first { $0.position == 3 }?.id == "empty")
+    }
+
+    @Test func nonUTF8BytesAreAnErrorWithTheirOffset() throws {
+        var bytes = Array("{\"id\": \"a\", \"image\": \"x.jpg\", \"conversations\": [\(pair)]}\n{\"id\": \"b\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"caf".utf8)
+        bytes += [0xE9]  // Latin-1 'é', not UTF-8
+        bytes += Array("\"}, {\"from\": \"gpt\", \"value\": \"ok\"}]}\n".utf8)
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("latin1.jsonl")
+        try Data(bytes).write(to: file)
+        let report = try CorpusInspector(path: file.path, imageRoot: nil).run()
+        #expect(report.records == 2 && report.problems == 1)
+        #expect(report.errors.first?.reason.contains("not valid UTF-8") == true)
+        #expect(report.errors.first?.line == 2)
+    }
+
+    @Test func aFiftyMegabyteRecordIsReadLikeAnyOther() throws {
+        let big = String(repeating: "very long answer ", count: 50 * 1024 * 1024 / 17)
+        let text = "[{\"id\": \"small\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]},\n"
+            + "{\"id\": \"huge\", \"image\": \"b.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"Describe.\"}, {\"from\": \"gpt\", \"value\": \"\(big)\"}]},\n"
+            + "{\"id\": \"after\", \"image\": \"c.jpg\", \"conversations\": [\(pair)]}]"
+        let report = try inspect(text)
+        #expect(report.records == 3 && report.problems == 0 && report.pairs == 3)
+    }
+
+    @Test func gzipInputIsReadTransparently() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = dir.appendingPathComponent("corpus.json")
+        try FileManager.default.copyItem(at: TestSupport.sampleCorpus, to: plain)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", plain.path]
+        try gzip.run()
+        gzip.waitUntilExit()
+        let a = try CorpusInspector(path: plain.path, imageRoot: nil).run()
+        let b = try CorpusInspector(path: plain.path + ".gz", imageRoot: nil).run()
+        #expect(a.records == 12 && b.records == 12)
+        #expect(a.pairs == b.pairs)
+        #expect(a.sha256 == b.sha256, "the hash is of the decompressed records")
+    }
+
+    @Test func inspectCommandOnTheSamples() throws {
+        let result = try TestSupport.runVXT(["inspect", "samples/llava_sample.json", "--images", "samples/images", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONDecoder().decode(CorpusInspection.self, from: Data(result.stdout.utf8))
+        #expect(report.records == 12 && report.withImage == 10 && report.withoutImage == 2)
+        #expect(report.pairs == 23)
+        #expect(report.pairsPerRecord.min == 1 && report.pairsPerRecord.median == 2 && report.pairsPerRecord.max == 4)
+        #expect(report.multipleChoicePairs == 1 && report.regionPairs == 1)
+        #expect(report.answerFormats["single-word-or-phrase"] == 11)
+        #expect(report.missingImages == 0)
+        let text = try TestSupport.runVXT(["inspect", "samples/llava_sample.json"])
+        #expect(text.stdout.contains("records: 12 · with image 10 · without 2"))
+    }
+}
