@@ -50,7 +50,7 @@ public struct ParsedQuestion: Sendable, Equatable, Codable {
 
 /// Parses human turns of LLaVA-style corpora into `ParsedQuestion`.
 public enum QuestionParser {
-    static let formatLines: [(String, ParsedQuestion.AnswerFormat)] = [
+    static let formatLines: [(StaticString, ParsedQuestion.AnswerFormat)] = [
         ("answer the question using a single word or phrase", .singleWordOrPhrase),
         ("answer with the option's letter from the given choices directly", .optionLetter),
         ("answer with the option letter from the given choices directly", .optionLetter),
@@ -80,28 +80,25 @@ public enum QuestionParser {
             let line = lineText.trimmed
             if line.isEmpty { continue }
             if let first = line.utf8.first, maybeInstruction(first) {
-                let lowered = line.lowercased()
-                var sentence = lowered
-                while sentence.hasSuffix(".") { sentence.removeLast() }
-                if let format = formatLines.first(where: { sentence == $0.0 || sentence.hasPrefix($0.0) })?.1 {
+                if let format = formatLines.first(where: { line.utf8.hasASCIIPrefixIgnoringCase($0.0) })?.1 {
                     formats.append(format)
                     continue
                 }
-                if lowered.hasPrefix("you should write at least") && lowered.hasSuffix("words.") {
+                if line.utf8.hasASCIIPrefixIgnoringCase("you should write at least") && line.hasSuffix("words.") {
                     formats.append(.length)
                     continue
                 }
-                if lowered.hasPrefix("reference ocr token:") || lowered.hasPrefix("reference ocr tokens:") {
+                if line.utf8.hasASCIIPrefixIgnoringCase("reference ocr token") {
                     let value = line[line.index(after: line.firstIndex(of: ":") ?? line.startIndex)...]
                     ocr = value.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
                     continue
                 }
-                if lowered.hasPrefix("context:") {
+                if line.utf8.hasASCIIPrefixIgnoringCase("context:") {
                     let value = String(line.dropFirst("context:".count)).trimmed
                     context = value.isEmpty ? nil : value
                     continue
                 }
-                if lowered.hasPrefix("options:") {
+                if line.utf8.hasASCIIPrefixIgnoringCase("options:") {
                     let inline = inlineOptions(String(line.dropFirst("options:".count)))
                     if !inline.isEmpty {
                         options.append(contentsOf: inline)
@@ -185,6 +182,23 @@ public enum QuestionParser {
             rest = rest[rest.index(after: close)...]
         }
         return boxes
+    }
+}
+
+extension String.UTF8View {
+    /// Whether the text starts with `prefix` (lowercase ASCII), ignoring ASCII case, without allocating.
+    func hasASCIIPrefixIgnoringCase(_ prefix: StaticString) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard self.count >= count else { return false }
+        let p = prefix.utf8Start
+        var i = 0
+        for byte in self {
+            if i == count { return true }
+            let lowered = (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+            if lowered != p[i] { return false }
+            i += 1
+        }
+        return i == count
     }
 }
 
