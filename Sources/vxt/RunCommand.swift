@@ -49,6 +49,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between progress lines on stderr.")
     var progressInterval: Double = 5
 
+    @Option(help: ArgumentHelp("Run only slice i of n (0-based), into <work>/shard-000i-of-000n.sqlite; read from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VXT_SHARD_COUNT when absent.", valueName: "i/n"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("Accept a changed pipeline (or --model) or input under an existing work directory; the reason is recorded in the store.", valueName: "why"))
+    var allowChanged: String?
+
+    @Option(help: "Directory of the response cache (responses.sqlite), shared across work directories; keep it on local disk.")
+    var cache: String?
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let teacher, !(teacher.hasPrefix("http://") || teacher.hasPrefix("https://")) {
@@ -77,8 +86,11 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
         }
 
-        let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL)
-        Output.info("reading \(input) into \(work)/\(JobStore.fileName)")
+        let slice = try shard.map { try Shard(parsing: $0) } ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
+        let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
+                                shard: slice, allowChanged: allowChanged)
+        let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
+        Output.info("reading \(input) into \(storePath)" + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
         let opened = try job.open(log: Output.info)
         if let summary = opened.ingested {
             Output.info("ingested \(summary.records) records (\(summary.layout.rawValue), \(summary.bytes) bytes), \(summary.problems) with problems")
@@ -95,7 +107,13 @@ struct RunCommand: AsyncParsableCommand {
             baseURL: baseURL, apiKey: ProcessInfo.processInfo.environment[apiKeyEnv],
             timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
             maxAttempts: settings.maxAttempts ?? 4)
-        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: OpenAITeacher(endpoint: endpoint, client: client),
+        var teacher: any Teacher = OpenAITeacher(endpoint: endpoint, client: client)
+        if let cache {
+            let responses = try ResponseCache(directory: cache)
+            Output.info("response cache \(responses.path): \(try responses.count()) answers")
+            teacher = CachingTeacher(inner: teacher, cache: responses)
+        }
+        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: teacher,
                             preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
                             concurrency: concurrency)
 
@@ -132,9 +150,14 @@ struct RunCommand: AsyncParsableCommand {
         Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))
         Output.info("""
 
-            job store: \(work)/\(JobStore.fileName)
+            job store: \(storePath)
+            """ + (slice == nil ? """
+
             export:    \(CommandLine.arguments[0]) export --work \(work) --format llava --out \(work)/corpus.llava.json
-            """)
+            """ : """
+
+            when every shard is done: \(CommandLine.arguments[0]) merge --work \(work), then export
+            """))
         if outcome.interrupted { throw ExitCode(130) }
     }
 }

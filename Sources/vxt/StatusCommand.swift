@@ -3,8 +3,15 @@ import Foundation
 import VisualExtraction
 
 struct WorkOption: ParsableArguments {
-    @Option(help: "Work directory of a run (holds vxt.sqlite).")
+    @Option(help: "Work directory of a run (holds vxt.sqlite, or shard-*-of-*.sqlite stores).")
     var work: String
+
+    @Option(help: ArgumentHelp("One shard's store of a sharded work directory.", valueName: "i/n"))
+    var shard: String?
+
+    func open() throws -> JobStore {
+        try JobStore.open(workDirectory: work, shard: shard.map { try Shard(parsing: $0) })
+    }
 }
 
 struct StatusCommand: ParsableCommand {
@@ -20,14 +27,40 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let store = try JobStore.open(workDirectory: options.work)
-        let status = try store.status()
+        let status: StatusSummary
+        let configuration: RunConfiguration?
+        let shardPaths = JobStore.shardStorePaths(workDirectory: options.work)
+        let merged = FileManager.default.fileExists(atPath: (options.work as NSString).appendingPathComponent(JobStore.fileName))
+        var perShard: [String] = []
+        if options.shard == nil && !merged && shardPaths.count > 1 {
+            var parts: [StatusSummary] = []
+            var first: RunConfiguration?
+            for path in shardPaths {
+                let store = try JobStore(path: path, readOnly: true)
+                let part = try store.status()
+                parts.append(part)
+                first = try first ?? store.configuration()
+                let done = part.stages.last?.counts["done"] ?? 0
+                let open = part.stages.reduce(0) { $0 + $1.remaining }
+                perShard.append("  \((path as NSString).lastPathComponent): \(part.records) records, \(done) described, \(open) tasks open")
+            }
+            status = StatusSummary.combined(parts)
+            configuration = first
+        } else {
+            let store = try options.open()
+            status = try store.status()
+            configuration = try store.configuration()
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             Output.data(String(decoding: try encoder.encode(status), as: UTF8.self))
         } else {
-            Output.data(StatusReport.text(status, configuration: try store.configuration()))
+            var text = StatusReport.text(status, configuration: configuration)
+            if !perShard.isEmpty {
+                text = "\(perShard.count) shards (sums below):\n" + perShard.joined(separator: "\n") + "\n" + text
+            }
+            Output.data(text)
         }
     }
 }
@@ -44,7 +77,7 @@ struct ShowCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let store = try JobStore.open(workDirectory: options.work)
+        let store = try options.open()
         let detail = try store.detail(id: id)
         var lines: [String] = []
         let r = detail.record
@@ -100,7 +133,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try JobStore.open(workDirectory: options.work)
+        let store = try options.open()
         guard let format = ExportFormat(rawValue: format) else { return }
         let summary = try Exporter(store: store).export(format, to: out)
         var message = "wrote \(summary.written) records to \(out) (\(format.rawValue))"

@@ -183,3 +183,34 @@ extension JobStore {
         }
     }
 }
+
+extension StatusSummary {
+    /// One summary for the shards of a run: counts and tokens added, reasons regrouped.
+    public static func combined(_ parts: [StatusSummary]) -> StatusSummary {
+        var stages: [String: StageCounts] = [:]
+        var order: [String] = []
+        for part in parts {
+            for stage in part.stages {
+                if stages[stage.stage] == nil {
+                    stages[stage.stage] = StageCounts(stage: stage.stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
+                    order.append(stage.stage)
+                }
+                stages[stage.stage]?.counts.merge(stage.counts, uniquingKeysWith: +)
+                stages[stage.stage]?.promptTokens += stage.promptTokens
+                stages[stage.stage]?.completionTokens += stage.completionTokens
+                stages[stage.stage]?.mockOutputs += stage.mockOutputs
+                stages[stage.stage]?.recentRate += stage.recentRate
+            }
+        }
+        func regroup(_ lists: [[ReasonCount]]) -> [ReasonCount] {
+            var counts: [String: ReasonCount] = [:]
+            for item in lists.joined() {
+                counts["\(item.stage)\u{0}\(item.reason)", default: ReasonCount(stage: item.stage, reason: item.reason, count: 0)].count += item.count
+            }
+            return counts.values.sorted { $0.count > $1.count || ($0.count == $1.count && $0.stage < $1.stage) }.prefix(20).map { $0 }
+        }
+        return StatusSummary(records: parts.reduce(0) { $0 + $1.records }, inputProblems: parts.reduce(0) { $0 + $1.inputProblems },
+                             stages: order.compactMap { stages[$0] }, failures: regroup(parts.map(\.failures)),
+                             skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
+    }
+}

@@ -30,22 +30,39 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Opens the store of a work directory, or says clearly that there is none.
-    public static func open(workDirectory: String, readOnly: Bool = true) throws -> JobStore {
-        let path = (workDirectory as NSString).appendingPathComponent(fileName)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw StoreError.noStore(workDirectory: workDirectory)
+    /// Opens the store of a work directory: the given shard's, else the whole (or merged) run's,
+    /// else the only shard's; says clearly what to do otherwise.
+    public static func open(workDirectory: String, shard: Shard? = nil, readOnly: Bool = true) throws -> JobStore {
+        if let shard {
+            let path = (workDirectory as NSString).appendingPathComponent(shard.fileStem + ".sqlite")
+            guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noStore(workDirectory: workDirectory) }
+            return try JobStore(path: path, readOnly: readOnly)
         }
-        return try JobStore(path: path, readOnly: readOnly)
+        let path = (workDirectory as NSString).appendingPathComponent(fileName)
+        if FileManager.default.fileExists(atPath: path) { return try JobStore(path: path, readOnly: readOnly) }
+        let shards = shardStorePaths(workDirectory: workDirectory)
+        if shards.count == 1 { return try JobStore(path: shards[0], readOnly: readOnly) }
+        if shards.count > 1 { throw StoreError.sharded(workDirectory: workDirectory, count: shards.count) }
+        throw StoreError.noStore(workDirectory: workDirectory)
+    }
+
+    /// The `shard-*-of-*.sqlite` stores of a work directory, sorted.
+    public static func shardStorePaths(workDirectory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
+        return names.filter { $0.hasPrefix("shard-") && $0.hasSuffix(".sqlite") }.sorted()
+            .map { (workDirectory as NSString).appendingPathComponent($0) }
     }
 
     public enum StoreError: Error, CustomStringConvertible {
         case noStore(workDirectory: String)
+        case sharded(workDirectory: String, count: Int)
         case unknownRecord(String)
 
         public var description: String {
             switch self {
             case let .noStore(work): return "no job store in \(work) (expected \(work)/\(JobStore.fileName)); start one with `vxt run ... --work \(work)`"
+            case let .sharded(work, count):
+                return "\(work) holds \(count) shard stores: merge them with `vxt merge --work \(work)`, or name one with --shard i/n"
             case let .unknownRecord(id): return "no record with id or key \"\(id)\" in this work directory"
             }
         }
@@ -114,6 +131,20 @@ public final class JobStore: Sendable {
                 CREATE INDEX task_by_state ON task(stage, state);
                 """)
         }
+        migrator.registerMigration("v2: shards and accepted changes") { db in
+            try db.execute(sql: """
+                ALTER TABLE run ADD COLUMN shard_index INTEGER;
+                ALTER TABLE run ADD COLUMN shard_count INTEGER;
+                CREATE TABLE run_change (
+                    id INTEGER PRIMARY KEY,
+                    changed_at REAL NOT NULL,
+                    what TEXT NOT NULL,
+                    before TEXT NOT NULL,
+                    after TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -127,7 +158,8 @@ public final class JobStore: Sendable {
                 inputPath: row["input_path"], inputSize: row["input_size"], inputModified: row["input_mtime"],
                 inputSHA256: row["input_sha256"], imagesRoot: row["images_root"], teacherURL: row["teacher_url"],
                 teacherModel: row["teacher_model"], vxtVersion: row["vxt_version"], createdAt: row["created_at"],
-                ingestComplete: row["ingest_complete"], recordCount: row["record_count"], problemCount: row["problem_count"])
+                ingestComplete: row["ingest_complete"], recordCount: row["record_count"], problemCount: row["problem_count"],
+                shard: (row["shard_index"] as Int?).flatMap { i in (row["shard_count"] as Int?).map { Shard(index: i, count: $0) } })
         }
     }
 
@@ -147,6 +179,8 @@ public final class JobStore: Sendable {
                 """, arguments: [c.pipelineName, c.pipelineHash, c.pipelineJSON, c.inputPath, c.inputSize, c.inputModified,
                                  c.inputSHA256, c.imagesRoot, c.teacherURL, c.teacherModel, c.vxtVersion, c.createdAt,
                                  c.ingestComplete, c.recordCount, c.problemCount])
+            try db.execute(sql: "UPDATE run SET shard_index = ?, shard_count = ? WHERE id = 1",
+                           arguments: [c.shard?.index, c.shard?.count])
         }
     }
 
@@ -158,10 +192,24 @@ public final class JobStore: Sendable {
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
     }
 
-    /// How many records are already in the store: ingest writes in file order, so on resume
-    /// the first `ingestedCount()` records of the file are known and can be passed over.
-    public func ingestedCount() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0 }
+    /// The file position after the last stored record: ingest writes in file order, so on resume
+    /// every record before it is known and can be passed over (with or without sharding).
+    public func ingestResumePosition() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM record") ?? 0 }
+    }
+
+    /// Records a change accepted with `--allow-changed`, so the store says why it mixes two settings.
+    public func recordChange(what: String, before: String, after: String, reason: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO run_change (changed_at, what, before, after, reason) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [Date().timeIntervalSince1970, what, before, after, reason])
+        }
+    }
+
+    public func changes() throws -> [(what: String, before: String, after: String, reason: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run_change ORDER BY id").map { ($0["what"], $0["before"], $0["after"], $0["reason"]) }
+        }
     }
 
     /// Inserts records and their tasks in one transaction. Duplicate ids get a key of
@@ -236,23 +284,22 @@ public final class JobStore: Sendable {
         let needs = stage.needs
         let name = stage.name
         return try await pool.write { db in
-            let keys = try String.fetchAll(db, sql: """
+            let keys = try String.fetchAll(db.cachedStatement(sql: """
                 SELECT record_key FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?
-                """, arguments: [name, limit])
+                """), arguments: [name, limit])
             var claimed: [ClaimedTask] = []
+            let mark = try db.cachedStatement(sql: """
+                UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
+                WHERE record_key = ? AND stage = ? RETURNING attempts
+                """)
+            let output = try db.cachedStatement(sql: "SELECT output FROM task WHERE record_key = ? AND stage = ?")
             for key in keys {
-                try db.execute(sql: """
-                    UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
-                    WHERE record_key = ? AND stage = ?
-                    """, arguments: [now + leaseSeconds, now, key, name])
+                let attempt = try Int.fetchOne(mark, arguments: [now + leaseSeconds, now, key, name]) ?? 1
                 guard let record = try JobStore.fetchRecord(db, key: key) else { continue }
                 var upstream: [String: String] = [:]
                 for need in needs {
-                    upstream[need] = try String.fetchOne(db, sql: "SELECT output FROM task WHERE record_key = ? AND stage = ?",
-                                                         arguments: [key, need])
+                    upstream[need] = try String.fetchOne(output, arguments: [key, need])
                 }
-                let attempt = try Int.fetchOne(db, sql: "SELECT attempts FROM task WHERE record_key = ? AND stage = ?",
-                                               arguments: [key, name]) ?? 1
                 claimed.append(ClaimedTask(recordKey: key, stage: name, attempt: attempt, record: record, upstream: upstream))
             }
             return claimed
@@ -260,7 +307,7 @@ public final class JobStore: Sendable {
     }
 
     static func fetchRecord(_ db: Database, key: String) throws -> CorpusRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE key = ?", arguments: [key]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM record WHERE key = ?"), arguments: [key]) else { return nil }
         return try decodeRecord(row)
     }
 
@@ -282,22 +329,22 @@ public final class JobStore: Sendable {
             for result in results {
                 switch result.outcome {
                 case let .done(c):
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, request = ?, output = ?, parsed = ?,
                             note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?,
                             mock = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """, arguments: [result.request, c.output, c.parsed, c.note, c.finishReason, c.promptTokens,
-                                         c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt,
-                                         result.recordKey, result.stage])
+                        """).execute(arguments: [result.request, c.output, c.parsed, c.note, c.finishReason, c.promptTokens,
+                                                 c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt,
+                                                 result.recordKey, result.stage])
                     guard db.changesCount == 1 else { continue }
                     for dependent in pipeline.dependents(of: result.stage) {
-                        let notDone = try Int.fetchOne(db, sql: """
+                        let notDone = try Int.fetchOne(db.cachedStatement(sql: """
                             SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
-                            """, arguments: [result.recordKey, JobStore.jsonArray(dependent.needs)]) ?? 0
+                            """), arguments: [result.recordKey, JobStore.jsonArray(dependent.needs)]) ?? 0
                         if notDone == 0 {
-                            try db.execute(sql: "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = ? AND state = 'waiting'",
-                                           arguments: [result.recordKey, dependent.name])
+                            try db.cachedStatement(sql: "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = ? AND state = 'waiting'")
+                                .execute(arguments: [result.recordKey, dependent.name])
                         }
                     }
                 case let .failed(reason):
@@ -320,6 +367,44 @@ public final class JobStore: Sendable {
                     try db.execute(sql: "UPDATE record SET image_sha256 = ? WHERE key = ?", arguments: [hash, result.recordKey])
                 }
             }
+        }
+    }
+
+    /// Returns failed tasks to work: matching failures become pending (or waiting when an upstream
+    /// stage is not done), and tasks that failed only because such an upstream failed wait again.
+    /// Input problems are not retried: the input must be fixed. Returns how many tasks changed.
+    @discardableResult
+    public func retry(stage: String?, reasonContaining: String?, pipeline: Pipeline) throws -> Int {
+        try pool.write { db in
+            var sql = "SELECT record_key, stage FROM task WHERE state = 'failed' AND last_error NOT LIKE 'input:%' AND last_error NOT LIKE 'needs %'"
+            var arguments: StatementArguments = []
+            if let stage { sql += " AND stage = ?"; arguments += [stage] }
+            if let reasonContaining { sql += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            var changed = 0
+            for row in rows {
+                let key: String = row["record_key"]
+                let name: String = row["stage"]
+                guard let stage = pipeline.stage(named: name) else { continue }
+                let notDone = try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
+                    """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
+                try db.execute(sql: "UPDATE task SET state = ?, last_error = NULL WHERE record_key = ? AND stage = ?",
+                               arguments: [notDone == 0 ? "pending" : "waiting", key, name])
+                changed += 1
+                var frontier = [name]
+                while let upstream = frontier.popLast() {
+                    for dependent in pipeline.dependents(of: upstream) {
+                        try db.execute(sql: """
+                            UPDATE task SET state = 'waiting', last_error = NULL
+                            WHERE record_key = ? AND stage = ? AND state = 'failed' AND last_error LIKE 'needs %'
+                            """, arguments: [key, dependent.name])
+                        changed += db.changesCount
+                        frontier.append(dependent.name)
+                    }
+                }
+            }
+            return changed
         }
     }
 

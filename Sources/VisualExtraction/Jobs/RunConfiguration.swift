@@ -17,10 +17,14 @@ public struct RunConfiguration: Sendable, Equatable {
     public var ingestComplete: Bool
     public var recordCount: Int
     public var problemCount: Int
+    /// The slice of the input this store holds; nil for a whole (or merged) run.
+    public var shard: Shard?
 
     public init(pipelineName: String, pipelineHash: String, pipelineJSON: String, inputPath: String, inputSize: Int64,
                 inputModified: Double, inputSHA256: String?, imagesRoot: String, teacherURL: String, teacherModel: String,
-                vxtVersion: String, createdAt: Double, ingestComplete: Bool = false, recordCount: Int = 0, problemCount: Int = 0) {
+                vxtVersion: String, createdAt: Double, ingestComplete: Bool = false, recordCount: Int = 0, problemCount: Int = 0,
+                shard: Shard? = nil) {
+        self.shard = shard
         self.pipelineName = pipelineName
         self.pipelineHash = pipelineHash
         self.pipelineJSON = pipelineJSON

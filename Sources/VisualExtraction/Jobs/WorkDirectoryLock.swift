@@ -19,8 +19,9 @@ public final class WorkDirectoryLock: Sendable {
         }
     }
 
-    public init(workDirectory: String) throws {
-        path = workDirectory.hasSuffix("/") ? workDirectory + "vxt.lock" : workDirectory + "/vxt.lock"
+    /// Locks `<work>/<stem>.lock`: `vxt.lock` for a whole run, `shard-0003-of-0016.lock` for a shard.
+    public init(workDirectory: String, stem: String = "vxt") throws {
+        path = (workDirectory.hasSuffix("/") ? workDirectory : workDirectory + "/") + stem + ".lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw Busy(path: path, holder: "cannot open lock file: \(String(cString: strerror(errno)))")

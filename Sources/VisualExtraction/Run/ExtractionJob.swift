@@ -8,13 +8,24 @@ public struct ExtractionJob {
     public let imagesRoot: String
     public let workDirectory: String
     public let teacherURL: String
+    public let shard: Shard?
+    /// Why a changed pipeline or input is accepted under an existing work directory; nil refuses.
+    public let allowChanged: String?
 
-    public init(pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String) {
+    public init(pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String,
+                shard: Shard? = nil, allowChanged: String? = nil) {
         self.pipeline = pipeline
         self.inputPath = inputPath
         self.imagesRoot = imagesRoot
         self.workDirectory = workDirectory
         self.teacherURL = teacherURL
+        self.shard = shard
+        self.allowChanged = allowChanged
+    }
+
+    /// The store file of a run in a work directory: `vxt.sqlite`, or `shard-0003-of-0016.sqlite`.
+    public static func storePath(workDirectory: String, shard: Shard?) -> String {
+        (workDirectory as NSString).appendingPathComponent((shard?.fileStem ?? "vxt") + ".sqlite")
     }
 
     public struct Mismatch: Error, CustomStringConvertible {
@@ -34,9 +45,8 @@ public struct ExtractionJob {
     public func open(log: (String) -> Void, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
         let fm = FileManager.default
         try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
-        let lock = try WorkDirectoryLock(workDirectory: workDirectory)
-        let storePath = (workDirectory as NSString).appendingPathComponent(JobStore.fileName)
-        let store = try JobStore(path: storePath)
+        let lock = try WorkDirectoryLock(workDirectory: workDirectory, stem: shard?.fileStem ?? "vxt")
+        let store = try JobStore(path: ExtractionJob.storePath(workDirectory: workDirectory, shard: shard))
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try fm.attributesOfItem(atPath: inputPath)
@@ -50,27 +60,45 @@ public struct ExtractionJob {
         let pipelineJSON = String(decoding: (try? JSONEncoder().encode(pipeline.definition)) ?? Data(), as: UTF8.self)
 
         var configuration: RunConfiguration
+        var acceptedInputHash: String?
         if let existing = try store.configuration() {
+            if existing.shard != shard {
+                throw Mismatch(message: "this store holds shard \(existing.shard?.description ?? "none"), not \(shard?.description ?? "the whole input")")
+            }
             if existing.pipelineHash != pipeline.hash {
-                throw Mismatch(message: """
-                    \(workDirectory) was started with a different pipeline (\(existing.pipelineName), hash \(existing.pipelineHash.prefix(12))); \
-                    \(pipeline.path) now hashes to \(pipeline.hash.prefix(12)). Outputs of two pipelines must not mix: \
-                    use a new --work directory, or restore the pipeline file (and --model) it was started with.
-                    """)
+                if let reason = allowChanged {
+                    log("accepting a changed pipeline under \(workDirectory): \(reason)")
+                    try store.recordChange(what: "pipeline", before: existing.pipelineHash, after: pipeline.hash, reason: reason)
+                } else {
+                    throw Mismatch(message: """
+                        \(workDirectory) was started with a different pipeline (\(existing.pipelineName), hash \(existing.pipelineHash.prefix(12))); \
+                        \(pipeline.path) now hashes to \(pipeline.hash.prefix(12)). Outputs of two pipelines must not mix: \
+                        use a new --work directory, restore the pipeline file (and --model) it was started with, or accept \
+                        the change with --allow-changed "<why>" (recorded in the store).
+                        """)
+                }
             }
             if existing.inputSize != size || existing.inputModified != modified || existing.inputPath != absoluteInput {
                 if let known = existing.inputSHA256 {
                     log("input changed on disk or moved; checking its content hash")
                     let hash = try ExtractionJob.hashFile(inputPath)
                     if hash != known {
-                        throw Mismatch(message: """
-                            \(inputPath) is not the input \(workDirectory) was started with (\(existing.inputPath), sha256 \(known.prefix(12)); \
-                            now \(hash.prefix(12))). Use a new --work directory for a new input.
-                            """)
+                        if let reason = allowChanged {
+                            try store.recordChange(what: "input", before: known, after: hash, reason: reason)
+                            acceptedInputHash = hash
+                        } else {
+                            throw Mismatch(message: """
+                                \(inputPath) is not the input \(workDirectory) was started with (\(existing.inputPath), sha256 \(known.prefix(12)); \
+                                now \(hash.prefix(12))). Use a new --work directory for a new input, or --allow-changed "<why>".
+                                """)
+                        }
                     }
                 }
             }
             configuration = existing
+            configuration.pipelineHash = pipeline.hash
+            configuration.pipelineJSON = pipelineJSON
+            if let rehash = acceptedInputHash { configuration.inputSHA256 = rehash }
             configuration.inputPath = absoluteInput
             configuration.inputSize = size
             configuration.inputModified = modified
@@ -82,17 +110,17 @@ public struct ExtractionJob {
                 pipelineName: pipeline.definition.name, pipelineHash: pipeline.hash, pipelineJSON: pipelineJSON,
                 inputPath: absoluteInput, inputSize: size, inputModified: modified, inputSHA256: nil, imagesRoot: absoluteImages,
                 teacherURL: teacherURL, teacherModel: pipeline.definition.teacher.model, vxtVersion: VXTVersion.current,
-                createdAt: Date().timeIntervalSince1970)
+                createdAt: Date().timeIntervalSince1970, shard: shard)
         }
         try store.saveConfiguration(configuration)
 
         var ingested: Ingestor.Summary?
         if !configuration.ingestComplete {
-            let summary = try Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot))
+            let summary = try Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot), shard: shard)
                 .run(into: store, stages: pipeline.stages, progress: ingestProgress)
             configuration.ingestComplete = true
             configuration.inputSHA256 = summary.sha256
-            configuration.recordCount = summary.records
+            configuration.recordCount = try store.status().records
             configuration.problemCount = try store.status().inputProblems
             try store.saveConfiguration(configuration)
             ingested = summary

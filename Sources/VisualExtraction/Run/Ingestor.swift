@@ -6,11 +6,14 @@
 public struct Ingestor {
     public let inputPath: String
     public let imageRoot: ImageRoot
+    /// Only records of this slice are stored; nil for all.
+    public let shard: Shard?
     public var batchSize = 2000
 
-    public init(inputPath: String, imageRoot: ImageRoot) {
+    public init(inputPath: String, imageRoot: ImageRoot, shard: Shard? = nil) {
         self.inputPath = inputPath
         self.imageRoot = imageRoot
+        self.shard = shard
     }
 
     public struct Summary: Sendable {
@@ -22,7 +25,8 @@ public struct Ingestor {
     }
 
     public func run(into store: JobStore, stages: [Stage], progress: ((Int, Int64) -> Void)? = nil) throws -> Summary {
-        let already = try store.ingestedCount()
+        let already = try store.ingestResumePosition()
+        let shard = self.shard
         var batch: [JobStore.IngestItem] = []
         batch.reserveCapacity(batchSize)
         var problems = 0
@@ -32,7 +36,7 @@ public struct Ingestor {
             let item: JobStore.IngestItem
             switch event {
             case let .record(raw):
-                guard raw.index >= already else { return }
+                guard raw.index >= already, shard?.contains(position: raw.index) ?? true else { return }
                 switch LLaVARecordDecoder.decode(raw) {
                 case let .success(record):
                     let missing = record.skipReason == nil ? imageProblem(record) : nil
@@ -45,7 +49,7 @@ public struct Ingestor {
                 }
                 progress?(seen, raw.byteOffset)
             case let .problem(problem):
-                guard problem.index >= already else { return }
+                guard problem.index >= already, shard?.contains(position: problem.index) ?? true else { return }
                 problems += 1
                 item = .problem(position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
                                 reason: "record \(problem.index) at line \(problem.line), byte \(problem.byteOffset): \(problem.reason)")

@@ -122,6 +122,23 @@ public final class CurlHTTPClient: @unchecked Sendable {
         }
     }
 
+    /// curl's messages carry timings ("after 3 ms", "after 600001 milliseconds") that would split
+    /// one failure cause into many groups in `vxt status`.
+    static func withoutTimings(_ message: String) -> String {
+        var words = message.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        var i = 0
+        while i + 2 < words.count {
+            if words[i] == "after", Int(words[i + 1]) != nil, words[i + 2].hasPrefix("ms") || words[i + 2].hasPrefix("milliseconds") {
+                let tail = words[i + 2].drop(while: { $0.isLetter })
+                words.removeSubrange(i...(i + 2))
+                if !tail.isEmpty, i > 0 { words[i - 1] += tail }
+                continue
+            }
+            i += 1
+        }
+        return words.joined(separator: " ")
+    }
+
     static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -204,7 +221,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
                 _ = vxt_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                 transfer.finish(.success(HTTPResponse(status: status, body: transfer.received, retryAfter: transfer.retryAfter)))
             } else {
-                let detail = String(cString: transfer.errorBuffer)
+                let detail = CurlHTTPClient.withoutTimings(String(cString: transfer.errorBuffer))
                 let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
                 transfer.finish(.failure(HTTPTransportError(curlCode: Int(code.rawValue), message: message)))
             }

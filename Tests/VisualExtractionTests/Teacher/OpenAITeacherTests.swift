@@ -88,6 +88,13 @@ import Testing
         #expect(!OpenAITeacher.isRetryable(status: 400) && !OpenAITeacher.isRetryable(status: 401) && !OpenAITeacher.isRetryable(status: 404))
     }
 
+    @Test func curlTimingsAreDroppedSoFailuresGroup() {
+        #expect(CurlHTTPClient.withoutTimings("Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server")
+                == "Failed to connect to 127.0.0.1 port 9: Couldn't connect to server")
+        #expect(CurlHTTPClient.withoutTimings("Operation timed out after 600001 milliseconds with 0 bytes received")
+                == "Operation timed out with 0 bytes received")
+    }
+
     @Test func storedRequestHasNoImageBytesAndNoKey() throws {
         let image = try ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path),
                                       settings: ImageSettings(mode: .exact, width: 64, height: 64)).prepare("skimage/coins.png")

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+
+/// Answers already paid for, keyed by the SHA-256 of the exact request body: model, rendered
+/// messages, image bytes (as sent, after resizing) and sampling parameters. Changing any of
+/// them misses. The endpoint URL is not part of the key: the same model on another server
+/// gives the same answer at temperature 0. Lives in its own file (`<cache>/responses.sqlite`) so
+/// that new work directories reuse it; keep it on a local disk, one per node.
+public final class ResponseCache: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("responses.sqlite")
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: responses") { db in
+            try db.execute(sql: """
+                CREATE TABLE response (
+                    key TEXT PRIMARY KEY,
+                    text TEXT NOT NULL,
+                    finish_reason TEXT,
+                    prompt_tokens INTEGER,
+                    completion_tokens INTEGER,
+                    model TEXT,
+                    mock INTEGER NOT NULL,
+                    created_at REAL NOT NULL
+                )
+                """)
+        }
+        try migrator.migrate(pool)
+    }
+
+    public static func key(for request: ChatRequest) -> String {
+        ContentHasher.sha256(request.body())
+    }
+
+    func lookup(_ key: String) throws -> ChatResult? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM response WHERE key = ?", arguments: [key]) else { return nil }
+            return ChatResult(text: row["text"], finishReason: row["finish_reason"], promptTokens: row["prompt_tokens"],
+                              completionTokens: row["completion_tokens"], model: row["model"], mock: row["mock"],
+                              endpoint: "cache", attempts: 0)
+        }
+    }
+
+    func store(_ key: String, _ result: ChatResult) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO response (key, text, finish_reason, prompt_tokens, completion_tokens, model, mock, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                """, arguments: [key, result.text, result.finishReason, result.promptTokens, result.completionTokens,
+                                 result.model, result.mock, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func count() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM response") ?? 0 }
+    }
+}
+
+/// A teacher that answers from the cache when it can and fills it when it cannot. Truncated
+/// answers are not cached: a later run with a larger limit should ask again.
+public struct CachingTeacher: Teacher {
+    public let inner: any Teacher
+    public let cache: ResponseCache
+
+    public init(inner: any Teacher, cache: ResponseCache) {
+        self.inner = inner
+        self.cache = cache
+    }
+
+    public var endpointDescription: String { inner.endpointDescription + " (cache: \(cache.path))" }
+
+    public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
+        let key = ResponseCache.key(for: request)
+        if let hit = try? cache.lookup(key) {
+            var result = hit
+            result.endpoint = "cache:" + inner.endpointDescription
+            return .success(result)
+        }
+        let result = await inner.complete(request)
+        if case let .success(answer) = result, answer.finishReason != "length" {
+            try? cache.store(key, answer)
+        }
+        return result
+    }
+}

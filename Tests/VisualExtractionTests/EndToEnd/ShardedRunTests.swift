@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// Sharded runs, merge, retry and the response cache, through the `vxt` binary.
+@Suite(.serialized) struct ShardedRunTests {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> TestSupport.ProcessResult {
+        try TestSupport.runVXT(arguments, environment: environment)
+    }
+
+    func corpus(in dir: URL) throws -> URL {
+        let input = dir.appendingPathComponent("corpus.json")
+        try RunEndToEndTests().writeLargerCorpus(input, records: 41)
+        return input
+    }
+
+    @Test func fourConcurrentShardsMergeToTheSameCorpusAsOneRun() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try corpus(in: dir)
+        let base = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--concurrency", "4"]
+        let whole = dir.appendingPathComponent("whole")
+        #expect(try run(base + ["--work", whole.path]).status == 0)
+
+        let sharded = dir.appendingPathComponent("sharded")
+        var processes: [Process] = []
+        for i in 0..<4 {
+            // Shards 0-2 by flag, shard 3 the way a Slurm array passes it.
+            let args = base + ["--work", sharded.path] + (i < 3 ? ["--shard", "\(i)/4"] : [])
+            let process = Process()
+            process.executableURL = TestSupport.vxtBinary
+            process.arguments = args
+            process.currentDirectoryURL = TestSupport.packageRoot
+            if i == 3 {
+                process.environment = ProcessInfo.processInfo.environment.merging(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"]) { $1 }
+            }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        processes.forEach { $0.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let names = try FileManager.default.contentsOfDirectory(atPath: sharded.path).filter { $0.hasSuffix(".sqlite") }.sorted()
+        #expect(names == ["shard-0000-of-0004.sqlite", "shard-0001-of-0004.sqlite", "shard-0002-of-0004.sqlite", "shard-0003-of-0004.sqlite"])
+
+        let status = try run(["status", "--work", sharded.path])
+        #expect(status.stdout.contains("4 shards (sums below)"))
+        #expect(status.stdout.contains("records: 41"))
+        let unmerged = try run(["export", "--work", sharded.path, "--format", "llava", "--out", dir.appendingPathComponent("x").path])
+        #expect(unmerged.status != 0 && unmerged.stderr.contains("vxt merge"))
+
+        let merge = try run(["merge", "--work", sharded.path])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        for format in ["llava", "paper"] {
+            let a = dir.appendingPathComponent("whole.\(format)"), b = dir.appendingPathComponent("sharded.\(format)")
+            #expect(try run(["export", "--work", whole.path, "--format", format, "--out", a.path]).status == 0)
+            #expect(try run(["export", "--work", sharded.path, "--format", format, "--out", b.path]).status == 0)
+            #expect(try Data(contentsOf: a) == Data(contentsOf: b), "\(format) export of the merged shards equals the unsharded run's")
+        }
+    }
+
+    @Test func mergeListsMissingAndUnfinishedShards() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try corpus(in: dir)
+        let work = dir.appendingPathComponent("work")
+        for i in [0, 2] {
+            #expect(try run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path, "--shard", "\(i)/3"]).status == 0)
+        }
+        let merge = try run(["merge", "--work", work.path])
+        #expect(merge.status == 1)
+        #expect(merge.stderr.contains("missing shards: shard-0001-of-0003"))
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path))
+    }
+
+    @Test func retryReturnsFailuresToWork() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work")
+        // A pipeline that gives up after one attempt, against a port where nothing listens.
+        let text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "max_attempts: 4", with: "max_attempts: 1")
+        let pipeline = dir.appendingPathComponent("once.yaml")
+        try Data(text.utf8).write(to: pipeline)
+        let args = ["run", pipeline.path, "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
+        #expect(try run(args + ["--teacher", "http://127.0.0.1:9/v1"]).status == 0)
+        let store = try JobStore.open(workDirectory: work.path)
+        #expect(try store.counts(stage: "statements") == [.failed: 10, .skipped: 2])
+        #expect(try store.status().failures.contains { $0.reason.contains("needs statements, which failed") && $0.count == 10 })
+
+        let retry = try run(["retry", "--work", work.path, "--reason", "transport error"])
+        #expect(retry.stderr.contains("20 tasks returned to work"), "\(retry.stderr)")
+        #expect(try store.counts(stage: "statements") == [.pending: 10, .skipped: 2])
+        #expect(try store.counts(stage: "extraction") == [.waiting: 10, .skipped: 2])
+        #expect(try run(args).status == 0)
+        #expect(try store.counts(stage: "extraction") == [.done: 10, .skipped: 2])
+    }
+
+    @Test func responseCacheIsReusedAcrossWorkDirectoriesAndKeyedStrictly() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cache = dir.appendingPathComponent("cache").path
+        func runWith(_ name: String, _ extra: [String] = []) throws -> JobStore {
+            let work = dir.appendingPathComponent(name)
+            let result = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                                  "--work", work.path, "--cache", cache] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try JobStore.open(workDirectory: work.path)
+        }
+        func cachedAnswers(_ store: JobStore) throws -> Int {
+            try ["astronaut-0001", "coffee-0004", "5", "flower-0010"].flatMap { try store.detail(id: $0).tasks }
+                .filter { $0.endpoint?.hasPrefix("cache:") == true }.count
+        }
+        #expect(try cachedAnswers(runWith("first")) == 0)
+        #expect(try cachedAnswers(runWith("second")) == 8, "every answer of a repeated run comes from the cache")
+        #expect(try cachedAnswers(runWith("other-model", ["--model", "another/model"])) == 0, "the model is part of the key")
+    }
+
+    @Test func allowChangedAcceptsAndRecordsWhy() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work")
+        let args = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
+        #expect(try run(args).status == 0)
+        let changed = try run(args + ["--model", "another/model", "--allow-changed", "switched to the fp8 checkpoint"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        let changes = try JobStore.open(workDirectory: work.path).changes()
+        #expect(changes.count == 1 && changes.first?.what == "pipeline" && changes.first?.reason == "switched to the fp8 checkpoint")
+    }
+}
