@@ -50,6 +50,9 @@ struct StatusCommand: ParsableCommand {
             let store = try options.open()
             status = try store.status()
             configuration = try store.configuration()
+            for change in try store.changes() {
+                perShard.append("accepted change of \(change.what) (\(change.before.prefix(12)) → \(change.after.prefix(12))): \(change.reason)")
+            }
         }
         if json {
             let encoder = JSONEncoder()
@@ -58,7 +61,8 @@ struct StatusCommand: ParsableCommand {
         } else {
             var text = StatusReport.text(status, configuration: configuration)
             if !perShard.isEmpty {
-                text = "\(perShard.count) shards (sums below):\n" + perShard.joined(separator: "\n") + "\n" + text
+                let header = shardPaths.count > 1 && options.shard == nil && !merged ? "\(perShard.count) shards (sums below):\n" : ""
+                text = header + perShard.joined(separator: "\n") + "\n" + text
             }
             Output.data(text)
         }

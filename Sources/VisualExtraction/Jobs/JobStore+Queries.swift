@@ -123,10 +123,11 @@ extension JobStore {
     /// Finds a record by its id as written in the input, its store key, or its position.
     public func detail(id: String) throws -> RecordDetail {
         try pool.read { db in
-            var row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE key = ?", arguments: [id])
-            if row == nil { row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id]) }
+            let columns = JobStore.recordColumns + ", problem, image_sha256"
+            var row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE key = ?", arguments: [id])
+            if row == nil { row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id]) }
             if row == nil, let position = Int(id) {
-                row = try Row.fetchOne(db, sql: "SELECT * FROM record WHERE position = ?", arguments: [position])
+                row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE position = ?", arguments: [position])
             }
             guard let row else { throw StoreError.unknownRecord(id) }
             let key: String = row["key"]
@@ -146,7 +147,7 @@ extension JobStore {
     public func forEachExportRow(descriptionStage: String, statementsStage: String?, _ body: (ExportRow) throws -> Void) throws {
         try pool.read { db in
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT r.*, d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
                        d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
                        s.output AS s_output, s.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock
                 FROM record r

@@ -278,48 +278,76 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Marks up to `limit` ready tasks of `stage` as running and returns them with what they need.
+    /// Marks up to `limit` ready tasks of `stage` as running and returns them, in input order,
+    /// with their records and the outputs of the stages they need. A handful of statements per
+    /// batch, not per task: claiming is on every task's path.
     public func claim(stage: Stage, limit: Int, leaseSeconds: Double = 3600) async throws -> [ClaimedTask] {
         let now = Date().timeIntervalSince1970
         let needs = stage.needs
         let name = stage.name
         return try await pool.write { db in
-            let keys = try String.fetchAll(db.cachedStatement(sql: """
-                SELECT record_key FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?
-                """), arguments: [name, limit])
-            var claimed: [ClaimedTask] = []
-            let mark = try db.cachedStatement(sql: """
+            let marked = try Row.fetchAll(db.cachedStatement(sql: """
                 UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
-                WHERE record_key = ? AND stage = ? RETURNING attempts
-                """)
-            let output = try db.cachedStatement(sql: "SELECT output FROM task WHERE record_key = ? AND stage = ?")
-            for key in keys {
-                let attempt = try Int.fetchOne(mark, arguments: [now + leaseSeconds, now, key, name]) ?? 1
-                guard let record = try JobStore.fetchRecord(db, key: key) else { continue }
-                var upstream: [String: String] = [:]
-                for need in needs {
-                    upstream[need] = try String.fetchOne(output, arguments: [key, need])
+                WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
+                RETURNING record_key, attempts
+                """), arguments: [now + leaseSeconds, now, name, limit])
+            guard !marked.isEmpty else { return [] }
+            var attempts: [String: Int] = [:]
+            for row in marked { attempts[row[0]] = row[1] }
+            let keys = JobStore.jsonArray(marked.map { $0[0] as String })
+            var upstream: [String: [String: String]] = [:]
+            for need in needs {
+                for row in try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT record_key, output FROM task WHERE stage = ? AND record_key IN (SELECT value FROM json_each(?))
+                    """), arguments: [need, keys]) {
+                    upstream[row[0], default: [:]][need] = row[1]
                 }
-                claimed.append(ClaimedTask(recordKey: key, stage: name, attempt: attempt, record: record, upstream: upstream))
             }
-            return claimed
+            return try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
+                """), arguments: [keys]).map { row in
+                let key: String = row[0]
+                return ClaimedTask(recordKey: key, stage: name, attempt: attempts[key] ?? 1, record: try JobStore.decodeRecord(row),
+                                   upstream: upstream[key] ?? [:])
+            }
+        }
+    }
+
+    /// The record columns `decodeRecord` reads, by position (name lookups cost more than the query).
+    static let recordColumns = qualifiedRecordColumns("")
+
+    static func qualifiedRecordColumns(_ table: String) -> String {
+        ["key", "position", "source_id", "images", "pairs", "source", "skip_reason", "metadata"]
+            .map { table.isEmpty ? $0 : "\(table).\($0)" }.joined(separator: ", ")
+    }
+
+    public func hasPending(stage: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM task WHERE stage = ? AND state = 'pending')", arguments: [stage]) ?? false
         }
     }
 
     static func fetchRecord(_ db: Database, key: String) throws -> CorpusRecord? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM record WHERE key = ?"), arguments: [key]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(recordColumns) FROM record WHERE key = ?"), arguments: [key]) else { return nil }
         return try decodeRecord(row)
     }
 
+    /// Rebuilds a record from its row. The JSON columns are read with vxt's own parser: claiming
+    /// work does this for every task, and Foundation's decoder would dominate the job store's cost.
     static func decodeRecord(_ row: Row) throws -> CorpusRecord {
-        let decoder = JSONDecoder()
-        let images: String = row["images"]
-        let pairs: String = row["pairs"]
-        return CorpusRecord(
-            position: row["position"], sourceID: row["source_id"],
-            images: try decoder.decode([String].self, from: Data(images.utf8)),
-            pairs: try decoder.decode([QAPair].self, from: Data(pairs.utf8)),
-            source: row["source"], skipReason: row["skip_reason"], metadata: row["metadata"])
+        let imagesText: String = row[3]
+        let pairsText: String = row[4]
+        guard case let .array(imageValues) = try JSONParser.parse(imagesText),
+              case let .array(pairValues) = try JSONParser.parse(pairsText) else {
+            throw DatabaseError(message: "record row has malformed images or pairs JSON")
+        }
+        let images = imageValues.compactMap(\.stringValue)
+        let pairs = pairValues.compactMap { value -> QAPair? in
+            guard let question = value["question"]?.stringValue, let answer = value["answer"]?.stringValue else { return nil }
+            return QAPair(question: question, answer: answer)
+        }
+        return CorpusRecord(position: row[1], sourceID: row[2], images: images, pairs: pairs,
+                            source: row[5], skipReason: row[6], metadata: row[7])
     }
 
     /// Commits finished tasks in one transaction and moves their dependents along: a done task
@@ -339,13 +367,13 @@ public final class JobStore: Sendable {
                                                  result.recordKey, result.stage])
                     guard db.changesCount == 1 else { continue }
                     for dependent in pipeline.dependents(of: result.stage) {
-                        let notDone = try Int.fetchOne(db.cachedStatement(sql: """
-                            SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
-                            """), arguments: [result.recordKey, JobStore.jsonArray(dependent.needs)]) ?? 0
-                        if notDone == 0 {
-                            try db.cachedStatement(sql: "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = ? AND state = 'waiting'")
-                                .execute(arguments: [result.recordKey, dependent.name])
-                        }
+                        // Stage names are letters, digits, '_' and '-' (checked when the pipeline loads),
+                        // so the list can be part of the cached statement's text.
+                        let needs = dependent.needs.map { "'\($0)'" }.joined(separator: ", ")
+                        try db.cachedStatement(sql: """
+                            UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = '\(dependent.name)' AND state = 'waiting'
+                            AND NOT EXISTS (SELECT 1 FROM task WHERE record_key = ? AND stage IN (\(needs)) AND state != 'done')
+                            """).execute(arguments: [result.recordKey, result.recordKey])
                     }
                 case let .failed(reason):
                     try db.execute(sql: """

@@ -49,6 +49,20 @@ public struct TaskResult: Sendable {
         public var endpoint: String?
         public var mock: Bool
         public var attempts: Int
+
+        public init(output: String, parsed: String?, note: String?, finishReason: String?, promptTokens: Int?, completionTokens: Int?,
+                    model: String?, endpoint: String?, mock: Bool, attempts: Int) {
+            self.output = output
+            self.parsed = parsed
+            self.note = note
+            self.finishReason = finishReason
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.model = model
+            self.endpoint = endpoint
+            self.mock = mock
+            self.attempts = attempts
+        }
     }
 
     public init(recordKey: String, stage: String, outcome: Outcome, request: String?, startedAt: Double, finishedAt: Double, imageSHA256: String? = nil) {

@@ -38,6 +38,7 @@ public final class Runner: Sendable {
         var failed = 0
         // Later stages first, so records finish one by one and memory stays flat.
         let claimOrder = pipeline.stages.reversed()
+        let writer = ResultWriter(store: store, pipeline: pipeline)
         try await withThrowingTaskGroup(of: TaskResult.self) { group in
             var inFlight = 0
             while true {
@@ -46,20 +47,37 @@ public final class Runner: Sendable {
                     for stage in claimOrder where room > 0 {
                         let claimed = try await store.claim(stage: stage, limit: room)
                         for task in claimed {
-                            group.addTask { await self.execute(task) }
+                            group.addTask {
+                                let result = await self.execute(task)
+                                await writer.add(result)
+                                return result
+                            }
                         }
                         inFlight += claimed.count
                         room -= claimed.count
                     }
                 }
-                if inFlight == 0 { break }
+                if inFlight == 0 {
+                    // Results still buffered may make later stages ready: commit them, then look again.
+                    await writer.flush()
+                    try await writer.checkFailure()
+                    if stopFlag.isSet { break }
+                    var ready = false
+                    for stage in claimOrder where try await store.hasPending(stage: stage.name) {
+                        ready = true
+                        break
+                    }
+                    if !ready { break }
+                    continue
+                }
                 guard let result = try await group.next() else { break }
                 inFlight -= 1
-                try await store.commit([result], pipeline: pipeline)
                 if case .done = result.outcome { completed += 1 } else { failed += 1 }
                 progress?(ProgressEvent(stage: result.stage, succeeded: { if case .done = result.outcome { return true } else { return false } }()))
             }
         }
+        await writer.flush()
+        try await writer.checkFailure()
         return Outcome(completed: completed, failed: failed, seconds: Date().timeIntervalSince1970 - start, interrupted: stopFlag.isSet)
     }
 
