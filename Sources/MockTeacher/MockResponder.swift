@@ -10,7 +10,27 @@ public enum MockResponder {
         public var body: String
     }
 
-    public static func answer(body: [UInt8]) -> Answer {
+    /// Ways the mock misbehaves on the statements prompt, to exercise vxt's count checks.
+    public enum StatementFault: String, Sendable, CaseIterable {
+        /// The first answer to each multi-pair prompt lacks its last statement; a repeated prompt is right.
+        case shortOnce = "short-once"
+        /// Every answer to a multi-pair prompt lacks its last statement; single pairs are right.
+        case shortAlways = "short-always"
+    }
+
+    /// Prompts already answered, for `short-once`.
+    final class SeenPrompts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var seen = Set<String>()
+        func firstTime(_ key: String) -> Bool {
+            lock.lock(); defer { lock.unlock() }
+            return seen.insert(key).inserted
+        }
+    }
+
+    static let seen = SeenPrompts()
+
+    public static func answer(body: [UInt8], statementFault: StatementFault? = nil) -> Answer {
         guard let json = try? JSONParser.parse(body) else {
             return error(400, "request body is not JSON")
         }
@@ -34,7 +54,13 @@ public enum MockResponder {
         let model = json["model"]?.stringValue ?? "mock"
         let content: String
         if imageURLs.isEmpty {
-            content = statements(for: prompt)
+            var lines = statements(for: prompt).split(separator: "\n").map(String.init)
+            if lines.count > 1, let fault = statementFault {
+                // The re-ask appends a correction, so it is a new prompt: key on the pairs alone.
+                let key = ContentHasher.sha256(lines.joined(separator: "\n"))
+                if fault == .shortAlways || seen.firstTime(key) { lines.removeLast() }
+            }
+            content = lines.joined(separator: "\n")
         } else {
             var facts: [String] = []
             for url in imageURLs {

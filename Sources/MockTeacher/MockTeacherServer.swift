@@ -17,24 +17,27 @@ public final class MockTeacherServer: Sendable {
         public var host: String
         public var port: Int
         public var latencyMs: Int
+        public var statementFault: MockResponder.StatementFault?
 
-        public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0) {
+        public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil) {
             self.host = host
             self.port = port
             self.latencyMs = latencyMs
+            self.statementFault = statementFault
         }
     }
 
     public static func start(_ options: Options = Options()) async throws -> MockTeacherServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let latency = options.latencyMs
+        let fault = options.statementFault
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency))
+                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency, statementFault: fault))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -66,11 +69,13 @@ final class MockHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let latencyMs: Int
+    private let statementFault: MockResponder.StatementFault?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(latencyMs: Int) {
+    init(latencyMs: Int, statementFault: MockResponder.StatementFault?) {
         self.latencyMs = latencyMs
+        self.statementFault = statementFault
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -84,7 +89,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
             guard let head else { return }
             let answer: MockResponder.Answer
             if head.method == .POST && head.uri.hasSuffix("/chat/completions") {
-                answer = MockResponder.answer(body: body)
+                answer = MockResponder.answer(body: body, statementFault: statementFault)
             } else if head.method == .GET && head.uri.hasSuffix("/models") {
                 answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\"}]}")
             } else {

@@ -46,6 +46,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Mock teacher only: delay each answer by this many milliseconds.")
     var mockLatencyMs = 0
 
+    @Option(help: "Mock teacher only: answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
+    var mockStatementFault: String?
+
     @Option(help: "Seconds between progress lines on stderr.")
     var progressInterval: Double = 5
 
@@ -80,7 +83,13 @@ struct RunCommand: AsyncParsableCommand {
         if let teacher {
             baseURL = teacher
         } else {
-            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs))
+            let fault = try mockStatementFault.map { name -> MockResponder.StatementFault in
+                guard let fault = MockResponder.StatementFault(rawValue: name) else {
+                    throw ValidationError("--mock-statement-fault takes \(MockResponder.StatementFault.allCases.map(\.rawValue).joined(separator: " or "))")
+                }
+                return fault
+            }
+            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: fault))
             mock = server
             baseURL = server.baseURL
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")

@@ -63,7 +63,15 @@ public struct Pipeline: Sendable {
             if let first = unknown.sorted().first {
                 throw LoadError(path: path, message: "stage \"\(name)\" template uses {{\(first)}}; known names are \(known.sorted().joined(separator: ", ")) and the stages it needs")
             }
-            stages.append(Stage(definition: stageDefinition, template: template))
+            var correction: PromptTemplate?
+            if let text = stageDefinition.countCorrection {
+                do {
+                    correction = try PromptTemplate(text)
+                } catch {
+                    throw LoadError(path: path, message: "stage \"\(name)\" count_correction: \(error.message)")
+                }
+            }
+            stages.append(Stage(definition: stageDefinition, template: template, countCorrection: correction))
         }
         guard !stages.isEmpty else { throw LoadError(path: path, message: "no stages") }
         for named in [definition.export.descriptionStage, definition.export.statementsStage].compactMap({ $0 }) where !seen.contains(named) {
@@ -124,6 +132,14 @@ public struct Pipeline: Sendable {
 public struct Stage: Sendable {
     public let definition: PipelineDefinition.StageDefinition
     public let template: PromptTemplate
+    /// Set for statement stages that re-ask when the count is wrong.
+    public var countCorrection: PromptTemplate?
+
+    public init(definition: PipelineDefinition.StageDefinition, template: PromptTemplate, countCorrection: PromptTemplate? = nil) {
+        self.definition = definition
+        self.template = template
+        self.countCorrection = countCorrection
+    }
 
     public var name: String { definition.name }
     public var needs: [String] { definition.needs ?? [] }

@@ -32,6 +32,9 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         public var maxTokens: Int
         public var output: OutputKind?
         public var template: String
+        /// For `output: statements`: appended to the prompt to re-ask once when the count is wrong;
+        /// then each pair is asked alone. Absent: a wrong count is only noted (the paper's behaviour).
+        public var countCorrection: String?
 
         public enum OutputKind: String, Codable, Sendable {
             /// The text as returned.
@@ -43,6 +46,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case name, needs, image, output, template
             case maxTokens = "max_tokens"
+            case countCorrection = "count_correction"
         }
     }
 

@@ -113,11 +113,30 @@ public final class Runner: Sendable {
         switch await teacher.complete(request) {
         case let .failure(error):
             return failure(error.message, request: logged)
-        case let .success(answer):
+        case var .success(answer):
             if answer.text.trimmed.isEmpty {
                 return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", request: logged)
             }
-            let reading = stage.read(answer.text, for: task.record)
+            var reading = stage.read(answer.text, for: task.record)
+            if let correction = stage.countCorrection, reading.note != nil {
+                let collector = StatementCollector(stage: stage, correction: correction)
+                let outcome = await collector.collect(for: task.record, upstream: task.upstream, first: answer) { prompt in
+                    await self.teacher.complete(ChatRequest(model: request.model, prompt: prompt, images: images,
+                                                            maxTokens: request.maxTokens, temperature: request.temperature))
+                }
+                switch outcome {
+                case let .failure(error):
+                    return failure(error.message, request: logged)
+                case let .success(collected):
+                    let usage = (collected.promptTokens, collected.completionTokens)
+                    answer = collected.last
+                    answer.text = collected.text
+                    answer.promptTokens = usage.0
+                    answer.completionTokens = usage.1
+                    reading = StageReading(statements: collected.statements,
+                                           note: "statements via \(collected.path.rawValue) (\(collected.calls) calls)")
+                }
+            }
             let parsed = reading.statements.map { JSONValue.array($0.map { .string($0) }).jsonText }
             var note = reading.note
             if answer.finishReason == "length" {
