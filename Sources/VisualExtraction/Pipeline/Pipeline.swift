@@ -58,7 +58,7 @@ public struct Pipeline: Sendable {
             } catch {
                 throw LoadError(path: path, message: "stage \"\(name)\" template: \(error.message)")
             }
-            let known: Set<String> = ["pairs", "count", "many", "id", "number", "question", "answer"]
+            let known: Set<String> = ["pairs", "count", "many", "id", "number", "question", "answer", "clean_question", "clean_answer", "context"]
             let unknown = template.variables.subtracting(known).subtracting(stageDefinition.needs ?? [])
             if let first = unknown.sorted().first {
                 throw LoadError(path: path, message: "stage \"\(name)\" template uses {{\(first)}}; known names are \(known.sorted().joined(separator: ", ")) and the stages it needs")

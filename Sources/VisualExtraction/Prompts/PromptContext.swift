@@ -1,16 +1,25 @@
+import Foundation
+
 /// The values a stage's template can use for one record. One place decides what `pairs`,
 /// `count` or an upstream stage's name mean, so every stage and `vxt prompts` agree.
 public enum PromptContext {
-    /// - `pairs`: list of `number` (from 1), `question` (raw human turn), `answer`;
+    /// - `pairs`: list of `number` (from 1), `question` (raw human turn), `answer`, and the clean
+    ///   forms `clean_question` (no `<image>`, answer-format suffixes, OCR hints or option lines;
+    ///   region boxes as "the region [...]"), `clean_answer` (an option letter replaced by its
+    ///   text) and `context` (a "Context:" line, or empty);
     /// - `count`: number of pairs; `many`: more than one pair;
     /// - `<stage name>`: the raw output text of each finished upstream stage.
     public static func values(for record: CorpusRecord, upstream: [String: String]) -> [String: PromptTemplate.Value] {
         var values: [String: PromptTemplate.Value] = [
             "pairs": .list(record.pairs.enumerated().map { offset, pair in
-                [
+                let parsed = QuestionParser.parse(pair.question)
+                return [
                     "number": .text(String(offset + 1)),
                     "question": .text(pair.question),
                     "answer": .text(pair.answer),
+                    "clean_question": .text(cleanQuestion(parsed)),
+                    "clean_answer": .text(parsed.resolvedAnswer(pair.answer)),
+                    "context": .text(parsed.context ?? ""),
                 ]
             }),
             "count": .text(String(record.pairs.count)),
@@ -21,5 +30,14 @@ public enum PromptContext {
             values[stage] = .text(output)
         }
         return values
+    }
+
+    /// The question in words a statement can be written from: region boxes named as regions.
+    static func cleanQuestion(_ parsed: ParsedQuestion) -> String {
+        var text = parsed.question.replacingOccurrences(of: "\n", with: " ")
+        for phrase in ["this region: [", "this region:[", "the region: ["] {
+            text = text.replacingOccurrences(of: phrase, with: "the region [")
+        }
+        return text
     }
 }

@@ -56,6 +56,8 @@ import Testing
             let (code, errors) = try validate(schema, [file])
             #expect(code == 0, "\(file.lastPathComponent) does not conform to \(schema): \(errors)")
         }
+        let clean = TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml")
+        #expect(try validate("pipeline", [clean]).0 == 0, "pipelines/clean.yaml conforms")
         // The validator is not a rubber stamp: a paper line with a missing caption fails.
         let broken = work.appendingPathComponent("broken.paper")
         try Data("{\"index\": 0}\n".utf8).write(to: broken)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VisualExtraction
 
@@ -104,5 +105,44 @@ import Testing
             export: {instruction: x}
             """
         #expect(throws: Pipeline.LoadError.self) { try Pipeline.parse(yaml: yaml) }
+    }
+}
+
+/// pipelines/clean.yaml: the same method with cleaned question/answer text.
+@Suite struct CleanPromptTests {
+    @Test func cleanStatementsPrompt() throws {
+        let pipeline = try Pipeline.load(path: TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml").path)
+        let stage = try #require(pipeline.stage(named: "statements"))
+        let record = TestSupport.record("mixed", pairs: [
+            ("<image>\nContext: The photo was taken at a café table.\nWhat is served in the red cup?\nA. orange juice\nB. coffee\nC. tomato soup", "B"),
+            ("Please provide a short description for this region: [0.44, 0.30, 0.55, 0.97].", "A white rocket."),
+            ("what brand is it?\nReference OCR token: SONY, 24\nAnswer the question using a single word or phrase.", "sony"),
+        ])
+        let prompt = try stage.prompt(for: record, upstream: [:])
+        let expected = """
+            Your task is to convert each question–answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.
+            Context #1: The photo was taken at a café table.
+            Question #1: What is served in the red cup?
+            Answer: coffee
+            Question #2: Please provide a short description for the region [0.44, 0.30, 0.55, 0.97].
+            Answer: A white rocket.
+            Question #3: what brand is it?
+            Answer: sony
+            As there are 3 questions, you should respond with 3 statements. Include each statement on its own line
+            Declarative Statement(s):
+            """
+        #expect(Array(prompt.utf8) == Array(expected.utf8))
+        #expect(pipeline.hash != (try Pipeline.load(path: TestSupport.paperPipeline.path)).hash)
+    }
+
+    @Test func cleanPipelineRunsEndToEnd() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let coffee = try JobStore.open(workDirectory: work.path).detail(id: "coffee-0004")
+        #expect(coffee.tasks.first?.request?.contains("Answer: coffee") == true)
+        #expect(coffee.tasks.first?.request?.contains("<image>") == false)
+        #expect(coffee.tasks.last?.output?.contains("the answer is coffee") == true)
     }
 }
