@@ -53,7 +53,9 @@ public enum MockResponder {
         let prompt = texts.joined(separator: "\n")
         let model = json["model"]?.stringValue ?? "mock"
         let content: String
-        if imageURLs.isEmpty {
+        if imageURLs.isEmpty && prompt.hasSuffix("Phrase:") {
+            content = "the objects, attributes and positions the question asks about"
+        } else if imageURLs.isEmpty {
             var lines = statements(for: prompt).split(separator: "\n").map(String.init)
             if lines.count > 1, let fault = statementFault {
                 // The re-ask appends a correction, so it is a new prompt: key on the pairs alone.

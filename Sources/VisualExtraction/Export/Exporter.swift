@@ -39,6 +39,7 @@ public struct Exporter {
     public func export(_ format: ExportFormat, to path: String) throws -> ExportSummary {
         let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
         let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
+        let instruction = try PromptTemplate(definition.export.instruction)
         let temporary = path + ".partial"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
               let handle = FileHandle(forWritingAtPath: temporary) else {
@@ -54,7 +55,8 @@ public struct Exporter {
             }
         }
         if format == .llava { buffer += "[\n" }
-        try store.forEachExportRow(descriptionStage: descriptionStage, statementsStage: statementsStage) { row in
+        try store.forEachExportRow(descriptionStage: descriptionStage, statementsStage: statementsStage,
+                                   hintStage: definition.export.hintStage) { row in
             let skipped = row.problem == nil && row.record.skipReason != nil
             if skipped {
                 summary.skipped += 1
@@ -72,7 +74,8 @@ public struct Exporter {
             switch format {
             case .llava:
                 if !first { buffer += ",\n" }
-                buffer += llavaLine(row, description: description)
+                buffer += llavaLine(row, description: description,
+                                    instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]))
             case .jsonl:
                 buffer += jsonLine(row, description: description) + "\n"
             case .paper:
@@ -95,13 +98,20 @@ public struct Exporter {
         images.count == 1 ? .string(images[0]) : .array(images.map { .string($0) })
     }
 
-    func llavaLine(_ row: ExportRow, description: String) -> String {
+    /// The hint as the instruction embeds it: one line, trimmed, ending with "." (Extract+Think's rule).
+    static func hintPhrase(_ hint: String?) -> String {
+        guard var phrase = hint?.split(separator: "\n").first.map({ String($0).trimmed }), !phrase.isEmpty else { return "" }
+        if !phrase.hasSuffix(".") { phrase += "." }
+        return phrase
+    }
+
+    func llavaLine(_ row: ExportRow, description: String, instruction: String) -> String {
         let prefix = String(repeating: "<image>\n", count: max(1, row.record.images.count))
         var members: [(key: String, value: JSONValue)] = [
             ("id", .string(row.record.sourceID ?? row.key)),
             ("image", imageValue(row.record.images)),
             ("conversations", .array([
-                .object([("from", .string("human")), ("value", .string(prefix + definition.export.instruction))]),
+                .object([("from", .string("human")), ("value", .string(prefix + instruction))]),
                 .object([("from", .string("gpt")), ("value", .string(description))]),
             ])),
         ]
@@ -122,6 +132,7 @@ public struct Exporter {
             ("source", row.record.source.map { .string($0) } ?? .null),
             ("qa_pairs", .array(row.record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) })),
             ("statements", row.statements.map { .array($0.map { .string($0) }) } ?? .null),
+            ("hint", row.hint.map { .string(Exporter.hintPhrase($0)) } ?? .null),
             ("description", .string(description)),
             ("teacher_model", row.model.map { .string($0) } ?? .null),
             ("finish_reason", row.finishReason.map { .string($0) } ?? .null),

@@ -71,6 +71,8 @@ public struct ExportRow: Sendable {
     public var mock: Bool
     public var usage: [String: [String: Int]]
     public var finishReason: String?
+    /// The question hint, when the pipeline has a hint stage and it is done.
+    public var hint: String?
 }
 
 extension JobStore {
@@ -144,17 +146,20 @@ extension JobStore {
     }
 
     /// Streams every record in input order with its description and statements.
-    public func forEachExportRow(descriptionStage: String, statementsStage: String?, _ body: (ExportRow) throws -> Void) throws {
+    public func forEachExportRow(descriptionStage: String, statementsStage: String?, hintStage: String? = nil,
+                                 _ body: (ExportRow) throws -> Void) throws {
         try pool.read { db in
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
                        d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
-                       s.output AS s_output, s.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock
+                       s.output AS s_output, s.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
+                       CASE WHEN h.state = 'done' THEN h.output END AS h_output
                 FROM record r
                 LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
                 LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                LEFT JOIN task h ON h.record_key = r.key AND h.stage = ?
                 ORDER BY r.position
-                """, arguments: [descriptionStage, statementsStage ?? ""])
+                """, arguments: [descriptionStage, statementsStage ?? "", hintStage ?? ""])
             let decoder = JSONDecoder()
             while let row = try cursor.next() {
                 var usage: [String: [String: Int]] = [:]
@@ -168,7 +173,8 @@ extension JobStore {
                     key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
                     descriptionState: row["d_state"] ?? "missing", description: row["d_output"], descriptionError: row["d_error"],
                     statements: statements, statementsText: row["s_output"], model: row["d_model"],
-                    mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"]))
+                    mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
+                    hint: row["h_output"]))
             }
         }
     }

@@ -74,8 +74,17 @@ public struct Pipeline: Sendable {
             stages.append(Stage(definition: stageDefinition, template: template, countCorrection: correction))
         }
         guard !stages.isEmpty else { throw LoadError(path: path, message: "no stages") }
-        for named in [definition.export.descriptionStage, definition.export.statementsStage].compactMap({ $0 }) where !seen.contains(named) {
+        for named in [definition.export.descriptionStage, definition.export.statementsStage, definition.export.hintStage].compactMap({ $0 })
+            where !seen.contains(named) {
             throw LoadError(path: path, message: "export names stage \"\(named)\", which the pipeline does not have")
+        }
+        do {
+            let instruction = try PromptTemplate(definition.export.instruction)
+            if let other = instruction.variables.subtracting(["hint"]).sorted().first {
+                throw LoadError(path: path, message: "export instruction uses {{\(other)}}; only {{hint}} is available there")
+            }
+        } catch let error as PromptTemplate.SyntaxError {
+            throw LoadError(path: path, message: "export instruction: \(error.message)")
         }
         if definition.image.mode == .exact && (definition.image.width ?? 0 <= 0 || definition.image.height ?? 0 <= 0) {
             throw LoadError(path: path, message: "image mode exact needs width and height")

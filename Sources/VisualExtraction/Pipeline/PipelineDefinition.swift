@@ -51,14 +51,19 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
     }
 
     public struct ExportSettings: Codable, Sendable, Equatable {
+        /// The human turn of the llava export, a template: `{{hint}}` is the record's question hint
+        /// (with a final "." added when it lacks one), empty without a hint stage.
         public var instruction: String
         public var descriptionStage: String?
         public var statementsStage: String?
+        /// The stage whose output is the Extract+Think question hint, if any.
+        public var hintStage: String?
 
         enum CodingKeys: String, CodingKey {
             case instruction
             case descriptionStage = "description_stage"
             case statementsStage = "statements_stage"
+            case hintStage = "hint_stage"
         }
     }
 }

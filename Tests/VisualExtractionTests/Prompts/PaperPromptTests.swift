@@ -144,5 +144,19 @@ import Testing
         #expect(coffee.tasks.first?.request?.contains("Answer: coffee") == true)
         #expect(coffee.tasks.first?.request?.contains("<image>") == false)
         #expect(coffee.tasks.last?.output?.contains("the answer is coffee") == true)
+        #expect(coffee.tasks.map(\.stage) == ["statements", "hint", "extraction"])
+        #expect(coffee.tasks[1].request?.contains("Question: What is served in the red cup?\\nPhrase:") == true, "stored as JSON text")
+
+        let llava = work.appendingPathComponent("corpus.json")
+        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
+        let text = try String(contentsOf: llava, encoding: .utf8)
+        #expect(text.contains("any text present. Especially, pay attention to the objects, attributes and positions the question asks about.\"}"),
+                "the hint joins the instruction with a final period")
+    }
+
+    @Test func hintPhraseFollowsExtractThinkFormatting() {
+        #expect(Exporter.hintPhrase("the text on the signs") == "the text on the signs.")
+        #expect(Exporter.hintPhrase("  the colours of the cars.\nExtra line") == "the colours of the cars.")
+        #expect(Exporter.hintPhrase(nil) == "" && Exporter.hintPhrase("  ") == "")
     }
 }
