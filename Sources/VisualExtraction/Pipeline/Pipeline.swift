@@ -142,12 +142,17 @@ public struct Stage: Sendable {
     public let definition: PipelineDefinition.StageDefinition
     public let template: PromptTemplate
     /// Set for statement stages that re-ask when the count is wrong.
-    public var countCorrection: PromptTemplate?
+    public let countCorrection: PromptTemplate?
+    /// Whether the template (or its count correction) reads values that need the questions parsed;
+    /// decided once, since prompts are rendered for every task.
+    let usesCleanValues: Bool
 
     public init(definition: PipelineDefinition.StageDefinition, template: PromptTemplate, countCorrection: PromptTemplate? = nil) {
         self.definition = definition
         self.template = template
         self.countCorrection = countCorrection
+        usesCleanValues = !template.variables.isDisjoint(with: PromptContext.cleanNames)
+            || !(countCorrection?.variables.isDisjoint(with: PromptContext.cleanNames) ?? true)
     }
 
     public var name: String { definition.name }
@@ -156,8 +161,9 @@ public struct Stage: Sendable {
 
     /// The exact prompt text for a record, given the outputs of the stages it needs.
     public func prompt(for record: CorpusRecord, upstream: [String: String]) throws -> String {
-        try template.render(PromptContext.values(for: record, upstream: upstream))
+        try template.render(PromptContext.values(for: record, upstream: upstream, clean: usesCleanValues))
     }
+
 
     /// What the stage keeps from a model's answer, next to the raw text.
     public func read(_ text: String, for record: CorpusRecord) -> StageReading {

@@ -9,18 +9,24 @@ public enum PromptContext {
     ///   text) and `context` (a "Context:" line, or empty);
     /// - `count`: number of pairs; `many`: more than one pair;
     /// - `<stage name>`: the raw output text of each finished upstream stage.
-    public static func values(for record: CorpusRecord, upstream: [String: String]) -> [String: PromptTemplate.Value] {
+    /// Names whose values need each question parsed; computed only for templates that use them.
+    public static let cleanNames: Set<String> = ["clean_question", "clean_answer", "context"]
+
+    public static func values(for record: CorpusRecord, upstream: [String: String], clean: Bool = true) -> [String: PromptTemplate.Value] {
         var values: [String: PromptTemplate.Value] = [
             "pairs": .list(record.pairs.enumerated().map { offset, pair in
-                let parsed = QuestionParser.parse(pair.question)
-                return [
+                var item: [String: PromptTemplate.Value] = [
                     "number": .text(String(offset + 1)),
                     "question": .text(pair.question),
                     "answer": .text(pair.answer),
-                    "clean_question": .text(cleanQuestion(parsed)),
-                    "clean_answer": .text(parsed.resolvedAnswer(pair.answer)),
-                    "context": .text(parsed.context ?? ""),
                 ]
+                if clean {
+                    let parsed = QuestionParser.parse(pair.question)
+                    item["clean_question"] = .text(cleanQuestion(parsed))
+                    item["clean_answer"] = .text(parsed.resolvedAnswer(pair.answer))
+                    item["context"] = .text(parsed.context ?? "")
+                }
+                return item
             }),
             "count": .text(String(record.pairs.count)),
             "many": .flag(record.pairs.count > 1),

@@ -48,7 +48,7 @@ public struct StatementCollector: Sendable {
         let reask: String
         do {
             prompt = try stage.prompt(for: record, upstream: upstream)
-            reask = prompt + (try correction.render(PromptContext.values(for: record, upstream: upstream)))
+            reask = prompt + (try correction.render(PromptContext.values(for: record, upstream: upstream, clean: stage.usesCleanValues)))
         } catch {
             return .failure(TeacherFailure(message: "cannot render the statements correction: \(error)", status: nil, attempts: collected.calls))
         }
