@@ -35,6 +35,8 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         /// For `output: statements`: appended to the prompt to re-ask once when the count is wrong;
         /// then each pair is asked alone. Absent: a wrong count is only noted (the paper's behaviour).
         public var countCorrection: String?
+        /// For `output: statements`: write statements for safe question shapes without a model call.
+        public var rules: Bool?
 
         public enum OutputKind: String, Codable, Sendable {
             /// The text as returned.
@@ -47,6 +49,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case name, needs, image, output, template
             case maxTokens = "max_tokens"
             case countCorrection = "count_correction"
+            case rules
         }
     }
 

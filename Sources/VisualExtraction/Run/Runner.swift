@@ -90,9 +90,26 @@ public final class Runner: Sendable {
         guard let stage = pipeline.stage(named: task.stage) else {
             return failure("stage \(task.stage) is not in the pipeline")
         }
+        // Rule fast path: pairs a rule can write skip the model; the rest go in one call.
+        var record = task.record
+        var ruled: [Int: StatementRules.Written] = [:]
+        if stage.definition.rules == true && stage.definition.output == .statements {
+            let split = StatementRules.split(task.record)
+            ruled = split.ruled
+            record = split.remaining
+            if record.pairs.isEmpty {
+                let statements = StatementRules.merge(ruled: ruled, model: [], total: task.record.pairs.count)
+                return TaskResult(
+                    recordKey: task.recordKey, stage: task.stage,
+                    outcome: .done(.init(output: statements.joined(separator: "\n"), parsed: JSONValue.array(statements.map { .string($0) }).jsonText,
+                                         note: "statements: \(ruled.count) by rule, 0 by model", finishReason: nil, promptTokens: 0,
+                                         completionTokens: 0, model: "rules", endpoint: nil, mock: false, attempts: 0)),
+                    request: nil, startedAt: started, finishedAt: Date().timeIntervalSince1970)
+            }
+        }
         let prompt: String
         do {
-            prompt = try stage.prompt(for: task.record, upstream: task.upstream)
+            prompt = try stage.prompt(for: record, upstream: task.upstream)
         } catch {
             return failure("cannot render the \(stage.name) prompt: \(error)")
         }
@@ -117,10 +134,10 @@ public final class Runner: Sendable {
             if answer.text.trimmed.isEmpty {
                 return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", request: logged)
             }
-            var reading = stage.read(answer.text, for: task.record)
+            var reading = stage.read(answer.text, for: record)
             if let correction = stage.countCorrection, reading.note != nil {
                 let collector = StatementCollector(stage: stage, correction: correction)
-                let outcome = await collector.collect(for: task.record, upstream: task.upstream, first: answer) { prompt in
+                let outcome = await collector.collect(for: record, upstream: task.upstream, first: answer) { prompt in
                     await self.teacher.complete(ChatRequest(model: request.model, prompt: prompt, images: images,
                                                             maxTokens: request.maxTokens, temperature: request.temperature))
                 }
@@ -136,6 +153,12 @@ public final class Runner: Sendable {
                     reading = StageReading(statements: collected.statements,
                                            note: "statements via \(collected.path.rawValue) (\(collected.calls) calls)")
                 }
+            }
+            if !ruled.isEmpty, let modelStatements = reading.statements {
+                let merged = StatementRules.merge(ruled: ruled, model: modelStatements, total: task.record.pairs.count)
+                answer.text = merged.joined(separator: "\n")
+                reading = StageReading(statements: merged, note: ["statements: \(ruled.count) by rule, \(record.pairs.count) by model",
+                                                                  reading.note].compactMap { $0 }.joined(separator: "; "))
             }
             let parsed = reading.statements.map { JSONValue.array($0.map { .string($0) }).jsonText }
             var note = reading.note

@@ -1,6 +1,7 @@
 import Foundation
 import VisualExtraction
 
+/// vxt-bench rules FILE...            (share of QA pairs the statement rules take)
 /// vxt-bench jobstore RECORDS BATCH   (see bench/jobstore)
 /// vxt-bench images MODE REPEAT FILE...
 ///   MODE: exact512 | maxside768. For each file: read, decode, resize, encode JPEG q95, REPEAT
@@ -10,6 +11,14 @@ import VisualExtraction
 struct VXTBench {
     static func main() async throws {
         let args = CommandLine.arguments
+        if args.count >= 3, args[1] == "rule-shapes" {
+            try RulesMeasurement.shapes(files: Array(args[2...]))
+            exit(0)
+        }
+        if args.count >= 3, args[1] == "rules" {
+            try RulesMeasurement.run(files: Array(args[2...]))
+            exit(0)
+        }
         if args.count == 4, args[1] == "jobstore", let records = Int(args[2]), let batch = Int(args[3]) {
             try await JobStoreBenchmark.run(records: records, batch: batch)
             exit(0)

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// The rule fast path on real question shapes (GQA/VQAv2/POPE style), and what it must leave alone.
+@Suite struct StatementRulesTests {
+    func rule(_ question: String, _ answer: String) -> String? {
+        StatementRules.statement(for: QAPair(question: question, answer: answer))?.text
+    }
+
+    @Test func safeShapes() {
+        #expect(rule("Is there a snowboard in the image?", "yes") == "There is a snowboard in the image.")
+        #expect(rule("<image>\nIs there an umbrella in the image?\nAnswer the question using a single word or phrase.", "No") == "There is no umbrella in the image.")
+        #expect(rule("Are there any people on the bench?", "no") == "There are no people on the bench.")
+        #expect(rule("What color is the bus?", "Red") == "The bus is red.")
+        #expect(rule("What colour are the flowers in the vase?", "yellow") == "The flowers in the vase are yellow.")
+        #expect(rule("How many dogs are there?", "3") == "There are 3 dogs.")
+        #expect(rule("How many coins are shown?\nAnswer the question using a single word or phrase.", "24") == "There are 24 coins shown.")
+        #expect(rule("How many people are in the photo?", "0") == "There are no people in the photo.")
+        #expect(rule("How many birds are there in the sky?", "two") == "There are 2 birds in the sky.")
+    }
+
+    @Test func everythingElseGoesToTheModel() {
+        #expect(rule("Is the sky dark?", "Yes") == nil, "subject/predicate split is not safe")
+        #expect(rule("How many dogs are there?", "1") == nil, "the noun is plural")
+        #expect(rule("What color are its eyes?", "green") == nil)
+        #expect(rule("What color is the car on the left?", "It is dark blue with white stripes") == nil, "long answers")
+        #expect(rule("What is served?\nA. tea\nB. coffee", "B") == nil, "multiple choice")
+        #expect(rule("what brand?\nReference OCR token: SONY", "sony") == nil)
+        #expect(rule("Is there a dog?", "maybe") == nil)
+        #expect(rule("How many dogs does the man walk?", "2") == nil)
+    }
+
+    @Test func splitAndMergeKeepTheOrder() {
+        let record = TestSupport.record("r", pairs: [("What is this?", "A flower"), ("What color is the flower?", "Orange"), ("Why?", "Because")])
+        let (ruled, remaining) = StatementRules.split(record)
+        #expect(ruled.keys.sorted() == [1])
+        #expect(remaining.pairs.map(\.question) == ["What is this?", "Why?"])
+        #expect(StatementRules.merge(ruled: ruled, model: ["It is a flower.", "Because."], total: 3)
+                == ["It is a flower.", "The flower is orange.", "Because."])
+    }
+
+    @Test func popeQuestionsWhenSharedDataIsPresent() throws {
+        guard let shared = TestSupport.sharedData else {
+            print("SKIPPED popeQuestionsWhenSharedDataIsPresent: ../shared/data is not beside this checkout")
+            return
+        }
+        // POPE: "Is there a <object> in the image?" with gold yes/no (AoiDragon/POPE).
+        let lines = try String(contentsOf: shared.appendingPathComponent("records/pope_gold/coco_pope_adversarial.head300.json"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline).map { try JSONParser.parse(String($0)) }
+        var ruled = 0, faithful = 0
+        for line in lines {
+            guard let text = line["text"]?.stringValue, let label = line["label"]?.stringValue else { continue }
+            guard let statement = rule(text, label) else { continue }
+            ruled += 1
+            if (label == "no") == statement.contains(" no ") { faithful += 1 }
+        }
+        #expect(ruled == 300, "every POPE question has the 'Is there' shape")
+        #expect(faithful == ruled, "a 'no' answer always gives a negative statement, a 'yes' never does")
+    }
+
+    @Test func cleanPipelineUsesRulesAndTheModelTogether() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let flower = try JobStore.open(workDirectory: work.path).detail(id: "flower-0010")
+        let statements = try #require(flower.tasks.first)
+        #expect(statements.note == "statements: 1 by rule, 1 by model")
+        #expect(statements.output?.split(separator: "\n").last == "The flower is orange.")
+        #expect(statements.request?.contains("What color is the flower") == false, "the ruled pair is not sent")
+    }
+}
