@@ -87,14 +87,15 @@ import Testing
         try writeLargerCorpus(input, records: records)
         let work = dir.appendingPathComponent("work")
         let arguments = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
-                         "--concurrency", "4", "--mock-latency-ms", "120", "--progress-interval", "0.5"]
+                         "--concurrency", "4", "--mock-latency-ms", "250", "--progress-interval", "0.5"]
         var generator = SystemRandomNumberGenerator()
         var killedWithWorkLeft = 0
         for round in 0..<20 {
             let process = try TestSupport.startVXT(arguments, stdout: dir.appendingPathComponent("out\(round)"),
                                                    stderr: dir.appendingPathComponent("err\(round)"))
             // Early rounds may land in ingest; later ones in the middle of teacher calls and commits.
-            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.5, using: &generator))
+            // At 4 requests per 250 ms, 20 rounds of at most 0.35 s cannot finish the 216 tasks.
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.35, using: &generator))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 killedWithWorkLeft += 1
