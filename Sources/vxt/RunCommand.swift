@@ -100,9 +100,11 @@ struct RunCommand: AsyncParsableCommand {
                                 shard: slice, allowChanged: allowChanged)
         let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
         Output.info("reading \(input) into \(storePath)" + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
+        let ingestStart = ProgressMeter.now()
         let opened = try job.open(log: Output.info)
         if let summary = opened.ingested {
-            Output.info("ingested \(summary.records) records (\(summary.layout.rawValue), \(summary.bytes) bytes), \(summary.problems) with problems")
+            Output.info(String(format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
+                               summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
         } else {
             Output.info("resuming: input already ingested (\(opened.configuration.recordCount) records)")
         }

@@ -215,7 +215,6 @@ public final class JobStore: Sendable {
     /// Inserts records and their tasks in one transaction. Duplicate ids get a key of
     /// `id#position`, deterministically, so nothing is merged or dropped.
     public func ingest(_ items: [IngestItem], stages: [Stage]) throws {
-        let encoder = JSONEncoder()
         try pool.write { db in
             for item in items {
                 let record: CorpusRecord
@@ -232,22 +231,23 @@ public final class JobStore: Sendable {
                     offset = byteOffset
                     line = l
                 }
-                let images = String(decoding: try encoder.encode(record.images), as: UTF8.self)
-                let pairs = String(decoding: try encoder.encode(record.pairs), as: UTF8.self)
+                let images = JSONValue.array(record.images.map { .string($0) }).jsonText
+                let pairs = JSONValue.array(record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }).jsonText
                 var key = record.sourceID ?? "#\(record.position)"
-                let insert = """
+                let insert = try db.cachedStatement(sql: """
                     INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
-                    """
+                    """)
                 let arguments: (String) -> StatementArguments = { key in
                     [key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
                      record.skipReason, problem, offset, line]
                 }
-                try db.execute(sql: insert, arguments: arguments(key))
+                try insert.execute(arguments: arguments(key))
                 if db.changesCount == 0 {
                     key = "\(key)#\(record.position)"
-                    try db.execute(sql: insert, arguments: arguments(key))
+                    try insert.execute(arguments: arguments(key))
                 }
+                let insertTask = try db.cachedStatement(sql: "INSERT INTO task (record_key, stage, state, last_error) VALUES (?, ?, ?, ?)")
                 for stage in stages {
                     let state: TaskState
                     var reason: String?
@@ -260,8 +260,7 @@ public final class JobStore: Sendable {
                     } else {
                         state = stage.needs.isEmpty ? .pending : .waiting
                     }
-                    try db.execute(sql: "INSERT INTO task (record_key, stage, state, last_error) VALUES (?, ?, ?, ?)",
-                                   arguments: [key, stage.name, state.rawValue, reason])
+                    try insertTask.execute(arguments: [key, stage.name, state.rawValue, reason])
                 }
             }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads the input file into the job store, streaming, in batches of one transaction each.
 ///
 /// Every record ends up in the store: usable, skipped (no image, video) or as a problem with
@@ -27,49 +29,80 @@ public struct Ingestor {
     public func run(into store: JobStore, stages: [Stage], progress: ((Int, Int64) -> Void)? = nil) throws -> Summary {
         let already = try store.ingestResumePosition()
         let shard = self.shard
-        var batch: [JobStore.IngestItem] = []
-        batch.reserveCapacity(batchSize)
+        let root = imageRoot
+        // Records are cut (and the file hashed) on this thread, decoded and their images checked on
+        // the workers, and written in file order in batches of one transaction.
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let map = OrderedParallelMap<[SplitEvent], [JobStore.IngestItem]>(workers: workers, maxInFlight: 2 * workers) { events in
+            events.map { Ingestor.item(for: $0, root: root) }
+        }
+        var pending: [JobStore.IngestItem] = []
         var problems = 0
-        var seen = 0
-        let split = try RecordSplitter(path: inputPath).forEach { event in
-            seen += 1
-            let item: JobStore.IngestItem
-            switch event {
-            case let .record(raw):
-                guard raw.index >= already, shard?.contains(position: raw.index) ?? true else { return }
-                switch LLaVARecordDecoder.decode(raw) {
-                case let .success(record):
-                    let missing = record.skipReason == nil ? imageProblem(record) : nil
-                    item = .record(record, problem: missing.map { "\($0) (record \(record.displayID), line \(raw.line))" })
-                    if missing != nil { problems += 1 }
-                case let .failure(problem):
-                    problems += 1
-                    item = .problem(position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
-                                    recordID: problem.recordID, reason: problem.description)
+        let write = { (items: [JobStore.IngestItem]) in
+            for item in items {
+                switch item {
+                case .problem: problems += 1
+                case let .record(_, problem): if problem != nil { problems += 1 }
                 }
-                progress?(seen, raw.byteOffset)
-            case let .problem(problem):
-                guard problem.index >= already, shard?.contains(position: problem.index) ?? true else { return }
-                problems += 1
-                item = .problem(position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
-                                reason: "record \(problem.index) at line \(problem.line), byte \(problem.byteOffset): \(problem.reason)")
             }
-            batch.append(item)
-            if batch.count >= batchSize {
-                try store.ingest(batch, stages: stages)
-                batch.removeAll(keepingCapacity: true)
+            pending.append(contentsOf: items)
+            if pending.count >= batchSize {
+                try store.ingest(pending, stages: stages)
+                pending.removeAll(keepingCapacity: true)
             }
         }
-        if !batch.isEmpty { try store.ingest(batch, stages: stages) }
+        var batch: [SplitEvent] = []
+        var seen = 0
+        let split: RecordSplitter.Summary
+        do {
+            split = try RecordSplitter(path: inputPath).forEach { event in
+                seen += 1
+                let index: Int
+                switch event {
+                case let .record(raw): index = raw.index
+                case let .problem(problem): index = problem.index
+                }
+                guard index >= already, shard?.contains(position: index) ?? true else { return }
+                batch.append(event)
+                if batch.count == 256 {
+                    if case let .record(raw) = event { progress?(seen, raw.byteOffset) }
+                    try map.submit(batch, consume: write)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch {
+            try? map.finish { _ in }
+            throw error
+        }
+        if !batch.isEmpty { try map.submit(batch, consume: write) }
+        try map.finish(consume: write)
+        if !pending.isEmpty { try store.ingest(pending, stages: stages) }
         return Summary(records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
                        sha256: split.sha256)
     }
 
+    static func item(for event: SplitEvent, root: ImageRoot) -> JobStore.IngestItem {
+        switch event {
+        case let .record(raw):
+            switch LLaVARecordDecoder.decode(raw) {
+            case let .success(record):
+                let missing = record.skipReason == nil ? imageProblem(record, root: root) : nil
+                return .record(record, problem: missing.map { "\($0) (record \(record.displayID), line \(raw.line))" })
+            case let .failure(problem):
+                return .problem(position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
+                                recordID: problem.recordID, reason: problem.description)
+            }
+        case let .problem(problem):
+            return .problem(position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
+                            reason: "record \(problem.index) at line \(problem.line), byte \(problem.byteOffset): \(problem.reason)")
+        }
+    }
+
     /// A record whose image cannot be read is reported now, before any teacher call is spent on it.
-    func imageProblem(_ record: CorpusRecord) -> String? {
+    static func imageProblem(_ record: CorpusRecord, root: ImageRoot) -> String? {
         for path in record.images {
             do {
-                _ = try imageRoot.resolve(path)
+                _ = try root.resolve(path)
             } catch {
                 return error.description
             }
