@@ -11,10 +11,12 @@ struct VXT: AsyncParsableCommand {
             image that incorporates them. The descriptions are the training corpus.
 
             A typical session:
-              vxt run pipelines/paper.yaml --input data/train.json --images data/images --work out/run1 \\
+              vxt inspect data/train.json --images data/images
+              vxt run pipelines/paper.yaml --input data/train.json \\
+                  --images data/images --work out/run1 \\
                   --teacher http://127.0.0.1:8000/v1
               vxt status --work out/run1
-              vxt export --work out/run1 --format llava --out out/run1/corpus.json
+              vxt export --work out/run1 --format llava --out corpus.json
 
             Without --teacher, `vxt run` starts its built-in mock teacher: a rehearsal that needs no GPU, whose outputs \
             are marked as mock in every export. All state lives in <work>/vxt.sqlite; run the same command again after \
