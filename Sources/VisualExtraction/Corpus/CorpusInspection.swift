@@ -103,23 +103,7 @@ public struct CorpusInspector {
             }
             progress?(result.records, stats.lastOffset)
         }
-        var batch: [SplitEvent] = []
-        batch.reserveCapacity(512)
-        let summary: RecordSplitter.Summary
-        do {
-            summary = try RecordSplitter(path: path).forEach { event in
-                batch.append(event)
-                if batch.count == 256 {
-                    try map.submit(batch, consume: merge)
-                    batch.removeAll(keepingCapacity: true)
-                }
-            }
-        } catch {
-            try? map.finish { _ in }
-            throw error
-        }
-        if !batch.isEmpty { try map.submit(batch, consume: merge) }
-        try map.finish(consume: merge)
+        let summary = try RecordSplitter(path: path).forEachBatch(map, consume: merge)
         result.layout = summary.layout.rawValue
         result.bytes = summary.bytes
         result.sha256 = summary.sha256

@@ -99,6 +99,34 @@ public struct RecordSplitter {
     }
 }
 
+extension RecordSplitter {
+    /// Cuts the file into batches of events that pass `keep`, has `map`'s workers transform them, and
+    /// hands the results to `consume` in file order; the map is finished (or drained) either way.
+    public func forEachBatch<Output: Sendable>(_ map: OrderedParallelMap<[SplitEvent], Output>, batchSize: Int = 256,
+                                               keep: (SplitEvent) -> Bool = { _ in true },
+                                               consume: (Output) throws -> Void) throws -> Summary {
+        var batch: [SplitEvent] = []
+        batch.reserveCapacity(batchSize)
+        let summary: Summary
+        do {
+            summary = try forEach { event in
+                guard keep(event) else { return }
+                batch.append(event)
+                if batch.count == batchSize {
+                    try map.submit(batch, consume: consume)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { try map.submit(batch, consume: consume) }
+        } catch {
+            try? map.finish { _ in }
+            throw error
+        }
+        try map.finish(consume: consume)
+        return summary
+    }
+}
+
 /// A plain or gzip-compressed input file (recognised by its magic bytes). Offsets, lines and the
 /// content hash all refer to the decompressed bytes, the records as vxt reads them.
 struct InputFile {

@@ -51,31 +51,17 @@ public struct Ingestor {
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        var batch: [SplitEvent] = []
         var seen = 0
-        let split: RecordSplitter.Summary
-        do {
-            split = try RecordSplitter(path: inputPath).forEach { event in
-                seen += 1
-                let index: Int
-                switch event {
-                case let .record(raw): index = raw.index
-                case let .problem(problem): index = problem.index
-                }
-                guard index >= already, shard?.contains(position: index) ?? true else { return }
-                batch.append(event)
-                if batch.count == 256 {
-                    if case let .record(raw) = event { progress?(seen, raw.byteOffset) }
-                    try map.submit(batch, consume: write)
-                    batch.removeAll(keepingCapacity: true)
-                }
+        let split = try RecordSplitter(path: inputPath).forEachBatch(map, keep: { event in
+            seen += 1
+            switch event {
+            case let .record(raw):
+                if seen % 10_000 == 0 { progress?(seen, raw.byteOffset) }
+                return raw.index >= already && (shard?.contains(position: raw.index) ?? true)
+            case let .problem(problem):
+                return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
             }
-        } catch {
-            try? map.finish { _ in }
-            throw error
-        }
-        if !batch.isEmpty { try map.submit(batch, consume: write) }
-        try map.finish(consume: write)
+        }, consume: write)
         if !pending.isEmpty { try store.ingest(pending, stages: stages) }
         return Summary(records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
                        sha256: split.sha256)
