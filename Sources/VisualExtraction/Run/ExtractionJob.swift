@@ -120,8 +120,9 @@ public struct ExtractionJob {
                 .run(into: store, stages: pipeline.stages, progress: ingestProgress)
             configuration.ingestComplete = true
             configuration.inputSHA256 = summary.sha256
-            configuration.recordCount = try store.status().records
-            configuration.problemCount = try store.status().inputProblems
+            let status = try store.status()
+            configuration.recordCount = status.records
+            configuration.problemCount = status.inputProblems
             try store.saveConfiguration(configuration)
             ingested = summary
         }
