@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VisualExtractionTests",
-            dependencies: ["VisualExtraction", "MockTeacher"],
+            dependencies: ["VisualExtraction", "MockTeacher", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),

@@ -8,6 +8,14 @@ public enum MockResponder {
     public struct Answer: Sendable {
         public var status: Int
         public var body: String
+        /// Sent as `Retry-After` (429 faults).
+        public var retryAfter: String?
+
+        public init(status: Int, body: String, retryAfter: String? = nil) {
+            self.status = status
+            self.body = body
+            self.retryAfter = retryAfter
+        }
     }
 
     /// Ways the mock misbehaves on the statements prompt, to exercise vxt's count checks.
@@ -30,7 +38,9 @@ public enum MockResponder {
 
     static let seen = SeenPrompts()
 
-    public static func answer(body: [UInt8], statementFault: StatementFault? = nil) -> Answer {
+    /// With `truncated`, the content is cut in half and `finish_reason` is "length", as a server
+    /// answers when `max_tokens` runs out.
+    public static func answer(body: [UInt8], statementFault: StatementFault? = nil, truncated: Bool = false) -> Answer {
         guard let json = try? JSONParser.parse(body) else {
             return error(400, "request body is not JSON")
         }
@@ -52,9 +62,11 @@ public enum MockResponder {
         }
         let prompt = texts.joined(separator: "\n")
         let model = json["model"]?.stringValue ?? "mock"
-        let content: String
+        var content: String
         if imageURLs.isEmpty && prompt.hasSuffix("Phrase:") {
             content = "the objects, attributes and positions the question asks about"
+        } else if imageURLs.isEmpty && prompt.hasSuffix("Answers:") {
+            content = answers(for: prompt)
         } else if imageURLs.isEmpty {
             var lines = statements(for: prompt).split(separator: "\n").map(String.init)
             if lines.count > 1, let fault = statementFault {
@@ -73,13 +85,14 @@ public enum MockResponder {
             }
             content = description(facts: facts, prompt: prompt)
         }
+        if truncated { content = String(content.prefix(max(1, content.count / 2))) }
         let promptTokens = max(1, prompt.utf8.count / 4) + imageURLs.count * 256
         let completionTokens = max(1, content.utf8.count / 4)
         var out = "{\"id\":\"mock-\(ContentHasher.sha256(body).prefix(16))\",\"object\":\"chat.completion\",\"created\":0,\"model\":"
         JSONValueWriter.string(model, to: &out)
         out += ",\"system_fingerprint\":\"\(OpenAITeacher.mockFingerprint)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
         JSONValueWriter.string(content, to: &out)
-        out += "},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
+        out += "},\"finish_reason\":\"\(truncated ? "length" : "stop")\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
         return Answer(status: 200, body: out)
     }
 
@@ -112,13 +125,56 @@ public enum MockResponder {
         return lines.joined(separator: "\n")
     }
 
+    /// "What color is the bus?" + "Red" -> "What color is the bus: red." Not a model's
+    /// declarative sentence, but it carries the question's subject and the answer verbatim, so
+    /// the audit's coverage check and the answerability stage can find both.
     static func statement(question: String, answer: String) -> String {
         let firstLine = question.replacingOccurrences(of: "<image>", with: "")
             .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
         var q = firstLine
-        if q.hasSuffix("?") { q.removeLast() }
-        let a = answer.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-        return "For the question \"\(q)\", the answer is \(a.hasSuffix(".") ? String(a.dropLast()) : a)."
+        while q.hasSuffix("?") || q.hasSuffix(".") { q.removeLast() }
+        var a = answer.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+        if a.hasSuffix(".") { a.removeLast() }
+        return "\(q): \(a)."
+    }
+
+    /// Answers the answerability prompt from its description alone: with the description's
+    /// statement for the question ("What color is the bus: red.") when it has one, else with the
+    /// sentence sharing most of the question's words (yes or no for yes/no questions, by
+    /// negation), else "unknown". So a description that lost a statement loses its answer too.
+    static func answers(for prompt: String) -> String {
+        var description = ""
+        var answers: [String] = []
+        for line in prompt.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("Description: ") { description = String(line.dropFirst("Description: ".count)) }
+            guard let range = line.range(of: #"^Question #\d+: "#, options: .regularExpression) else { continue }
+            var question = String(line[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+            while question.hasSuffix("?") || question.hasSuffix(".") { question.removeLast() }
+            answers.append(answer(question, from: description))
+        }
+        return answers.joined(separator: "\n")
+    }
+
+    static func answer(_ question: String, from description: String) -> String {
+        if !question.isEmpty, let found = description.range(of: question + ": ") {
+            let rest = description[found.upperBound...]
+            let end = rest.range(of: ". ")?.lowerBound ?? (rest.hasSuffix(".") ? rest.index(before: rest.endIndex) : rest.endIndex)
+            return String(rest[..<end])
+        }
+        func words(_ text: String) -> Set<String> {
+            Set(text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+                .filter { $0.count > 3 && !["what", "which", "where", "many", "much", "this", "that", "there", "shown", "image"].contains($0) })
+        }
+        let asked = words(question)
+        let sentences = description.components(separatedBy: ". ")
+        guard let best = sentences.max(by: { words($0).intersection(asked).count < words($1).intersection(asked).count }),
+              !words(best).intersection(asked).isEmpty else { return "unknown" }
+        let first = question.lowercased().split(separator: " ").first.map(String.init) ?? ""
+        if ["is", "are", "does", "do", "can", "was", "were", "has", "have"].contains(first) {
+            let lower = " " + best.lowercased() + " "
+            return lower.contains(" no ") || lower.contains(" not ") ? "No" : "Yes"
+        }
+        return best
     }
 
     static func description(facts: [String], prompt: String) -> String {

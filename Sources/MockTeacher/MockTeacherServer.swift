@@ -10,6 +10,8 @@ public final class MockTeacherServer: Sendable {
     public let port: Int
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
+    /// Answers served by outcome ("ok", "429", "500", "drop", "stall", "length").
+    public let ledger: MockFaultLedger
 
     public var baseURL: String { "http://\(host):\(port)/v1" }
 
@@ -18,39 +20,49 @@ public final class MockTeacherServer: Sendable {
         public var port: Int
         public var latencyMs: Int
         public var statementFault: MockResponder.StatementFault?
+        public var faults: MockFaults
+        /// Event-loop threads; one is plenty below a few thousand requests per second.
+        public var threads: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil) {
+        public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil,
+                    faults: MockFaults = MockFaults(), threads: Int = 1) {
             self.host = host
             self.port = port
             self.latencyMs = latencyMs
             self.statementFault = statementFault
+            self.faults = faults
+            self.threads = max(1, threads)
         }
     }
 
     public static func start(_ options: Options = Options()) async throws -> MockTeacherServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let latency = options.latencyMs
         let fault = options.statementFault
+        let faults = options.faults
+        let ledger = MockFaultLedger()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency, statementFault: fault))
+                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency, statementFault: fault,
+                                                                                      faults: faults, ledger: ledger))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
         let channel = try await bootstrap.bind(host: options.host, port: options.port).get()
         let port = channel.localAddress?.port ?? options.port
-        return MockTeacherServer(host: options.host, port: port, channel: channel, group: group)
+        return MockTeacherServer(host: options.host, port: port, channel: channel, group: group, ledger: ledger)
     }
 
-    private init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup) {
+    private init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, ledger: MockFaultLedger) {
         self.host = host
         self.port = port
         self.channel = channel
         self.group = group
+        self.ledger = ledger
     }
 
     public func shutdown() async {
@@ -70,12 +82,16 @@ final class MockHTTPHandler: ChannelInboundHandler {
 
     private let latencyMs: Int
     private let statementFault: MockResponder.StatementFault?
+    private let faults: MockFaults
+    private let ledger: MockFaultLedger
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(latencyMs: Int, statementFault: MockResponder.StatementFault?) {
+    init(latencyMs: Int, statementFault: MockResponder.StatementFault?, faults: MockFaults, ledger: MockFaultLedger) {
         self.latencyMs = latencyMs
         self.statementFault = statementFault
+        self.faults = faults
+        self.ledger = ledger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,26 +103,53 @@ final class MockHTTPHandler: ChannelInboundHandler {
             if let bytes = buffer.readBytes(length: buffer.readableBytes) { body.append(contentsOf: bytes) }
         case .end:
             guard let head else { return }
-            let answer: MockResponder.Answer
+            var answer: MockResponder.Answer?
+            var delay = latencyMs
             if head.method == .POST && head.uri.hasSuffix("/chat/completions") {
-                answer = MockResponder.answer(body: body, statementFault: statementFault)
+                let hash = MockFaults.hash(body)
+                let (fault, jitter) = faults.draw(bodyHash: hash, occurrence: ledger.arrival(hash))
+                delay += jitter
+                ledger.count(fault?.rawValue ?? "ok")
+                switch fault {
+                case nil: answer = MockResponder.answer(body: body, statementFault: statementFault)
+                case .length?: answer = MockResponder.answer(body: body, statementFault: statementFault, truncated: true)
+                case .rateLimit?:
+                    answer = MockResponder.error(429, "rate limit reached (mock fault)")
+                    answer?.retryAfter = String(faults.retryAfterSeconds)
+                case .serverError?: answer = MockResponder.error(500, "internal server error (mock fault)")
+                case .drop?: answer = nil
+                case .stall?:
+                    // Never answer: the client's timeout has to end this request.
+                    self.head = nil
+                    return
+                }
             } else if head.method == .GET && head.uri.hasSuffix("/models") {
                 answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\"}]}")
             } else {
                 answer = .init(status: 404, body: "{\"error\":{\"message\":\"no route \(head.method) \(head.uri)\"}}")
             }
             let keepAlive = head.isKeepAlive
-            if latencyMs > 0 {
+            let version = head.version
+            let reply = answer
+            if delay > 0 {
                 // The handler and its context belong to this event loop; the delayed write runs there too.
                 let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-                let version = head.version
-                context.eventLoop.scheduleTask(in: .milliseconds(Int64(latencyMs))) {
-                    bound.value.handler.write(answer, keepAlive: keepAlive, version: version, context: bound.value.context)
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay))) {
+                    bound.value.handler.respond(reply, keepAlive: keepAlive, version: version, context: bound.value.context)
                 }
             } else {
-                write(answer, keepAlive: keepAlive, version: head.version, context: context)
+                respond(reply, keepAlive: keepAlive, version: version, context: context)
             }
             self.head = nil
+        }
+    }
+
+    /// An answer, or (a dropped-connection fault) none: the connection closes unanswered.
+    private func respond(_ answer: MockResponder.Answer?, keepAlive: Bool, version: HTTPVersion, context: ChannelHandlerContext) {
+        if let answer {
+            write(answer, keepAlive: keepAlive, version: version, context: context)
+        } else {
+            context.close(promise: nil)
         }
     }
 
@@ -115,6 +158,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(answer.body.utf8.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        if let retryAfter = answer.retryAfter { headers.add(name: "retry-after", value: retryAfter) }
         let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)

@@ -130,20 +130,37 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output file (written to FILE.partial, then renamed).")
     var out: String
 
+    @Option(help: ArgumentHelp("Leave out samples with any of these audit flags (see `vxt audit --help`).", valueName: "flag,flag"))
+    var excludeFlags: String?
+
+    @Option(help: ArgumentHelp("Leave out samples whose audited statement coverage is below this share (0–1).", valueName: "x"))
+    var minCoverage: Double?
+
     func validate() throws {
         guard ExportFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let excludeFlags {
+            do { _ = try AuditFlag.parseList(excludeFlags) } catch { throw ValidationError("\(error)") }
+        }
+        if let minCoverage, !(0...1).contains(minCoverage) {
+            throw ValidationError("--min-coverage is a share between 0 and 1, e.g. 0.8")
         }
     }
 
     func run() throws {
         let store = try options.open()
         guard let format = ExportFormat(rawValue: format) else { return }
-        let summary = try Exporter(store: store).export(format, to: out)
+        let filter = ExportFilter(excludeFlags: try excludeFlags.map(AuditFlag.parseList) ?? [], minimumCoverage: minCoverage)
+        let summary = try Exporter(store: store).export(format, to: out, filter: filter)
         var message = "wrote \(summary.written) records to \(out) (\(format.rawValue))"
         message += "; \(summary.skipped) skipped (no image)"
         if summary.failed > 0 { message += "; \(summary.failed) failed, not exported (see vxt status)" }
         if summary.unfinished > 0 { message += "; \(summary.unfinished) not finished yet" }
+        if summary.excluded > 0 { message += "; \(summary.excluded) left out by the audit filter" }
+        if summary.unaudited > 0 && summary.unaudited < summary.written {
+            message += "; \(summary.unaudited) not audited yet (run `vxt audit` again)"
+        }
         if summary.mock > 0 { message += "; \(summary.mock) made by the MOCK teacher" }
         Output.info(message)
     }

@@ -16,6 +16,7 @@ struct VXT: AsyncParsableCommand {
                   --images data/images --work out/run1 \\
                   --teacher http://127.0.0.1:8000/v1
               vxt status --work out/run1
+              vxt audit --work out/run1 --html out/run1/report.html
               vxt export --work out/run1 --format llava --out corpus.json
 
             Without --teacher, `vxt run` starts its built-in mock teacher: a rehearsal that needs no GPU, whose outputs \
@@ -23,7 +24,7 @@ struct VXT: AsyncParsableCommand {
             a crash and it continues where it stopped.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, StatusCommand.self, ShowCommand.self, ExportCommand.self, PromptsCommand.self, InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self,
+        subcommands: [RunCommand.self, StatusCommand.self, ShowCommand.self, AuditCommand.self, ExportCommand.self, PromptsCommand.self, InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self,
                       MockTeacherCommand.self]
     )
 }

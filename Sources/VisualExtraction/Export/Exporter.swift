@@ -20,6 +20,40 @@ public struct ExportSummary: Sendable, Equatable {
     public var unfinished = 0
     /// Exported records made by the mock teacher.
     public var mock = 0
+    /// Finished records left out by the audit filter.
+    public var excluded = 0
+    /// Exported records the audit has not seen (run `vxt audit` again).
+    public var unaudited = 0
+}
+
+/// Which finished samples the export keeps, by their audit.
+public struct ExportFilter: Sendable, Equatable {
+    /// Samples with any of these flags are left out.
+    public var excludeFlags: Set<AuditFlag>
+    /// Samples whose statement coverage is lower are left out.
+    public var minimumCoverage: Double?
+
+    public init(excludeFlags: Set<AuditFlag> = [], minimumCoverage: Double? = nil) {
+        self.excludeFlags = excludeFlags
+        self.minimumCoverage = minimumCoverage
+    }
+
+    public var isEmpty: Bool { excludeFlags.isEmpty && minimumCoverage == nil }
+
+    public struct NotAudited: Error, CustomStringConvertible {
+        public var description: String {
+            "--exclude-flags and --min-coverage need an audit: run `vxt audit --work <dir>` first"
+        }
+    }
+
+    /// Whether a finished row stays. Unaudited rows stay only when no filter asks about the audit.
+    func keeps(_ row: ExportRow) -> Bool {
+        guard !isEmpty else { return true }
+        guard let flags = row.flags else { return false }
+        if flags.contains(where: { AuditFlag(rawValue: $0).map(excludeFlags.contains) ?? false }) { return false }
+        if let minimumCoverage, (row.coverage ?? 1) < minimumCoverage { return false }
+        return true
+    }
 }
 
 /// Writes a work directory's results in input order. Everything comes from the job store, so
@@ -36,7 +70,8 @@ public struct Exporter {
         definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(configuration.pipelineJSON.utf8))
     }
 
-    public func export(_ format: ExportFormat, to path: String) throws -> ExportSummary {
+    public func export(_ format: ExportFormat, to path: String, filter: ExportFilter = ExportFilter()) throws -> ExportSummary {
+        if !filter.isEmpty, try store.auditSummary().samples == 0 { throw ExportFilter.NotAudited() }
         let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
         let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
         let instruction = try PromptTemplate(definition.export.instruction)
@@ -69,8 +104,13 @@ public struct Exporter {
                 if row.problem != nil || row.descriptionState == "failed" { summary.failed += 1 } else { summary.unfinished += 1 }
                 return
             }
+            guard filter.keeps(row) else {
+                summary.excluded += 1
+                return
+            }
             summary.written += 1
             if row.mock { summary.mock += 1 }
+            if row.flags == nil { summary.unaudited += 1 }
             switch format {
             case .llava:
                 if !first { buffer += ",\n" }
@@ -138,8 +178,18 @@ public struct Exporter {
             ("finish_reason", row.finishReason.map { .string($0) } ?? .null),
             ("usage", .object(usage)),
             ("mock", .bool(row.mock)),
+            ("audit", row.flags.map { flags in
+                .object([("flags", .array(flags.sorted().map { .string($0) })),
+                         ("coverage", row.coverage.map { .number(Exporter.decimal($0)) } ?? .null)])
+            } ?? .null),
         ]
         return JSONValue.object(members).jsonText
+    }
+
+    /// A short decimal for JSON (coverage is a share of a handful of statements).
+    static func decimal(_ x: Double) -> String {
+        let rounded = (x * 10000).rounded() / 10000
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
     }
 
     /// Python's `json.dumps` string form (ensure_ascii): the paper format matches the authors'

@@ -73,6 +73,10 @@ public struct ExportRow: Sendable {
     public var finishReason: String?
     /// The question hint, when the pipeline has a hint stage and it is done.
     public var hint: String?
+    /// Audit flags raised for the record; nil when the sample has not been audited.
+    public var flags: [String]?
+    /// Statement coverage measured by the audit.
+    public var coverage: Double?
 }
 
 extension JobStore {
@@ -149,8 +153,14 @@ extension JobStore {
     public func forEachExportRow(descriptionStage: String, statementsStage: String?, hintStage: String? = nil,
                                  _ body: (ExportRow) throws -> Void) throws {
         try pool.read { db in
+            // Stores that were never audited have no audit tables: their rows carry no flags.
+            let audited = try hasAuditTables(db)
+            let auditColumns = audited
+                ? "(SELECT group_concat(flag, ',') FROM audit_flag f WHERE f.record_key = r.key) AS a_flags, au.coverage AS a_coverage, au.record_key IS NOT NULL AS a_done"
+                : "NULL AS a_flags, NULL AS a_coverage, 0 AS a_done"
+            let auditJoin = audited ? "LEFT JOIN audit_sample au ON au.record_key = r.key" : ""
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, d.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
                        d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
                        s.output AS s_output, s.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
                        CASE WHEN h.state = 'done' THEN h.output END AS h_output
@@ -158,6 +168,7 @@ extension JobStore {
                 LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
                 LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
                 LEFT JOIN task h ON h.record_key = r.key AND h.stage = ?
+                \(auditJoin)
                 ORDER BY r.position
                 """, arguments: [descriptionStage, statementsStage ?? "", hintStage ?? ""])
             let decoder = JSONDecoder()
@@ -174,7 +185,9 @@ extension JobStore {
                     descriptionState: row["d_state"] ?? "missing", description: row["d_output"], descriptionError: row["d_error"],
                     statements: statements, statementsText: row["s_output"], model: row["d_model"],
                     mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
-                    hint: row["h_output"]))
+                    hint: row["h_output"],
+                    flags: (row["a_done"] as Bool? ?? false) ? ((row["a_flags"] as String?)?.split(separator: ",").map(String.init) ?? []) : nil,
+                    coverage: row["a_coverage"]))
             }
         }
     }

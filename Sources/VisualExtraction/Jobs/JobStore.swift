@@ -145,6 +145,32 @@ public final class JobStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v3: audit") { db in
+            // One row per audited sample (what the checks measured, and `stamp`: the finish times
+            // of the outputs it was computed from, so a re-done output is audited again) and one row
+            // per raised flag with its evidence.
+            try db.execute(sql: """
+                CREATE TABLE audit_sample (
+                    record_key TEXT PRIMARY KEY REFERENCES record(key),
+                    stamp TEXT NOT NULL,
+                    words INTEGER NOT NULL,
+                    statements INTEGER NOT NULL,
+                    coverage REAL NOT NULL,
+                    missing TEXT NOT NULL,
+                    questions_answered INTEGER,
+                    questions_asked INTEGER,
+                    signature BLOB NOT NULL,
+                    audited_at REAL NOT NULL
+                );
+                CREATE TABLE audit_flag (
+                    record_key TEXT NOT NULL REFERENCES record(key),
+                    flag TEXT NOT NULL,
+                    evidence TEXT NOT NULL,
+                    PRIMARY KEY (record_key, flag)
+                );
+                CREATE INDEX audit_flag_by_flag ON audit_flag(flag);
+                """)
+        }
         return migrator
     }
 

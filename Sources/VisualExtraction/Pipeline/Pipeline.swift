@@ -170,11 +170,11 @@ public struct Stage: Sendable {
         switch definition.output ?? .text {
         case .text:
             return StageReading(statements: nil, note: nil)
-        case .statements:
-            let statements = StatementParser.parse(text)
-            let note = statements.count == record.pairs.count ? nil
-                : "expected \(record.pairs.count) statements, got \(statements.count)"
-            return StageReading(statements: statements, note: note)
+        case .statements, .answers:
+            let lines = StatementParser.parse(text)
+            let note = lines.count == record.pairs.count ? nil
+                : "expected \(record.pairs.count) \(definition.output == .answers ? "answers" : "statements"), got \(lines.count)"
+            return StageReading(statements: lines, note: note)
         }
     }
 }

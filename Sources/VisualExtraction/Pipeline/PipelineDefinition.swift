@@ -43,6 +43,9 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case text
             /// One statement per line; one per QA pair is expected.
             case statements
+            /// One answer per line, one per QA pair, written from the description alone: the
+            /// answerability check of `vxt audit` compares them with the gold answers.
+            case answers
         }
 
         enum CodingKeys: String, CodingKey {

@@ -15,17 +15,24 @@ public struct ChatRequest: Sendable {
         self.temperature = temperature
     }
 
-    /// The OpenAI-compatible JSON body.
-    public func body() -> [UInt8] {
-        Array(json(imageURL: { $0.dataURL }).utf8)
+    /// The OpenAI-compatible JSON body; `model` overrides the request's (an endpoint that serves
+    /// the same weights under another name).
+    public func body(model: String? = nil) -> [UInt8] {
+        Array(json(imageURL: { $0.dataURL }, model: model ?? self.model).utf8)
+    }
+
+    /// Tokens the call may use as rate limiters count them: the prompt (~4 bytes a token), each
+    /// image (a 512x512 image is a few hundred tokens for Qwen-VL-class models) and `max_tokens`.
+    public var estimatedTokens: Int {
+        prompt.utf8.count / 4 + images.count * 768 + maxTokens
     }
 
     /// The body as the job store keeps it: identical, except each image is a short placeholder.
     public func loggedBody() -> String {
-        json(imageURL: { $0.placeholder })
+        json(imageURL: { $0.placeholder }, model: model)
     }
 
-    private func json(imageURL: (PreparedImage) -> String) -> String {
+    private func json(imageURL: (PreparedImage) -> String, model: String) -> String {
         var out = "{\"model\":"
         JSONValue.writeString(model, to: &out)
         out += ",\"messages\":[{\"role\":\"user\",\"content\":"

@@ -6,57 +6,86 @@ public struct TeacherEndpoint: Sendable {
     /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
     public var baseURL: String
     public var apiKey: String?
+    /// The model name this server knows the weights by, when it differs from the pipeline's.
+    public var model: String?
+    /// Extra header lines ("X-Team: vision"); never logged.
+    public var headers: [String]
+    public var limits: EndpointLimits
     public var timeoutSeconds: Double
     public var connectTimeoutSeconds: Double
     public var maxAttempts: Int
 
-    public init(baseURL: String, apiKey: String?, timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4) {
+    public init(baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
+                limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
+                timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         self.apiKey = apiKey
+        self.model = model
+        self.headers = headers
+        self.limits = limits
         self.timeoutSeconds = timeoutSeconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.maxAttempts = max(1, maxAttempts)
     }
 
     public var chatCompletionsURL: String { baseURL + "/chat/completions" }
+
+    var headerLines: [String] {
+        var lines = headers
+        if let key = apiKey, !key.isEmpty { lines.append("Authorization: Bearer \(key)") }
+        return lines
+    }
 }
 
 /// An OpenAI-compatible `/chat/completions` teacher (vLLM, SGLang, llama.cpp, Ollama, hosted
-/// APIs) over the shared libcurl client, retrying what a server may answer differently later.
+/// APIs) on one or many servers over the shared libcurl client. Each attempt goes where the
+/// `EndpointBalancer` says; what a server may answer differently later is retried, on another
+/// server when there is one.
 public struct OpenAITeacher: Teacher {
-    public let endpoint: TeacherEndpoint
+    public let endpoints: [TeacherEndpoint]
+    public let balancer: EndpointBalancer
     let client: CurlHTTPClient
 
     /// The mock teacher signs its answers with this `system_fingerprint`.
     public static let mockFingerprint = "vxt-mock-teacher"
 
-    public init(endpoint: TeacherEndpoint, client: CurlHTTPClient) {
-        self.endpoint = endpoint
+    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient) {
+        precondition(!endpoints.isEmpty, "a teacher needs at least one endpoint")
+        self.endpoints = endpoints
         self.client = client
+        balancer = EndpointBalancer(limits: endpoints.map(\.limits))
     }
 
-    public var endpointDescription: String { endpoint.baseURL }
+    public init(endpoint: TeacherEndpoint, client: CurlHTTPClient) {
+        self.init(endpoints: [endpoint], client: client)
+    }
+
+    public var endpointDescription: String { endpoints.map(\.baseURL).joined(separator: ", ") }
 
     public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
-        var headers: [String] = []
-        if let key = endpoint.apiKey, !key.isEmpty { headers.append("Authorization: Bearer \(key)") }
-        let http = HTTPRequest(url: endpoint.chatCompletionsURL, headers: headers, body: request.body(),
-                               timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+        let maxAttempts = endpoints.map(\.maxAttempts).max() ?? 1
+        let tokens = request.estimatedTokens
         var attempt = 0
         var lastMessage = ""
         var lastStatus: Int?
-        while attempt < endpoint.maxAttempts {
+        while attempt < maxAttempts {
             attempt += 1
+            let index = await balancer.acquire(estimatedTokens: tokens)
+            let endpoint = endpoints[index]
+            let http = HTTPRequest(url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
+                                   timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
             var delay: Double?
             switch await client.send(http) {
             case let .failure(error):
+                await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : .failed)
                 lastMessage = "\(error) from \(endpoint.chatCompletionsURL)"
                 lastStatus = nil
-                delay = OpenAITeacher.backoff(attempt: attempt)
+                delay = endpoints.count > 1 ? 0 : OpenAITeacher.backoff(attempt: attempt)
             case let .success(response):
                 if response.status == 200 {
+                    await balancer.release(index, .success)
                     switch OpenAITeacher.parse(response.body) {
                     case let .success(result):
                         var result = result
@@ -70,11 +99,21 @@ public struct OpenAITeacher: Teacher {
                 lastStatus = response.status
                 lastMessage = "HTTP \(response.status) from \(endpoint.chatCompletionsURL): \(OpenAITeacher.errorExcerpt(response.body))"
                 guard OpenAITeacher.isRetryable(status: response.status) else {
+                    await balancer.release(index, .success)
                     return .failure(TeacherFailure(message: lastMessage, status: response.status, attempts: attempt))
                 }
-                delay = OpenAITeacher.retryAfterSeconds(response.retryAfter) ?? OpenAITeacher.backoff(attempt: attempt)
+                let retryAfter = OpenAITeacher.retryAfterSeconds(response.retryAfter)
+                if response.status == 429 || response.status == 503 || response.status == 408 {
+                    // The balancer holds this endpoint back for Retry-After; the retry waits for it
+                    // only when no other endpoint can take the request.
+                    await balancer.release(index, .overloaded(retryAfter: retryAfter))
+                    delay = retryAfter == nil ? OpenAITeacher.backoff(attempt: attempt) : 0
+                } else {
+                    await balancer.release(index, .failed)
+                    delay = OpenAITeacher.backoff(attempt: attempt)
+                }
             }
-            if attempt < endpoint.maxAttempts, let delay {
+            if attempt < maxAttempts, let delay, delay > 0 {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
         }

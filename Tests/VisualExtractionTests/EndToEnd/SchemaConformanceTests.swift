@@ -39,6 +39,10 @@ import Testing
         let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
         #expect(run.status == 0, "\(run.stderr)")
         var files: [String: URL] = [:]
+        let audit = try TestSupport.runVXT(["audit", "--work", work.path, "--json"])
+        #expect(audit.status == 0, "\(audit.stderr)")
+        files["audit-summary"] = work.appendingPathComponent("audit.json")
+        try Data(audit.stdout.utf8).write(to: work.appendingPathComponent("audit.json"))
         for format in ["llava", "jsonl", "paper"] {
             let url = work.appendingPathComponent("out.\(format)")
             #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)

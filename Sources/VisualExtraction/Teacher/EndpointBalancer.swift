@@ -1,0 +1,214 @@
+import Foundation
+
+/// Limits of one teacher endpoint. Nil means no limit of that kind.
+public struct EndpointLimits: Sendable, Equatable {
+    /// Requests in flight at most; the adaptive limit moves between 1 and this.
+    public var maxConcurrency: Int
+    public var requestsPerMinute: Double?
+    /// Estimated tokens (prompt + images + max_tokens, as providers count them) per minute.
+    public var tokensPerMinute: Double?
+
+    public init(maxConcurrency: Int, requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil) {
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+    }
+}
+
+/// Chooses the endpoint for each attempt and keeps every endpoint inside its limits.
+///
+/// - Spread: the endpoint with the fewest requests outstanding (relative to its limit) wins,
+///   so a slow or small server gets less work without configuration.
+/// - Adaptive concurrency (AIMD): each endpoint's limit grows by 1/limit per success and
+///   halves (at most once a second) on 429, 503 or a timeout: the signs of a full server.
+/// - Ejection: 3 failures in a row (5xx, resets, timeouts) take an endpoint out for 5 s,
+///   doubling to at most 60 s; when the time is up one probe request may go, and its success
+///   restores the endpoint. One endpoint down costs only its own share.
+/// - `Retry-After` pauses only the endpoint that sent it.
+/// - Requests/min and tokens/min are token buckets holding ten seconds' worth.
+/// Waiters queue in arrival order; nothing here sleeps on a lock.
+public actor EndpointBalancer {
+    public enum Outcome: Sendable {
+        /// An answer (or a 4xx that says nothing about the server's health).
+        case success
+        /// 429, 503 or a timeout: the server is full.
+        case overloaded(retryAfter: Double?)
+        /// Another 5xx or a transport error.
+        case failed
+    }
+
+    struct State {
+        var limits: EndpointLimits
+        var limit: Double
+        var outstanding = 0
+        var consecutiveFailures = 0
+        var ejections = 0
+        var ejectedUntil: Double = 0
+        var probing = false
+        var pausedUntil: Double = 0
+        var lastDecrease: Double = 0
+        var requestTokens: Double
+        var tokenTokens: Double
+        var lastRefill: Double
+        var completed = 0
+        var failures = 0
+    }
+
+    private var states: [State]
+    /// Waiting acquirers, oldest first from `waiterHead` (a queue without O(n) removals).
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiterHead = 0
+    private var timerArmed: Double?
+
+    public static let failuresToEject = 3
+    public static let firstEjectionSeconds = 5.0
+    public static let longestEjectionSeconds = 60.0
+
+    public init(limits: [EndpointLimits]) {
+        let now = Date().timeIntervalSince1970
+        states = limits.map { limits in
+            State(limits: limits, limit: Double(limits.maxConcurrency),
+                  requestTokens: EndpointBalancer.burst(limits.requestsPerMinute),
+                  tokenTokens: EndpointBalancer.burst(limits.tokensPerMinute), lastRefill: now)
+        }
+    }
+
+    static func burst(_ perMinute: Double?) -> Double {
+        perMinute.map { max(1, $0 / 6) } ?? .infinity
+    }
+
+    /// Waits for an endpoint with room and takes a slot on it; returns its index.
+    public func acquire(estimatedTokens: Int) async -> Int {
+        while true {
+            let now = Date().timeIntervalSince1970
+            if let index = pick(now: now, tokens: Double(estimatedTokens)) {
+                states[index].outstanding += 1
+                if states[index].limits.requestsPerMinute != nil { states[index].requestTokens -= 1 }
+                if states[index].limits.tokensPerMinute != nil { states[index].tokenTokens -= Double(estimatedTokens) }
+                return index
+            }
+            armTimer(now: now)
+            await withCheckedContinuation { waiters.append($0) }
+        }
+    }
+
+    /// Gives the slot back with what happened, and lets waiters look again.
+    public func release(_ index: Int, _ outcome: Outcome) {
+        let now = Date().timeIntervalSince1970
+        var state = states[index]
+        state.outstanding -= 1
+        switch outcome {
+        case .success:
+            state.completed += 1
+            state.consecutiveFailures = 0
+            if state.probing || state.ejections > 0 { state.ejections = 0 }
+            state.probing = false
+            state.limit = min(Double(state.limits.maxConcurrency), state.limit + 1 / state.limit)
+        case let .overloaded(retryAfter):
+            state.failures += 1
+            if now - state.lastDecrease >= 1 {
+                state.limit = max(1, state.limit / 2)
+                state.lastDecrease = now
+            }
+            if let retryAfter, retryAfter > 0 { state.pausedUntil = max(state.pausedUntil, now + retryAfter) }
+            if state.probing { eject(&state, now: now) }
+        case .failed:
+            state.failures += 1
+            state.consecutiveFailures += 1
+            if state.probing || state.consecutiveFailures >= EndpointBalancer.failuresToEject { eject(&state, now: now) }
+        }
+        states[index] = state
+        // One slot came free (two if the limit grew past a whole number): wake that many waiters,
+        // in arrival order, not all of them: with thousands waiting, waking all is quadratic.
+        wake(2)
+    }
+
+    private func eject(_ state: inout State, now: Double) {
+        state.ejections += 1
+        state.probing = false
+        state.consecutiveFailures = 0
+        let seconds = min(EndpointBalancer.longestEjectionSeconds, EndpointBalancer.firstEjectionSeconds * pow(2, Double(state.ejections - 1)))
+        state.ejectedUntil = now + seconds
+    }
+
+    private func pick(now: Double, tokens: Double) -> Int? {
+        var best: Int?
+        var bestLoad = Double.infinity
+        for index in states.indices {
+            refill(index, now: now)
+            let s = states[index]
+            if s.ejectedUntil > now || s.pausedUntil > now { continue }
+            let probe = s.ejections > 0
+            if probe && s.outstanding > 0 { continue }
+            if Double(s.outstanding) >= s.limit.rounded(.down) { continue }
+            if s.limits.requestsPerMinute != nil && s.requestTokens < 1 { continue }
+            if s.limits.tokensPerMinute != nil && s.tokenTokens < min(tokens, EndpointBalancer.burst(s.limits.tokensPerMinute)) { continue }
+            let load = Double(s.outstanding) / max(1, s.limit)
+            if load < bestLoad { best = index; bestLoad = load }
+        }
+        if let best, states[best].ejections > 0 { states[best].probing = true }
+        return best
+    }
+
+    private func refill(_ index: Int, now: Double) {
+        let elapsed = now - states[index].lastRefill
+        guard elapsed > 0 else { return }
+        states[index].lastRefill = now
+        if let rpm = states[index].limits.requestsPerMinute {
+            states[index].requestTokens = min(EndpointBalancer.burst(rpm), states[index].requestTokens + elapsed * rpm / 60)
+        }
+        if let tpm = states[index].limits.tokensPerMinute {
+            states[index].tokenTokens = min(EndpointBalancer.burst(tpm), states[index].tokenTokens + elapsed * tpm / 60)
+        }
+    }
+
+    /// When no endpoint has room for a time-based reason (ejection, pause, rate), waiters must be
+    /// woken when that time comes even if no request finishes.
+    private func armTimer(now: Double) {
+        var next = Double.infinity
+        for s in states {
+            if s.ejectedUntil > now { next = min(next, s.ejectedUntil) }
+            if s.pausedUntil > now { next = min(next, s.pausedUntil) }
+            if let rpm = s.limits.requestsPerMinute, s.requestTokens < 1 { next = min(next, now + (1 - s.requestTokens) * 60 / rpm) }
+            if let tpm = s.limits.tokensPerMinute, s.tokenTokens < 1 { next = min(next, now + max(0.05, (1 - s.tokenTokens) * 60 / tpm)) }
+        }
+        next = min(next, now + 1)  // a token bucket may need more than one refill step
+        if let armed = timerArmed, armed <= next, armed > now { return }
+        timerArmed = next
+        let delay = max(0.001, next - now)
+        Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            await self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timerArmed = nil
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        wake(waiters.count - waiterHead)
+    }
+
+    private func wake(_ count: Int) {
+        let end = min(waiters.count, waiterHead + count)
+        guard end > waiterHead else { return }
+        let woken = Array(waiters[waiterHead..<end])
+        waiterHead = end
+        if waiterHead == waiters.count {
+            waiters.removeAll(keepingCapacity: true)
+            waiterHead = 0
+        } else if waiterHead > 1024 && waiterHead * 2 > waiters.count {
+            waiters.removeFirst(waiterHead)
+            waiterHead = 0
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Per endpoint: outstanding requests, current adaptive limit, answers, failures, and whether it is out.
+    public func snapshot() -> [(outstanding: Int, limit: Double, completed: Int, failures: Int, ejected: Bool)] {
+        let now = Date().timeIntervalSince1970
+        return states.map { ($0.outstanding, $0.limit, $0.completed, $0.failures, $0.ejectedUntil > now) }
+    }
+}
