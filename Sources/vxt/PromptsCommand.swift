@@ -76,9 +76,31 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Option(help: "Delay each answer by this many milliseconds.")
     var latencyMs = 0
 
+    @Option(help: "Add a further delay, uniform in 0...N milliseconds, drawn per request from the seed.")
+    var jitterMs = 0
+
+    @Option(help: "Share of chat-completion requests that meet a fault (0-1).")
+    var failRate: Double = 0
+
+    @Option(help: "Faults to draw from: 429 (with Retry-After), 500, drop (connection closed unanswered), stall (never answers), length (half an answer, finish_reason length).")
+    var faults = "429,500,drop,stall,length"
+
+    @Option(help: "Seed of the fault and jitter draws: the same seed and requests meet the same faults.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Retry-After seconds sent with 429 faults.")
+    var retryAfter = 1
+
+    @Option(help: "Event-loop threads.")
+    var threads = 1
+
     func run() async throws {
-        let server = try await MockTeacherServer.start(.init(host: host, port: port, latencyMs: latencyMs))
-        Output.info("mock teacher listening on \(server.baseURL)")
+        let kinds: [MockFaults.Kind]
+        do { kinds = try MockFaults.parseKinds(faults) } catch { throw ValidationError("--faults: \(error)") }
+        let server = try await MockTeacherServer.start(.init(
+            host: host, port: port, latencyMs: latencyMs,
+            faults: MockFaults(failRate: failRate, kinds: kinds, seed: seed, retryAfterSeconds: retryAfter, jitterMs: jitterMs), threads: threads))
+        Output.info("mock teacher listening on \(server.baseURL)" + (failRate > 0 ? " (fault rate \(failRate): \(faults), seed \(seed))" : ""))
         try await server.wait()
     }
 }

@@ -31,8 +31,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Work directory: holds the job store (vxt.sqlite); reuse it to resume.")
     var work: String
 
-    @Option(help: "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Without it, the built-in mock teacher answers.")
-    var teacher: String?
+    @Option(help: ArgumentHelp(
+        "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; give it once per server to spread requests over a fleet (or list teacher.endpoints in the pipeline file). Without any, the built-in mock teacher answers.",
+        valueName: "url"))
+    var teacher: [String] = []
 
     @Option(help: "Model name to request (default: the pipeline's teacher.model).")
     var model: String?
@@ -40,14 +42,32 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Environment variable that holds the API key, sent as a Bearer token; never logged or stored.")
     var apiKeyEnv = "OPENAI_API_KEY"
 
-    @Option(help: "Requests in flight at once.")
+    @Option(help: "Requests in flight at once, over all endpoints.")
     var concurrency = 16
+
+    @Option(help: "Most requests in flight on one endpoint (default: --concurrency); the adaptive limit stays below it.")
+    var endpointConcurrency: Int?
+
+    @Option(help: "Seconds one request may take before it is abandoned and retried (default: teacher.timeout_seconds, else 600).")
+    var timeout: Double?
+
+    @Option(help: "Requests per minute per endpoint (hosted APIs).")
+    var rpm: Double?
+
+    @Option(help: "Tokens per minute per endpoint, counted as providers do: prompt + images + max_tokens.")
+    var tpm: Double?
 
     @Option(help: "Mock teacher only: delay each answer by this many milliseconds.")
     var mockLatencyMs = 0
 
     @Option(help: "Mock teacher only: answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
     var mockStatementFault: String?
+
+    @Option(help: "Mock teacher only: share of requests that meet a fault (see --mock-faults), seeded and reproducible.")
+    var mockFailRate: Double = 0
+
+    @Option(help: "Mock teacher only: which faults, from 429,500,drop,stall,length.")
+    var mockFaults = "429,500,drop,stall,length"
 
     @Option(help: "Seconds between progress lines on stderr.")
     var progressInterval: Double = 5
@@ -63,9 +83,10 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        if let teacher, !(teacher.hasPrefix("http://") || teacher.hasPrefix("https://")) {
-            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1")
+        for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1 (got \(url))")
         }
+        guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
     }
 
     func run() async throws {
@@ -79,22 +100,38 @@ struct RunCommand: AsyncParsableCommand {
         let imagesRoot = images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
 
         var mock: MockTeacherServer?
-        let baseURL: String
-        if let teacher {
-            baseURL = teacher
-        } else {
+        var urls = teacher
+        if urls.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
             let fault = try mockStatementFault.map { name -> MockResponder.StatementFault in
                 guard let fault = MockResponder.StatementFault(rawValue: name) else {
                     throw ValidationError("--mock-statement-fault takes \(MockResponder.StatementFault.allCases.map(\.rawValue).joined(separator: " or "))")
                 }
                 return fault
             }
-            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: fault))
+            let faults: MockFaults
+            do {
+                faults = MockFaults(failRate: mockFailRate, kinds: try MockFaults.parseKinds(mockFaults))
+            } catch {
+                throw ValidationError("--mock-faults: \(error)")
+            }
+            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: fault, faults: faults))
             mock = server
-            baseURL = server.baseURL
+            urls = [server.baseURL]
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
         }
 
+        let endpoints: [TeacherEndpoint]
+        do {
+            var settings = pipeline.definition.teacher
+            if let timeout { settings.timeoutSeconds = timeout }
+            endpoints = try TeacherFleet.endpoints(
+                urls: urls, settings: settings,
+                defaults: .init(apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency, requestsPerMinute: rpm, tokensPerMinute: tpm),
+                environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let baseURL = endpoints.map(\.baseURL).joined(separator: ", ")
         let slice = try shard.map { try Shard(parsing: $0) } ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
         let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
                                 shard: slice, allowChanged: allowChanged)
@@ -112,13 +149,8 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("returned \(opened.released) tasks left running by an earlier process to pending")
         }
 
-        let settings = pipeline.definition.teacher
         let client = try CurlHTTPClient()
-        let endpoint = TeacherEndpoint(
-            baseURL: baseURL, apiKey: ProcessInfo.processInfo.environment[apiKeyEnv],
-            timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
-            maxAttempts: settings.maxAttempts ?? 4)
-        var teacher: any Teacher = OpenAITeacher(endpoint: endpoint, client: client)
+        var teacher: any Teacher = OpenAITeacher(endpoints: endpoints, client: client)
         if let cache {
             let responses = try ResponseCache(directory: cache)
             Output.info("response cache \(responses.path): \(try responses.count()) answers")

@@ -21,9 +21,24 @@ public struct StatusSummary: Sendable, Codable {
         public var count: Int
     }
 
+    /// Usage of one endpoint by one stage (done tasks).
+    public struct EndpointUsage: Sendable, Codable {
+        public var endpoint: String
+        public var stage: String
+        public var model: String
+        public var requests: Int
+        /// HTTP attempts, retries included.
+        public var attempts: Int
+        public var promptTokens: Int
+        public var completionTokens: Int
+        /// From the pipeline's `teacher.prices` for `model`; nil without a price.
+        public var cost: Double?
+    }
+
     public var records: Int
     public var inputProblems: Int
     public var stages: [StageCounts]
+    public var endpoints: [EndpointUsage] = []
     public var failures: [ReasonCount]
     public var skips: [ReasonCount]
     public var notes: [ReasonCount]
@@ -120,10 +135,30 @@ extension JobStore {
                     GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
                     """, arguments: [state]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
             }
+            let prices = try JobStore.prices(db)
+            let endpoints = try Row.fetchAll(db, sql: """
+                SELECT endpoint, stage, COALESCE(model, '') AS model, COUNT(*) AS n, COALESCE(SUM(teacher_attempts), 0) AS a,
+                       COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c
+                FROM task WHERE state = 'done' AND endpoint IS NOT NULL GROUP BY endpoint, stage, model ORDER BY MIN(rowid)
+                """).map { row -> StatusSummary.EndpointUsage in
+                let model: String = row["model"]
+                let p: Int = row["p"], c: Int = row["c"]
+                return .init(endpoint: row["endpoint"], stage: row["stage"], model: model, requests: row["n"], attempts: row["a"],
+                             promptTokens: p, completionTokens: c,
+                             cost: prices[model].map { (Double(p) * $0.inputPerMillion + Double(c) * $0.outputPerMillion) / 1e6 })
+            }
             return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
+                                 endpoints: endpoints,
                                  failures: try grouped("failed", "last_error"), skips: try grouped("skipped", "last_error"),
                                  notes: try grouped("done", "note"))
         }
+    }
+
+    /// The pipeline's `teacher.prices`, as stored with the run.
+    static func prices(_ db: Database) throws -> [String: PipelineDefinition.Price] {
+        guard let json = try String.fetchOne(db, sql: "SELECT pipeline_json FROM run WHERE id = 1"),
+              let definition = try? JSONDecoder().decode(PipelineDefinition.self, from: Data(json.utf8)) else { return [:] }
+        return definition.teacher.prices ?? [:]
     }
 
     /// Finds a record by its id as written in the input, its store key, or its position.
@@ -229,8 +264,24 @@ extension StatusSummary {
             }
             return counts.values.sorted { $0.count > $1.count || ($0.count == $1.count && $0.stage < $1.stage) }.prefix(20).map { $0 }
         }
+        var usage: [String: EndpointUsage] = [:]
+        var usageOrder: [String] = []
+        for item in parts.flatMap(\.endpoints) {
+            let key = "\(item.endpoint)\u{0}\(item.stage)\u{0}\(item.model)"
+            if var known = usage[key] {
+                known.requests += item.requests
+                known.attempts += item.attempts
+                known.promptTokens += item.promptTokens
+                known.completionTokens += item.completionTokens
+                if let cost = item.cost { known.cost = (known.cost ?? 0) + cost }
+                usage[key] = known
+            } else {
+                usage[key] = item
+                usageOrder.append(key)
+            }
+        }
         return StatusSummary(records: parts.reduce(0) { $0 + $1.records }, inputProblems: parts.reduce(0) { $0 + $1.inputProblems },
-                             stages: order.compactMap { stages[$0] }, failures: regroup(parts.map(\.failures)),
+                             stages: order.compactMap { stages[$0] }, endpoints: usageOrder.compactMap { usage[$0] }, failures: regroup(parts.map(\.failures)),
                              skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
     }
 }

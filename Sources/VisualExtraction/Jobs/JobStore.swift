@@ -171,6 +171,11 @@ public final class JobStore: Sendable {
                 CREATE INDEX audit_flag_by_flag ON audit_flag(flag);
                 """)
         }
+        migrator.registerMigration("v4: teacher attempts") { db in
+            // HTTP attempts behind a done task (retries after 429/5xx/timeouts), next to `attempts`,
+            // which counts how often the task was claimed.
+            try db.execute(sql: "ALTER TABLE task ADD COLUMN teacher_attempts INTEGER")
+        }
         return migrator
     }
 
@@ -385,10 +390,10 @@ public final class JobStore: Sendable {
                     try db.cachedStatement(sql: """
                         UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, request = ?, output = ?, parsed = ?,
                             note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?,
-                            mock = ?, started_at = ?, finished_at = ?
+                            mock = ?, started_at = ?, finished_at = ?, teacher_attempts = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
                         """).execute(arguments: [result.request, c.output, c.parsed, c.note, c.finishReason, c.promptTokens,
-                                                 c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt,
+                                                 c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt, c.attempts,
                                                  result.recordKey, result.stage])
                     guard db.changesCount == 1 else { continue }
                     for dependent in pipeline.dependents(of: result.stage) {

@@ -95,7 +95,12 @@ public struct Pipeline: Sendable {
         self.stages = stages
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let canonical = (try? encoder.encode(definition)) ?? Data()
+        // Where the teacher runs and what it costs do not change outputs: neither is hashed, so a
+        // run resumes on a different fleet.
+        var hashed = definition
+        hashed.teacher.endpoints = nil
+        hashed.teacher.prices = nil
+        let canonical = (try? encoder.encode(hashed)) ?? Data()
         self.hash = canonical.withUnsafeBytes { ContentHasher.sha256($0) }
     }
 

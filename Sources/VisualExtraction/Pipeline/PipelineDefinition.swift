@@ -15,12 +15,51 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         public var timeoutSeconds: Double?
         public var connectTimeoutSeconds: Double?
         public var maxAttempts: Int?
+        /// Servers to spread requests over (added to any `--teacher` given). Where the teacher
+        /// runs does not change what it answers, so endpoints are not part of the pipeline's hash.
+        public var endpoints: [EndpointSettings]?
+        /// Price per million tokens by model name, for the cost `vxt status` shows; not hashed.
+        public var prices: [String: Price]?
 
         enum CodingKeys: String, CodingKey {
-            case model, temperature
+            case model, temperature, endpoints, prices
             case timeoutSeconds = "timeout_seconds"
             case connectTimeoutSeconds = "connect_timeout_seconds"
             case maxAttempts = "max_attempts"
+        }
+    }
+
+    /// One teacher server of a fleet.
+    public struct EndpointSettings: Codable, Sendable, Equatable {
+        /// Base URL up to `/v1`, or `cmd:<command>` for a local process speaking JSONL.
+        public var url: String
+        /// The name this server serves the model under, when not the pipeline's `model`.
+        public var model: String?
+        /// Environment variable holding this server's API key.
+        public var apiKeyEnv: String?
+        public var headers: [String: String]?
+        public var maxConcurrency: Int?
+        public var requestsPerMinute: Double?
+        public var tokensPerMinute: Double?
+
+        public init(url: String) { self.url = url }
+
+        enum CodingKeys: String, CodingKey {
+            case url, model, headers
+            case apiKeyEnv = "api_key_env"
+            case maxConcurrency = "max_concurrency"
+            case requestsPerMinute = "requests_per_minute"
+            case tokensPerMinute = "tokens_per_minute"
+        }
+    }
+
+    public struct Price: Codable, Sendable, Equatable {
+        public var inputPerMillion: Double
+        public var outputPerMillion: Double
+
+        enum CodingKeys: String, CodingKey {
+            case inputPerMillion = "input_per_million"
+            case outputPerMillion = "output_per_million"
         }
     }
 
@@ -37,6 +76,9 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         public var countCorrection: String?
         /// For `output: statements`: write statements for safe question shapes without a model call.
         public var rules: Bool?
+        /// An answer cut at `max_tokens` (`finish_reason: length`) is asked again once with this
+        /// larger limit; absent, it is kept and the audit flags it `truncated`.
+        public var retryTruncatedMaxTokens: Int?
 
         public enum OutputKind: String, Codable, Sendable {
             /// The text as returned.
@@ -53,6 +95,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case maxTokens = "max_tokens"
             case countCorrection = "count_correction"
             case rules
+            case retryTruncatedMaxTokens = "retry_truncated_max_tokens"
         }
     }
 

@@ -131,6 +131,19 @@ public final class Runner: Sendable {
         case let .failure(error):
             return failure(error.message, request: logged)
         case var .success(answer):
+            var truncationNote: String?
+            if answer.finishReason == "length", let larger = stage.definition.retryTruncatedMaxTokens, larger > request.maxTokens {
+                // Once, with the larger limit the pipeline names; the tokens of both calls count.
+                var retry = request
+                retry.maxTokens = larger
+                if case var .success(second) = await teacher.complete(retry) {
+                    second.promptTokens = (second.promptTokens ?? 0) + (answer.promptTokens ?? 0)
+                    second.completionTokens = (second.completionTokens ?? 0) + (answer.completionTokens ?? 0)
+                    second.attempts += answer.attempts
+                    truncationNote = "truncated at max_tokens \(request.maxTokens); asked again with \(larger)"
+                    answer = second
+                }
+            }
             if answer.text.trimmed.isEmpty {
                 return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", request: logged)
             }
@@ -161,13 +174,14 @@ public final class Runner: Sendable {
                                                                   reading.note].compactMap { $0 }.joined(separator: "; "))
             }
             let parsed = reading.statements.map { JSONValue.array($0.map { .string($0) }).jsonText }
-            var note = reading.note
+            var note = [reading.note, truncationNote].compactMap { $0 }.joined(separator: "; ")
             if answer.finishReason == "length" {
-                note = [note, "truncated: finish_reason length at max_tokens \(stage.definition.maxTokens)"].compactMap { $0 }.joined(separator: "; ")
+                let limit = truncationNote == nil ? request.maxTokens : (stage.definition.retryTruncatedMaxTokens ?? request.maxTokens)
+                note = [note, "truncated: finish_reason length at max_tokens \(limit)"].filter { !$0.isEmpty }.joined(separator: "; ")
             }
             var result = TaskResult(
                 recordKey: task.recordKey, stage: task.stage,
-                outcome: .done(.init(output: answer.text, parsed: parsed, note: note, finishReason: answer.finishReason,
+                outcome: .done(.init(output: answer.text, parsed: parsed, note: note.isEmpty ? nil : note, finishReason: answer.finishReason,
                                      promptTokens: answer.promptTokens, completionTokens: answer.completionTokens,
                                      model: answer.model, endpoint: answer.endpoint, mock: answer.mock, attempts: answer.attempts)),
                 request: logged, startedAt: started, finishedAt: Date().timeIntervalSince1970)

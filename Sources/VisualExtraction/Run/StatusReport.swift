@@ -26,6 +26,22 @@ public enum StatusReport {
                     : String(repeating: " ", count: widths[i] - cell.count) + cell
             }.joined(separator: "  "))
         }
+        if !s.endpoints.isEmpty {
+            lines.append("")
+            var table: [[String]] = [["endpoint", "stage", "model", "requests", "attempts", "tokens in/out", "cost"]]
+            for e in s.endpoints {
+                table.append([e.endpoint, e.stage, e.model, String(e.requests), String(e.attempts), "\(e.promptTokens)/\(e.completionTokens)",
+                              e.cost.map { String(format: "$%.2f", $0) } ?? "-"])
+            }
+            let widths = (0..<table[0].count).map { i in table.map { $0[i].count }.max() ?? 0 }
+            for row in table {
+                lines.append(row.enumerated().map { i, cell in
+                    i < 3 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) : cell.leftPadded(widths[i])
+                }.joined(separator: "  "))
+            }
+            let costs = s.endpoints.compactMap(\.cost)
+            if !costs.isEmpty { lines.append(String(format: "cost so far: $%.2f (teacher.prices in the pipeline file)", costs.reduce(0, +))) }
+        }
         let mock = s.stages.reduce(0) { $0 + $1.mockOutputs }
         if mock > 0 { lines.append("\(mock) outputs were made by the mock teacher (marked mock in exports)") }
         func section(_ title: String, _ items: [StatusSummary.ReasonCount]) {

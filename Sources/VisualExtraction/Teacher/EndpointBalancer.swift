@@ -114,6 +114,9 @@ public actor EndpointBalancer {
             if state.probing { eject(&state, now: now) }
         case .failed:
             state.failures += 1
+            // Requests sent before the ejection keep failing after it; they are the same outage,
+            // not a reason to double the back-off.
+            if state.ejectedUntil > now && !state.probing { break }
             state.consecutiveFailures += 1
             if state.probing || state.consecutiveFailures >= EndpointBalancer.failuresToEject { eject(&state, now: now) }
         }

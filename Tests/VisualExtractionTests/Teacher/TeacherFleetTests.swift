@@ -1,0 +1,161 @@
+import Foundation
+@testable import MockTeacher
+import Testing
+@testable import VisualExtraction
+
+/// The client against a misbehaving fleet, over loopback: faults end done or failed with a
+/// reason, Retry-After is obeyed, a dead endpoint is ejected and gets its share back once it
+/// recovers, a stalled server cannot hang a request, and the limits hold.
+@Suite(.serialized) struct TeacherFleetTests {
+    static func request(_ n: Int) -> ChatRequest {
+        ChatRequest(model: "m", prompt: "Question #1: What color is cup \(n)?\nAnswer: Red\nDeclarative Statement(s):", images: [], maxTokens: 32, temperature: 0)
+    }
+
+    @Test func everyRequestUnderFaultsEndsDoneOrFailedWithAReason() async throws {
+        let faults = MockFaults(failRate: 0.5, seed: 7, retryAfterSeconds: 1)
+        let server = try await MockTeacherServer.start(.init(faults: faults))
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 1, maxAttempts: 4), client: client)
+        let results = await withTaskGroup(of: Result<ChatResult, TeacherFailure>.self) { group in
+            for n in 0..<80 { group.addTask { await teacher.complete(Self.request(n)) } }
+            var all: [Result<ChatResult, TeacherFailure>] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 80)
+        var done = 0
+        for result in results {
+            switch result {
+            case let .success(answer):
+                done += 1
+                #expect(!answer.text.isEmpty)
+                #expect(answer.finishReason == "stop" || answer.finishReason == "length")
+            case let .failure(failure):
+                #expect(failure.message.contains("gave up after 4 attempts"), "\(failure.message)")
+            }
+        }
+        // At a 50% fault rate and 4 attempts, about 1 in 16 requests exhausts its retries.
+        #expect(done >= 60, "done \(done) of 80")
+        let served = server.ledger.counts
+        for kind in ["429", "500", "drop", "stall", "length", "ok"] {
+            #expect((served[kind] ?? 0) > 0, "the mock served \(kind): \(served)")
+        }
+        await server.shutdown()
+    }
+
+    @Test func theSameSeedMeetsTheSameFaults() {
+        let faults = MockFaults(failRate: 0.3, seed: 42)
+        let bodies = (0..<200).map { Self.request($0).body() }
+        let first = bodies.map { faults.draw(bodyHash: MockFaults.hash($0), occurrence: 0).fault }
+        let again = bodies.reversed().map { faults.draw(bodyHash: MockFaults.hash($0), occurrence: 0).fault }.reversed()
+        #expect(first == Array(again))
+        let share = Double(first.compactMap { $0 }.count) / 200
+        #expect(share > 0.2 && share < 0.4, "\(share)")
+        #expect(first != bodies.map { MockFaults(failRate: 0.3, seed: 43).draw(bodyHash: MockFaults.hash($0), occurrence: 0).fault })
+    }
+
+    @Test(arguments: [1, 2])
+    func retryAfterIsObeyed(seconds: Int) async throws {
+        let faults = MockFaults(failRate: 0.5, kinds: [.rateLimit], seed: 3, retryAfterSeconds: seconds)
+        // A request whose first arrival meets the 429 and whose second does not.
+        guard let n = (0..<500).first(where: { n in
+            let hash = MockFaults.hash(Self.request(n).body())
+            return faults.draw(bodyHash: hash, occurrence: 0).fault != nil && faults.draw(bodyHash: hash, occurrence: 1).fault == nil
+        }) else { Issue.record("no such request among 500"); return }
+        let server = try await MockTeacherServer.start(.init(faults: faults))
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, maxAttempts: 3), client: client)
+        let start = Date()
+        let answer = try await teacher.complete(Self.request(n)).get()
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(answer.attempts == 2)
+        #expect(elapsed >= Double(seconds) - 0.05, "retried after \(elapsed) s, Retry-After was \(seconds)")
+        #expect(elapsed < Double(seconds) + 1.5)
+        await server.shutdown()
+    }
+
+    @Test func aStalledServerCannotHangARequest() async throws {
+        let server = try await MockTeacherServer.start(.init(faults: MockFaults(failRate: 1, kinds: [.stall])))
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 0.5, maxAttempts: 2), client: client)
+        let start = Date()
+        guard case let .failure(failure) = await teacher.complete(Self.request(1)) else { Issue.record("a stalled server must fail the request"); return }
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(failure.message.contains("curl 28"), "a timeout: \(failure.message)")
+        #expect(failure.attempts == 2)
+        await server.shutdown()
+    }
+
+    @Test func aDeadEndpointIsEjectedAndGetsItsShareBackAfterRecovery() async throws {
+        // A port that will be free: bind, note it, close.
+        let probe = try await MockTeacherServer.start()
+        let port = probe.port
+        await probe.shutdown()
+        // Both answer in 20 ms, so after recovery least-outstanding should split the work about evenly.
+        let healthy = try await MockTeacherServer.start(.init(latencyMs: 20))
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let dead = "http://127.0.0.1:\(port)/v1"
+        let teacher = OpenAITeacher(endpoints: [
+            TeacherEndpoint(baseURL: dead, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4),
+            TeacherEndpoint(baseURL: healthy.baseURL, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4),
+        ], client: client)
+
+        func batch(_ range: Range<Int>) async -> [String] {
+            await withTaskGroup(of: String.self) { group in
+                for n in range { group.addTask { (try? await teacher.complete(Self.request(n)).get())?.endpoint ?? "failed" } }
+                var all: [String] = []
+                for await endpoint in group { all.append(endpoint) }
+                return all
+            }
+        }
+        // While one endpoint is down, its share goes to the other; nothing fails.
+        let whileDown = await batch(0..<40)
+        #expect(whileDown.allSatisfy { $0 == healthy.baseURL }, "\(whileDown)")
+        let ejected = await teacher.balancer.snapshot()[0]
+        #expect(ejected.ejected, "three failures in a row eject the endpoint")
+
+        // It comes back; after its ejection ends, a probe succeeds and it takes its share again.
+        let revived = try await MockTeacherServer.start(.init(port: port, latencyMs: 20))
+        try await Task.sleep(nanoseconds: UInt64((EndpointBalancer.firstEjectionSeconds + 0.5) * 1e9))
+        let afterRecovery = await batch(40..<120)
+        let share = Double(afterRecovery.filter { $0 == revived.baseURL }.count) / Double(afterRecovery.count)
+        #expect(!afterRecovery.contains("failed"))
+        #expect(share > 0.3, "the recovered endpoint took \(share) of the requests")
+        await revived.shutdown()
+        await healthy.shutdown()
+    }
+
+    @Test func concurrencyLimitAndAdaptiveDecrease() async {
+        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 4)])
+        var taken: [Int] = []
+        for _ in 0..<4 { taken.append(await balancer.acquire(estimatedTokens: 1)) }
+        #expect(taken == [0, 0, 0, 0])
+        let fifth = Task { await balancer.acquire(estimatedTokens: 1) }
+        try? await Task.sleep(nanoseconds: 100_000_000)
+        #expect(await balancer.snapshot()[0].outstanding == 4, "the fifth waits for a free slot")
+        await balancer.release(0, .success)
+        _ = await fifth.value
+        await balancer.release(0, .overloaded(retryAfter: nil))
+        #expect(await balancer.snapshot()[0].limit == 2, "a 429 halves the limit")
+        await balancer.release(0, .overloaded(retryAfter: nil))
+        #expect(await balancer.snapshot()[0].limit == 2, "at most one decrease a second")
+        await balancer.release(0, .success)
+        #expect(await balancer.snapshot()[0].limit == 2.5, "additive increase: 1/limit per success")
+    }
+
+    @Test func requestsPerMinuteArePaced() async {
+        // 120/min: a burst of 20 (ten seconds' worth), then one every half second.
+        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 100, requestsPerMinute: 120)])
+        let start = Date()
+        for _ in 0..<22 {
+            let index = await balancer.acquire(estimatedTokens: 1)
+            await balancer.release(index, .success)
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed >= 0.9 && elapsed < 3, "22 requests at 120/min after a burst of 20 took \(elapsed) s")
+    }
+}
