@@ -94,7 +94,17 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads.")
     var threads = 1
 
+    @Flag(help: "Speak the local-process protocol on stdin/stdout instead of HTTP (for --teacher cmd:'vxt mock-teacher --stdio').")
+    var stdio = false
+
+    @Option(help: "With --stdio: exit with status 3 after this many answers, abandoning the rest, to rehearse a crashing model process.")
+    var exitAfter: Int?
+
     func run() async throws {
+        if stdio {
+            await MockStdioTeacher.serve(latencyMs: latencyMs, jitterMs: jitterMs, exitAfter: exitAfter)
+            return
+        }
         let kinds: [MockFaults.Kind]
         do { kinds = try MockFaults.parseKinds(faults) } catch { throw ValidationError("--faults: \(error)") }
         let server = try await MockTeacherServer.start(.init(

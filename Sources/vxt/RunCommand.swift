@@ -32,8 +32,8 @@ struct RunCommand: AsyncParsableCommand {
     var work: String
 
     @Option(help: ArgumentHelp(
-        "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; give it once per server to spread requests over a fleet (or list teacher.endpoints in the pipeline file). Without any, the built-in mock teacher answers.",
-        valueName: "url"))
+        "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; give it once per server to spread requests over a fleet (or list teacher.endpoints in the pipeline file). Or cmd:'<command>': a local process that reads request lines on stdin and writes answer lines on stdout (see the README). Without any, the built-in mock teacher answers.",
+        valueName: "url|cmd:..."))
     var teacher: [String] = []
 
     @Option(help: "Model name to request (default: the pipeline's teacher.model).")
@@ -83,8 +83,14 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1 (got \(url))")
+        for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(LocalProcessTeacher.scheme)) {
+            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1, or cmd:'<command>' (got \(url))")
+        }
+        let commands = teacher.filter { $0.hasPrefix(LocalProcessTeacher.scheme) }
+        if !commands.isEmpty {
+            guard commands.count == 1, teacher.count == 1, LocalProcessTeacher.command(from: commands[0]) != nil else {
+                throw ValidationError("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
+            }
         }
         guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
     }
@@ -100,8 +106,9 @@ struct RunCommand: AsyncParsableCommand {
         let imagesRoot = images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
 
         var mock: MockTeacherServer?
-        var urls = teacher
-        if urls.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
+        let localCommand = teacher.lazy.compactMap(LocalProcessTeacher.command(from:)).first
+        var urls = localCommand == nil ? teacher : []
+        if localCommand == nil && urls.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
             let fault = try mockStatementFault.map { name -> MockResponder.StatementFault in
                 guard let fault = MockResponder.StatementFault(rawValue: name) else {
                     throw ValidationError("--mock-statement-fault takes \(MockResponder.StatementFault.allCases.map(\.rawValue).joined(separator: " or "))")
@@ -120,8 +127,8 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
         }
 
-        let endpoints: [TeacherEndpoint]
-        do {
+        var endpoints: [TeacherEndpoint] = []
+        if localCommand == nil { do {
             var settings = pipeline.definition.teacher
             if let timeout { settings.timeoutSeconds = timeout }
             endpoints = try TeacherFleet.endpoints(
@@ -130,8 +137,12 @@ struct RunCommand: AsyncParsableCommand {
                 environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError("\(error)")
+        } }
+        let local = localCommand.map {
+            LocalProcessTeacher(command: $0, timeoutSeconds: timeout ?? pipeline.definition.teacher.timeoutSeconds ?? 600,
+                                maxAttempts: pipeline.definition.teacher.maxAttempts ?? 4)
         }
-        let baseURL = endpoints.map(\.baseURL).joined(separator: ", ")
+        let baseURL = local?.endpointDescription ?? endpoints.map(\.baseURL).joined(separator: ", ")
         let slice = try shard.map { try Shard(parsing: $0) } ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
         let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
                                 shard: slice, allowChanged: allowChanged)
@@ -150,7 +161,7 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let client = try CurlHTTPClient()
-        var teacher: any Teacher = OpenAITeacher(endpoints: endpoints, client: client)
+        var teacher: any Teacher = local ?? OpenAITeacher(endpoints: endpoints, client: client)
         if let cache {
             let responses = try ResponseCache(directory: cache)
             Output.info("response cache \(responses.path): \(try responses.count()) answers")
@@ -185,7 +196,9 @@ struct RunCommand: AsyncParsableCommand {
         ticker.cancel()
         _ = signals
         client.shutdown()
+        local?.shutdown()
         await mock?.shutdown()
+        if let local, local.restarts > 0 { Output.info("the local teacher process was restarted \(local.restarts) times") }
 
         let status = try opened.store.status()
         Output.info(meter.line())

@@ -146,9 +146,15 @@ public struct OpenAITeacher: Teacher {
         guard let json = try? JSONParser.parse(body) else {
             return .failure(TeacherFailure(message: "teacher answered 200 with a body that is not JSON: \(errorExcerpt(body))", status: 200, attempts: 1))
         }
+        return parse(json: json)
+    }
+
+    /// A chat-completion object, however it arrived (an HTTP body, a line from a local process).
+    static func parse(json: JSONValue) -> Result<ChatResult, TeacherFailure> {
+        func excerpt() -> [UInt8] { Array(json.jsonText.utf8.prefix(300)) }
         guard case let .array(choices)? = json["choices"], let choice = choices.first,
               let message = choice["message"] else {
-            return .failure(TeacherFailure(message: "teacher answer has no choices[0].message: \(errorExcerpt(body))", status: 200, attempts: 1))
+            return .failure(TeacherFailure(message: "teacher answer has no choices[0].message: \(errorExcerpt(excerpt()))", status: 200, attempts: 1))
         }
         let text: String
         switch message["content"] {

@@ -36,9 +36,16 @@ import Testing
         }
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        // The teacher is the mock as a local process, with both directions of its pipe copied to files.
+        let requests = work.appendingPathComponent("requests.jsonl"), answers = work.appendingPathComponent("answers.jsonl")
+        let teacher = "cmd:tee '\(requests.path)' | '\(TestSupport.vxtBinary.path)' mock-teacher --stdio | tee '\(answers.path)'"
+        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                                          "--work", work.path, "--teacher", teacher])
         #expect(run.status == 0, "\(run.stderr)")
-        var files: [String: URL] = [:]
+        for copy in [requests, answers] {
+            #expect(try String(contentsOf: copy, encoding: .utf8).split(separator: "\n").count >= 20, "\(copy.lastPathComponent) holds the run's calls")
+        }
+        var files: [String: URL] = ["local-teacher-request": requests, "local-teacher-response": answers]
         let audit = try TestSupport.runVXT(["audit", "--work", work.path, "--json"])
         #expect(audit.status == 0, "\(audit.stderr)")
         files["audit-summary"] = work.appendingPathComponent("audit.json")

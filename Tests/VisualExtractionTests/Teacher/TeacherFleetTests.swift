@@ -44,6 +44,38 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func aWholeRunUnderFaultsLeavesNothingPendingOrSilent() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try TestSupport.runVXT([
+            "run", "pipelines/clean.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
+            "--work", work.path, "--mock-fail-rate", "0.4", "--timeout", "1",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let status = try JSONParser.parse(try TestSupport.runVXT(["status", "--work", work.path, "--json"]).stdout)
+        guard case let .array(stages)? = status["stages"] else { Issue.record("no stages"); return }
+        var done = 0, failed = 0
+        for stage in stages {
+            let counts = stage["counts"]
+            #expect(counts?["pending"] == nil && counts?["running"] == nil, "\(stage.jsonText)")
+            done += Int(counts?["done"]?.jsonText ?? "0") ?? 0
+            failed += Int(counts?["failed"]?.jsonText ?? "0") ?? 0
+        }
+        #expect(done + failed == 40, "every task of 10 records x 4 stages ends done or failed")
+        #expect(done >= 30)
+        if failed > 0 {
+            let reasons = try TestSupport.runVXT(["status", "--work", work.path]).stdout + run.stderr
+            #expect(reasons.contains("gave up after"), "a failure carries its reason")
+        }
+        // The mock's length faults come back as a retry with a larger token limit or as a flag, never silently.
+        let export = work.appendingPathComponent("corpus.jsonl")
+        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", export.path]).status == 0)
+        for line in try TestSupport.jsonLines(export) {
+            let description = line["description"]?.stringValue ?? ""
+            #expect(description.count > 20, "\(line["id"]?.stringValue ?? "?") has no description")
+        }
+    }
+
     @Test func theSameSeedMeetsTheSameFaults() {
         let faults = MockFaults(failRate: 0.3, seed: 42)
         let bodies = (0..<200).map { Self.request($0).body() }

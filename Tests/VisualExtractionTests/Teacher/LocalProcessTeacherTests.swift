@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import VisualExtraction
+
+/// `--teacher cmd:'...'`: a model in a local process speaking JSONL. Driven against
+/// `vxt mock-teacher --stdio`, a real child process that answers out of order and, when told,
+/// crashes with requests still in hand.
+@Suite(.serialized) struct LocalProcessTeacherTests {
+    static var mockCommand: String { "'\(TestSupport.vxtBinary.path)' mock-teacher --stdio" }
+
+    static func complete(_ teacher: LocalProcessTeacher, _ range: Range<Int>) async -> [Int: Result<ChatResult, TeacherFailure>] {
+        await withTaskGroup(of: (Int, Result<ChatResult, TeacherFailure>).self) { group in
+            for n in range { group.addTask { (n, await teacher.complete(TeacherFleetTests.request(n))) } }
+            var all: [Int: Result<ChatResult, TeacherFailure>] = [:]
+            for await (n, result) in group { all[n] = result }
+            return all
+        }
+    }
+
+    @Test func answersFindTheirRequestsWhenTheyArriveOutOfOrder() async throws {
+        let teacher = LocalProcessTeacher(command: Self.mockCommand + " --latency-ms 5 --jitter-ms 60", timeoutSeconds: 30)
+        defer { teacher.shutdown() }
+        let results = await Self.complete(teacher, 0..<40)
+        #expect(results.count == 40)
+        for (n, result) in results {
+            let answer = try result.get()
+            #expect(answer.text == "What color is cup \(n): Red.", "request \(n) got another's answer")
+            #expect(answer.mock)
+            #expect(answer.endpoint == "cmd:" + Self.mockCommand + " --latency-ms 5 --jitter-ms 60")
+            #expect(answer.attempts == 1)
+        }
+        #expect(teacher.restarts == 0)
+    }
+
+    @Test func aProcessThatDiesIsRestartedAndItsRequestsAreRetried() async throws {
+        // Dies after every 15 answers with the rest of its 40 requests in hand.
+        let teacher = LocalProcessTeacher(command: Self.mockCommand + " --latency-ms 20 --exit-after 15", timeoutSeconds: 30, maxAttempts: 6)
+        defer { teacher.shutdown() }
+        let results = await Self.complete(teacher, 0..<40)
+        let answers = results.values.compactMap { try? $0.get() }
+        #expect(answers.count == 40, "failures: \(results.values.compactMap { if case let .failure(f) = $0 { f.message } else { nil } })")
+        #expect(teacher.restarts >= 2, "restarts: \(teacher.restarts)")
+        #expect(answers.contains { $0.attempts > 1 }, "requests held by a dead process went again")
+    }
+
+    @Test func aCommandThatCannotServeFailsWithItsExitStatus() async {
+        let teacher = LocalProcessTeacher(command: "echo 'loading model...'; exit 7", timeoutSeconds: 5, maxAttempts: 2)
+        defer { teacher.shutdown() }
+        let start = Date()
+        guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
+            Issue.record("a process that exits cannot answer"); return
+        }
+        #expect(failure.message.contains("exited with status 7"), "\(failure.message)")
+        #expect(failure.message.contains("gave up after 2 attempts"))
+        // One pause of a second between the two starts: no spinning, no long hang.
+        #expect(Date().timeIntervalSince(start) >= 0.9)
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
+    @Test func aRefusalIsRecordedWithTheProcesssMessageAndNotRetried() async {
+        // A one-line Python-free "model": answers every request with an error object, in order.
+        let teacher = LocalProcessTeacher(command: "while read -r line; do echo '{\"error\":{\"message\":\"image too large\"}}'; done",
+                                          timeoutSeconds: 5)
+        defer { teacher.shutdown() }
+        guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
+            Issue.record("an error answer is a failure"); return
+        }
+        #expect(failure.message.contains("image too large"))
+        #expect(failure.attempts == 1)
+    }
+
+    @Test func aHungProcessCannotHangARequest() async {
+        let teacher = LocalProcessTeacher(command: "sleep 30", timeoutSeconds: 0.5, maxAttempts: 2)
+        defer { teacher.shutdown() }
+        let start = Date()
+        guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
+            Issue.record("no answer must fail"); return
+        }
+        #expect(failure.message.contains("no answer from cmd:sleep 30 within"), "\(failure.message)")
+        #expect(Date().timeIntervalSince(start) < 3)
+    }
+
+    @Test func aWholeRunThroughACrashingLocalProcessFinishes() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try TestSupport.runVXT([
+            "run", "pipelines/paper.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
+            "--work", work.path, "--concurrency", "4",
+            "--teacher", "cmd:" + Self.mockCommand + " --latency-ms 10 --exit-after 9",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("the local teacher process was restarted"), "\(run.stderr)")
+        let status = try TestSupport.runVXT(["status", "--work", work.path, "--json"])
+        let json = try JSONParser.parse(status.stdout)
+        guard case let .array(stages)? = json["stages"] else { Issue.record("no stages in \(status.stdout)"); return }
+        for stage in stages {
+            #expect(stage["counts"]?["failed"] == nil, "\(stage.jsonText)")
+            #expect(stage["counts"]?["done"]?.jsonText == "10", "\(stage.jsonText)")
+        }
+    }
+}
