@@ -4,6 +4,7 @@ CURLcode vxt_easy_setopt_long(CURL *easy, CURLoption option, long value) { retur
 CURLcode vxt_easy_setopt_pointer(CURL *easy, CURLoption option, const void *value) { return curl_easy_setopt(easy, option, value); }
 CURLcode vxt_easy_setopt_offset(CURL *easy, CURLoption option, curl_off_t value) { return curl_easy_setopt(easy, option, value); }
 CURLcode vxt_easy_setopt_data_callback(CURL *easy, CURLoption option, vxt_curl_data_cb callback) { return curl_easy_setopt(easy, option, callback); }
+CURLcode vxt_easy_setopt_seek_callback(CURL *easy, vxt_curl_seek_cb callback) { return curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, callback); }
 
 CURLcode vxt_easy_getinfo_long(CURL *easy, CURLINFO info, long *value) { return curl_easy_getinfo(easy, info, value); }
 CURLcode vxt_easy_getinfo_pointer(CURL *easy, CURLINFO info, void **value) { return curl_easy_getinfo(easy, info, value); }

@@ -96,6 +96,14 @@ public enum MockResponder {
         return Answer(status: 200, body: out)
     }
 
+    /// The benchmark stand-in's answer to everything: one sentence, so a one-pair statements
+    /// prompt parses too.
+    static let fixed = Answer(status: 200, body: """
+        {"id":"mock-fixed","object":"chat.completion","created":0,"model":"mock","system_fingerprint":"vxt-mock-teacher",\
+        "choices":[{"index":0,"message":{"role":"assistant","content":"The object in the image is red."},"finish_reason":"stop"}],\
+        "usage":{"prompt_tokens":300,"completion_tokens":8,"total_tokens":308}}
+        """)
+
     static func error(_ status: Int, _ message: String) -> Answer {
         var out = "{\"error\":{\"message\":"
         JSONValueWriter.string(message, to: &out)

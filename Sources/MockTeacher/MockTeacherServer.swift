@@ -23,15 +23,19 @@ public final class MockTeacherServer: Sendable {
         public var faults: MockFaults
         /// Event-loop threads; one is plenty below a few thousand requests per second.
         public var threads: Int
+        /// Answer every chat completion with the same one-sentence answer without reading the
+        /// body: the stand-in for benchmarks, where the server must cost as little as possible.
+        public var fixedAnswer: Bool
 
         public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil,
-                    faults: MockFaults = MockFaults(), threads: Int = 1) {
+                    faults: MockFaults = MockFaults(), threads: Int = 1, fixedAnswer: Bool = false) {
             self.host = host
             self.port = port
             self.latencyMs = latencyMs
             self.statementFault = statementFault
             self.faults = faults
             self.threads = max(1, threads)
+            self.fixedAnswer = fixedAnswer
         }
     }
 
@@ -41,6 +45,7 @@ public final class MockTeacherServer: Sendable {
         let fault = options.statementFault
         let faults = options.faults
         let ledger = MockFaultLedger()
+        let fixed = options.fixedAnswer
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -48,7 +53,7 @@ public final class MockTeacherServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency, statementFault: fault,
-                                                                                      faults: faults, ledger: ledger))
+                                                                                      faults: faults, ledger: ledger, fixedAnswer: fixed))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -84,10 +89,12 @@ final class MockHTTPHandler: ChannelInboundHandler {
     private let statementFault: MockResponder.StatementFault?
     private let faults: MockFaults
     private let ledger: MockFaultLedger
+    private let fixedAnswer: Bool
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(latencyMs: Int, statementFault: MockResponder.StatementFault?, faults: MockFaults, ledger: MockFaultLedger) {
+    init(latencyMs: Int, statementFault: MockResponder.StatementFault?, faults: MockFaults, ledger: MockFaultLedger, fixedAnswer: Bool) {
+        self.fixedAnswer = fixedAnswer
         self.latencyMs = latencyMs
         self.statementFault = statementFault
         self.faults = faults
@@ -100,12 +107,15 @@ final class MockHTTPHandler: ChannelInboundHandler {
             self.head = head
             body.removeAll(keepingCapacity: true)
         case var .body(buffer):
+            if fixedAnswer { return }
             if let bytes = buffer.readBytes(length: buffer.readableBytes) { body.append(contentsOf: bytes) }
         case .end:
             guard let head else { return }
             var answer: MockResponder.Answer?
             var delay = latencyMs
-            if head.method == .POST && head.uri.hasSuffix("/chat/completions") {
+            if head.method == .POST && head.uri.hasSuffix("/chat/completions") && fixedAnswer {
+                answer = MockResponder.fixed
+            } else if head.method == .POST && head.uri.hasSuffix("/chat/completions") {
                 let hash = MockFaults.hash(body)
                 let (fault, jitter) = faults.draw(bodyHash: hash, occurrence: ledger.arrival(hash))
                 delay += jitter

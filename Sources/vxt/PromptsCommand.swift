@@ -94,6 +94,9 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads.")
     var threads = 1
 
+    @Flag(help: "Answer every request with the same sentence without reading its body: the cheapest stand-in server, for benchmarks.")
+    var fixedAnswer = false
+
     @Flag(help: "Speak the local-process protocol on stdin/stdout instead of HTTP (for --teacher cmd:'vxt mock-teacher --stdio').")
     var stdio = false
 
@@ -109,7 +112,8 @@ struct MockTeacherCommand: AsyncParsableCommand {
         do { kinds = try MockFaults.parseKinds(faults) } catch { throw ValidationError("--faults: \(error)") }
         let server = try await MockTeacherServer.start(.init(
             host: host, port: port, latencyMs: latencyMs,
-            faults: MockFaults(failRate: failRate, kinds: kinds, seed: seed, retryAfterSeconds: retryAfter, jitterMs: jitterMs), threads: threads))
+            faults: MockFaults(failRate: failRate, kinds: kinds, seed: seed, retryAfterSeconds: retryAfter, jitterMs: jitterMs), threads: threads,
+            fixedAnswer: fixedAnswer))
         Output.info("mock teacher listening on \(server.baseURL)" + (failRate > 0 ? " (fault rate \(failRate): \(faults), seed \(seed))" : ""))
         try await server.wait()
     }

@@ -11,6 +11,8 @@ CURLcode vxt_easy_setopt_long(CURL *easy, CURLoption option, long value);
 CURLcode vxt_easy_setopt_pointer(CURL *easy, CURLoption option, const void *value);
 CURLcode vxt_easy_setopt_offset(CURL *easy, CURLoption option, curl_off_t value);
 CURLcode vxt_easy_setopt_data_callback(CURL *easy, CURLoption option, vxt_curl_data_cb callback);
+typedef int (*vxt_curl_seek_cb)(void *userp, curl_off_t offset, int origin);
+CURLcode vxt_easy_setopt_seek_callback(CURL *easy, vxt_curl_seek_cb callback);
 
 CURLcode vxt_easy_getinfo_long(CURL *easy, CURLINFO info, long *value);
 CURLcode vxt_easy_getinfo_pointer(CURL *easy, CURLINFO info, void **value);

@@ -21,6 +21,12 @@ public struct PreparedImage: Sendable {
         "data:\(mimeType);base64," + Base64.encode(bytes)
     }
 
+    /// The data URL written straight into a request body: base64 needs no JSON escaping.
+    func appendDataURL(to out: inout [UInt8]) {
+        out.append(contentsOf: "data:\(mimeType);base64,".utf8)
+        Base64.encode(bytes, appendingTo: &out)
+    }
+
     /// What the job store keeps instead of the pixels: enough to recognise the image.
     public var placeholder: String {
         "<image \(mimeType) \(width)x\(height) \(bytes.count) bytes, source sha256:\(sourceSHA256)>"

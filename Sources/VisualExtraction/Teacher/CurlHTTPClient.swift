@@ -31,6 +31,9 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public var curlCode: Int
     public var message: String
     public var isTimeout: Bool { curlCode == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+    /// libcurl wanted to send the body again (a reused connection had closed) after it was freed:
+    /// says nothing about the server; send again.
+    public var isRewind: Bool { curlCode == Int(CURLE_SEND_FAIL_REWIND.rawValue) }
     public var description: String { "transport error (curl \(curlCode)): \(message)" }
 }
 
@@ -49,6 +52,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
     private var pending: [Transfer] = []
     private var stopped = false
     private var thread: Thread?
+    private let uploads: AsyncBudget
 
     private static let globalInit: Bool = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
@@ -59,7 +63,9 @@ public final class CurlHTTPClient: @unchecked Sendable {
         public var description: String { message }
     }
 
-    public init() throws {
+    /// - Parameter uploadBudgetBytes: most bytes of bodies built but not yet sent (see `AsyncBudget`).
+    public init(uploadBudgetBytes: Int = 128 << 20) throws {
+        uploads = AsyncBudget(limit: uploadBudgetBytes)
         guard CurlHTTPClient.globalInit, let multi = curl_multi_init() else {
             throw SetupError(message: "libcurl could not be initialised")
         }
@@ -104,12 +110,28 @@ public final class CurlHTTPClient: @unchecked Sendable {
         vxt_eventfd_signal(wakeFD)
     }
 
-    public func send(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPTransportError> {
-        await withCheckedContinuation { continuation in
-            guard let transfer = Transfer(request: request, continuation: continuation) else {
-                continuation.resume(returning: .failure(HTTPTransportError(curlCode: -1, message: "curl_easy_init failed")))
-                return
-            }
+    /// Takes the request (its body is freed once sent: at thousands of requests in flight waiting
+    /// seconds for their answers, keeping 100+ KB bodies would cost gigabytes).
+    public func send(_ request: consuming HTTPRequest) async -> Result<HTTPResponse, HTTPTransportError> {
+        await send(request, reservation: nil)
+    }
+
+    /// Waits until `bytes` more of unsent bodies fit the upload budget, then builds the request
+    /// and sends it; the reservation ends when its body is out.
+    public func send(reserving bytes: Int, _ build: () -> HTTPRequest) async -> Result<HTTPResponse, HTTPTransportError> {
+        await uploads.acquire(bytes)
+        return await send(build(), reservation: (uploads, bytes))
+    }
+
+    private func send(_ request: consuming HTTPRequest, reservation: (AsyncBudget, Int)?) async -> Result<HTTPResponse, HTTPTransportError> {
+        // The request is consumed here so that the transfer holds the only reference to its body
+        // (an async frame would otherwise keep it alive until the answer, seconds later).
+        guard let transfer = Transfer(request: consume request, reservation: reservation) else {
+            if let (budget, bytes) = reservation { budget.release(bytes) }
+            return .failure(HTTPTransportError(curlCode: -1, message: "curl_easy_init failed"))
+        }
+        return await withCheckedContinuation { continuation in
+            transfer.continuation = continuation
             lock.lock()
             let isStopped = stopped
             if !isStopped { pending.append(transfer) }
@@ -243,25 +265,48 @@ final class Transfer {
     let easy: UnsafeMutableRawPointer
     var received: [UInt8] = []
     var retryAfter: String?
+    /// The body until it has all been handed to libcurl, then empty.
+    private var body: [UInt8]
+    private var sent = 0
+    /// Upload budget held until the body is out (or the transfer ends).
+    private var reservation: (AsyncBudget, Int)?
     let errorBuffer: UnsafeMutablePointer<CChar>
     private var headerList: UnsafeMutablePointer<curl_slist>?
-    private var continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>?
+    /// Set before the transfer is handed to the I/O thread; resumed once.
+    var continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>?
 
-    init?(request: HTTPRequest, continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>) {
+    init?(request: consuming HTTPRequest, reservation: (AsyncBudget, Int)?) {
         guard let easy = curl_easy_init() else { return nil }
+        self.reservation = reservation
         self.easy = easy
-        self.continuation = continuation
+        body = request.body
+        request.body = []
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_URL, request.url)
         _ = vxt_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         _ = vxt_easy_setopt_long(easy, CURLOPT_POST, 1)
-        _ = vxt_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-        request.body.withUnsafeBytes { _ = vxt_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+        _ = vxt_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        // Streamed from `body` by the read callback instead of copied by libcurl, so that it can be
+        // freed as soon as the last byte is out.
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_READDATA, me)
+        _ = vxt_easy_setopt_data_callback(easy, CURLOPT_READFUNCTION) { buffer, size, count, user in
+            guard let buffer, let user else { return Int(CURL_READFUNC_ABORT) }
+            return Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue().read(into: buffer, capacity: size * count)
+        }
+        _ = vxt_easy_setopt_pointer(easy, CURLOPT_SEEKDATA, me)
+        _ = vxt_easy_setopt_seek_callback(easy) { user, offset, origin in
+            guard let user, origin == SEEK_SET else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+            return Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue().rewind(to: Int(offset))
+        }
         _ = vxt_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeoutSeconds * 1000))
         _ = vxt_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutSeconds * 1000))
         _ = vxt_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        // libcurl's smallest buffers (16 KiB each way instead of 64 KiB up): with 12,000 transfers
+        // in flight the defaults alone would hold ~1 GB. Answers are small; bodies go at memory speed.
+        _ = vxt_easy_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, 16 * 1024)
+        _ = vxt_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 16 * 1024)
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
@@ -291,7 +336,36 @@ final class Transfer {
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, list)
     }
 
+    private func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let n = min(capacity, body.count - sent)
+        if n > 0 {
+            body.withUnsafeBytes { bytes in
+                if let base = bytes.baseAddress { UnsafeMutableRawPointer(buffer).copyMemory(from: base + sent, byteCount: n) }
+            }
+            sent += n
+        }
+        if sent == body.count && !body.isEmpty {
+            body = []
+            endReservation()
+        }
+        return n
+    }
+
+    /// Possible while the body is kept; after that the request fails with CURLE_SEND_FAIL_REWIND
+    /// and the teacher sends it again.
+    private func rewind(to offset: Int) -> Int32 {
+        guard offset == 0 || offset <= body.count, !(body.isEmpty && sent > 0) else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+        sent = offset
+        return Int32(CURL_SEEKFUNC_OK)
+    }
+
+    private func endReservation() {
+        if let (budget, bytes) = reservation { budget.release(bytes) }
+        reservation = nil
+    }
+
     func finish(_ result: Result<HTTPResponse, HTTPTransportError>) {
+        endReservation()
         continuation?.resume(returning: result)
         continuation = nil
     }

@@ -35,6 +35,8 @@ public actor EndpointBalancer {
         case overloaded(retryAfter: Double?)
         /// Another 5xx or a transport error.
         case failed
+        /// Nothing learned about the server (the client had to give up on its own account).
+        case neutral
     }
 
     struct State {
@@ -112,6 +114,8 @@ public actor EndpointBalancer {
             }
             if let retryAfter, retryAfter > 0 { state.pausedUntil = max(state.pausedUntil, now + retryAfter) }
             if state.probing { eject(&state, now: now) }
+        case .neutral:
+            if state.probing { state.probing = false }
         case .failed:
             state.failures += 1
             // Requests sent before the ejection keep failing after it; they are the same outage,

@@ -74,15 +74,18 @@ public struct OpenAITeacher: Teacher {
             attempt += 1
             let index = await balancer.acquire(estimatedTokens: tokens)
             let endpoint = endpoints[index]
-            let http = HTTPRequest(url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
-                                   timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
             var delay: Double?
-            switch await client.send(http) {
+            // The body is built only when the upload budget has room for it, and freed once sent.
+            let sent = await client.send(reserving: request.estimatedBodyBytes) {
+                HTTPRequest(url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
+                            timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+            }
+            switch sent {
             case let .failure(error):
-                await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : .failed)
+                await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : error.isRewind ? .neutral : .failed)
                 lastMessage = "\(error) from \(endpoint.chatCompletionsURL)"
                 lastStatus = nil
-                delay = endpoints.count > 1 ? 0 : OpenAITeacher.backoff(attempt: attempt)
+                delay = endpoints.count > 1 || error.isRewind ? 0 : OpenAITeacher.backoff(attempt: attempt)
             case let .success(response):
                 if response.status == 200 {
                     await balancer.release(index, .success)

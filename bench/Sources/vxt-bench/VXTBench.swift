@@ -3,6 +3,7 @@ import VisualExtraction
 
 /// vxt-bench rules FILE...            (share of QA pairs the statement rules take)
 /// vxt-bench jobstore RECORDS BATCH   (see bench/jobstore)
+/// vxt-bench teacher URL REQUESTS CONCURRENCY IMAGE   (see bench/teacher)
 /// vxt-bench images MODE REPEAT FILE...
 ///   MODE: exact512 | maxside768. For each file: read, decode, resize, encode JPEG q95, REPEAT
 ///   times; prints one JSON line per file with the median milliseconds. bench/images compares it
@@ -21,6 +22,10 @@ struct VXTBench {
         }
         if args.count == 4, args[1] == "jobstore", let records = Int(args[2]), let batch = Int(args[3]) {
             try await JobStoreBenchmark.run(records: records, batch: batch)
+            exit(0)
+        }
+        if args.count == 6, args[1] == "teacher", let requests = Int(args[3]), let concurrency = Int(args[4]) {
+            try await TeacherBenchmark.run(url: args[2], requests: requests, concurrency: concurrency, image: args[5])
             exit(0)
         }
         guard args.count >= 5, args[1] == "images", let repeatCount = Int(args[3]) else {
