@@ -31,7 +31,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
 
     /// One teacher server of a fleet.
     public struct EndpointSettings: Codable, Sendable, Equatable {
-        /// Base URL up to `/v1`, or `cmd:<command>` for a local process speaking JSONL.
+        /// Base URL up to `/v1` (a local-process teacher is given with `--teacher cmd:...`).
         public var url: String
         /// The name this server serves the model under, when not the pipeline's `model`.
         public var model: String?

@@ -10,45 +10,36 @@ final class AsyncBudget: @unchecked Sendable {
     let limit: Int
     private let lock = NSLock()
     private var used = 0
-    private var waiters: [(bytes: Int, continuation: CheckedContinuation<Void, Never>)] = []
-    private var head = 0
+    private var waiters = FIFOQueue<(units: Int, continuation: CheckedContinuation<Void, Never>)>()
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    func acquire(_ bytes: Int) async {
+    func acquire(_ units: Int) async {
         await withCheckedContinuation { continuation in
             lock.lock()
-            if head == waiters.count && fits(bytes) {
-                used += bytes
+            if waiters.isEmpty && fits(units) {
+                used += units
                 lock.unlock()
                 continuation.resume()
             } else {
-                waiters.append((bytes, continuation))
+                waiters.append((units, continuation))
                 lock.unlock()
             }
         }
     }
 
-    func release(_ bytes: Int) {
+    func release(_ units: Int) {
         var ready: [CheckedContinuation<Void, Never>] = []
         lock.lock()
-        used -= bytes
-        // In arrival order: a large body is not overtaken forever by small ones.
-        while head < waiters.count && fits(waiters[head].bytes) {
-            used += waiters[head].bytes
-            ready.append(waiters[head].continuation)
-            head += 1
-        }
-        if head == waiters.count {
-            waiters.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 && head * 2 > waiters.count {
-            waiters.removeFirst(head)
-            head = 0
+        used -= units
+        // In arrival order: a large claim is not overtaken forever by small ones.
+        while let next = waiters.first, fits(next.units), let waiter = waiters.popFirst() {
+            used += waiter.units
+            ready.append(waiter.continuation)
         }
         lock.unlock()
         for continuation in ready { continuation.resume() }
     }
 
-    private func fits(_ bytes: Int) -> Bool { used == 0 || used + bytes <= limit }
+    private func fits(_ units: Int) -> Bool { used == 0 || used + units <= limit }
 }

@@ -57,9 +57,8 @@ public actor EndpointBalancer {
     }
 
     private var states: [State]
-    /// Waiting acquirers, oldest first from `waiterHead` (a queue without O(n) removals).
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    private var waiterHead = 0
+    /// Waiting acquirers, oldest first.
+    private var waiters = FIFOQueue<CheckedContinuation<Void, Never>>()
     private var timerArmed: Double?
 
     public static let failuresToEject = 3
@@ -195,21 +194,12 @@ public actor EndpointBalancer {
     }
 
     private func wakeAll() {
-        wake(waiters.count - waiterHead)
+        wake(waiters.count)
     }
 
     private func wake(_ count: Int) {
-        let end = min(waiters.count, waiterHead + count)
-        guard end > waiterHead else { return }
-        let woken = Array(waiters[waiterHead..<end])
-        waiterHead = end
-        if waiterHead == waiters.count {
-            waiters.removeAll(keepingCapacity: true)
-            waiterHead = 0
-        } else if waiterHead > 1024 && waiterHead * 2 > waiters.count {
-            waiters.removeFirst(waiterHead)
-            waiterHead = 0
-        }
+        var woken: [CheckedContinuation<Void, Never>] = []
+        while woken.count < count, let waiter = waiters.popFirst() { woken.append(waiter) }
         for waiter in woken { waiter.resume() }
     }
 

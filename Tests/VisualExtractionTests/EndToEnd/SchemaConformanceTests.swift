@@ -69,6 +69,8 @@ import Testing
         }
         let clean = TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml")
         #expect(try validate("pipeline", [clean]).0 == 0, "pipelines/clean.yaml conforms")
+        let fleet = try TestSupport.fleetPipeline(in: work)
+        #expect(try validate("pipeline", [fleet]).0 == 0, "a pipeline with teacher.endpoints and prices conforms")
         // The validator is not a rubber stamp: a paper line with a missing caption fails.
         let broken = work.appendingPathComponent("broken.paper")
         try Data("{\"index\": 0}\n".utf8).write(to: broken)

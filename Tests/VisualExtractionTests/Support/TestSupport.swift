@@ -25,6 +25,23 @@ enum TestSupport {
         return packageRoot.appendingPathComponent(".build/debug/vxt")
     }
 
+    /// `pipelines/paper.yaml` with a fleet: two servers with their own settings, and prices.
+    static func fleetPipeline(in directory: URL) throws -> URL {
+        let paper = try String(contentsOf: paperPipeline, encoding: .utf8)
+        let fleet = paper.replacingOccurrences(of: "teacher:\n", with: """
+            teacher:
+              endpoints:
+                - {url: http://gpu-01:8000/v1, max_concurrency: 64}
+                - {url: https://api.example.com/v1, model: qwen3-vl-8b, api_key_env: EXAMPLE_KEY, requests_per_minute: 500,
+                   tokens_per_minute: 2000000, headers: {X-Team: vision}}
+              prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 0.2, output_per_million: 0.8}}
+
+            """)
+        let url = directory.appendingPathComponent("fleet.yaml")
+        try fleet.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
     static func temporaryDirectory(_ name: String = #function) throws -> URL {
         let safe = name.filter { $0.isLetter || $0.isNumber }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("vxt-tests-\(safe)-\(UUID().uuidString.prefix(8))")

@@ -76,6 +76,36 @@ import Testing
         }
     }
 
+    @Test func endpointsLimitsKeysAndPricesComeFromThePipelineFile() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fleet = try Pipeline.load(path: try TestSupport.fleetPipeline(in: directory).path)
+        // Where the teacher runs does not change what it answers: same hash as the plain paper pipeline.
+        #expect(fleet.hash == (try Pipeline.load(path: TestSupport.paperPipeline.path)).hash)
+        #expect(fleet.definition.teacher.prices?["Qwen/Qwen3-VL-8B-Instruct"]?.outputPerMillion == 0.8)
+
+        let endpoints = try TeacherFleet.endpoints(
+            urls: ["http://127.0.0.1:8000/v1"], settings: fleet.definition.teacher,
+            defaults: .init(apiKeyEnv: "OPENAI_API_KEY", maxConcurrency: 16, requestsPerMinute: nil),
+            environment: ["EXAMPLE_KEY": "sk-example", "OPENAI_API_KEY": "sk-default"])
+        #expect(endpoints.map(\.baseURL) == ["http://127.0.0.1:8000/v1", "http://gpu-01:8000/v1", "https://api.example.com/v1"])
+        #expect(endpoints[0].limits == EndpointLimits(maxConcurrency: 16))
+        #expect(endpoints[0].apiKey == "sk-default")
+        #expect(endpoints[1].limits.maxConcurrency == 64)
+        #expect(endpoints[2].apiKey == "sk-example")
+        #expect(endpoints[2].model == "qwen3-vl-8b")
+        #expect(endpoints[2].headers == ["X-Team: vision"])
+        #expect(endpoints[2].limits == EndpointLimits(maxConcurrency: 16, requestsPerMinute: 500, tokensPerMinute: 2_000_000))
+        #expect(String(decoding: ChatRequest(model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "p", images: [], maxTokens: 8, temperature: nil)
+            .body(model: endpoints[2].model), as: UTF8.self).hasPrefix("{\"model\":\"qwen3-vl-8b\""))
+
+        var settings = fleet.definition.teacher
+        settings.endpoints = [.init(url: "gpu-01:8000")]
+        #expect(throws: TeacherFleet.ConfigurationError.self) {
+            try TeacherFleet.endpoints(urls: [], settings: settings, defaults: .init(apiKeyEnv: "K", maxConcurrency: 1), environment: [:])
+        }
+    }
+
     @Test func theSameSeedMeetsTheSameFaults() {
         let faults = MockFaults(failRate: 0.3, seed: 42)
         let bodies = (0..<200).map { Self.request($0).body() }

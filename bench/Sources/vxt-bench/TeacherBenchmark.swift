@@ -16,24 +16,32 @@ enum TeacherBenchmark {
         let counter = Counter(limit: requests)
         let cpuBefore = cpuSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
-        let ok = await withTaskGroup(of: Int.self) { group in
+        // Per request: seconds from the call to its answer, to tell the server's time from the client's.
+        let (ok, latencies) = await withTaskGroup(of: (Int, [Double]).self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
                     var ok = 0
+                    var latencies: [Double] = []
                     while let n = counter.next() {
+                        let called = DispatchTime.now().uptimeNanoseconds
                         if case .success = await teacher.complete(request(n, prepared)) { ok += 1 }
+                        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - called) / 1e9)
                     }
-                    return ok
+                    return (ok, latencies)
                 }
             }
-            return await group.reduce(0, +)
+            var ok = 0
+            var all: [Double] = []
+            for await (n, some) in group { ok += n; all += some }
+            return (ok, all.sorted())
         }
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let cpu = cpuSeconds() - cpuBefore
         client.shutdown()
         print("{\"client\": \"vxt\", \"requests\": \(requests), \"ok\": \(ok), \"concurrency\": \(concurrency), \"body_bytes\": \(bodyBytes), "
               + "\"wall_s\": \(wall), \"req_per_s\": \(Double(ok) / wall), \"cpu_s\": \(cpu), \"cpu_ms_per_req\": \(cpu * 1000 / Double(max(1, ok))), "
-              + "\"peak_rss_mb\": \(peakRSSMegabytes())}")
+              + "\"peak_rss_mb\": \(peakRSSMegabytes()), \"latency_p50_s\": \(latencies[latencies.count / 2]), "
+              + "\"latency_p99_s\": \(latencies[latencies.count * 99 / 100])}")
     }
 
     static func request(_ n: Int, _ image: PreparedImage) -> ChatRequest {
