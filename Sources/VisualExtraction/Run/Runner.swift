@@ -13,7 +13,7 @@ public final class Runner: Sendable {
     /// Teacher calls in flight, at most `concurrency`. Tasks are claimed beyond it (see
     /// `prefetch`) so that the next tasks' image work runs while the slots are busy waiting
     /// for answers, instead of inside a slot: at C=256 against a 1 s server this took a whole
-    /// run from 0.68 to 0.88 of the ideal rate (bench/teacher). Capped, because each prepared
+    /// run from 0.68 to 0.83 of the ideal rate (bench/teacher). Capped, because each prepared
     /// task holds its image and two cores prepare a few hundred images a second at most.
     private let calls: AsyncBudget
     var prefetch: Int { min(max(4, concurrency), 512) }
