@@ -106,6 +106,33 @@ import Testing
         }
     }
 
+    @Test func statusAccountsRequestsTokensAndCostPerEndpointAndStage() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let priced = work.appendingPathComponent("priced.yaml")
+        try paper.replacingOccurrences(of: "teacher:\n", with: "teacher:\n  prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 2, output_per_million: 8}}\n")
+            .write(to: priced, atomically: true, encoding: .utf8)
+        let run = try TestSupport.runVXT(["run", priced.path, "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
+                                          "--work", work.appendingPathComponent("w").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let status = try TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path, "--json"])
+        guard case let .array(usage)? = try JSONParser.parse(status.stdout)["endpoints"] else { Issue.record("no endpoints in \(status.stdout)"); return }
+        #expect(usage.compactMap { $0["stage"]?.stringValue }.sorted() == ["extraction", "statements"])
+        for row in usage {
+            let requests = Int(row["requests"]?.jsonText ?? "") ?? 0
+            let prompt = Double(row["promptTokens"]?.jsonText ?? "") ?? 0
+            let completion = Double(row["completionTokens"]?.jsonText ?? "") ?? 0
+            let cost = Double(row["cost"]?.jsonText ?? "") ?? -1
+            #expect(requests == 10, "\(row.jsonText)")
+            #expect(Int(row["attempts"]?.jsonText ?? "") == requests, "no retries against a healthy mock")
+            #expect(prompt > 0 && completion > 0)
+            #expect(abs(cost - (prompt * 2 + completion * 8) / 1e6) < 1e-9, "\(row.jsonText)")
+        }
+        let text = try TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path]).stdout
+        #expect(text.contains("cost"), "\(text)")
+    }
+
     @Test func theSameSeedMeetsTheSameFaults() {
         let faults = MockFaults(failRate: 0.3, seed: 42)
         let bodies = (0..<200).map { Self.request($0).body() }
