@@ -21,16 +21,13 @@ struct AuditCommand: ParsableCommand {
               unanswerable       with an `output: answers` stage: a gold answer not recoverable from the description
 
             Incremental and resumable: samples audited before and unchanged since are not checked again; an \
-            interrupted audit keeps the batches it committed. Corpus-wide flags are recomputed each time.
+            interrupted audit keeps the batches it committed. Corpus-wide flags are recomputed each time. \
+            For a sharded run, merge first (`vxt merge`) or audit one shard with --shard.
             Then: vxt export --work DIR --format llava --out corpus.json --exclude-flags truncated,refusal,meta_leak
             """
     )
 
-    @Option(help: "Work directory of a run; for a sharded run, merge first (`vxt merge`) or name a shard with --shard.")
-    var work: String
-
-    @Option(help: ArgumentHelp("One shard's store of a sharded work directory.", valueName: "i/n"))
-    var shard: String?
+    @OptionGroup var options: WorkOption
 
     @Option(help: ArgumentHelp("Also write a self-contained HTML report with sample cards.", valueName: "file.html"))
     var html: String?
@@ -42,7 +39,7 @@ struct AuditCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let store = try JobStore.open(workDirectory: work, shard: shard.map { try Shard(parsing: $0) }, readOnly: false)
+        let store = try options.open(readOnly: false)
         let auditor = try Auditor(store: store)
         let meter = Output.stderrIsTerminal
         let outcome = try auditor.run { audited in

@@ -51,10 +51,8 @@ struct RetryCommand: ParsableCommand {
     var reason: String?
 
     func run() throws {
-        let store = try JobStore.open(workDirectory: options.work, shard: options.shard.map { try Shard(parsing: $0) }, readOnly: false)
-        guard let configuration = try store.configuration() else { throw JobStore.StoreError.noStore(workDirectory: options.work) }
-        let definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(configuration.pipelineJSON.utf8))
-        let pipeline = try Pipeline(definition: definition, path: "(stored in \(options.work))")
+        let store = try options.open(readOnly: false)
+        let pipeline = try Pipeline(definition: try store.storedPipeline(), path: "(stored in \(options.work))")
         let changed = try store.retry(stage: stage, reasonContaining: reason, pipeline: pipeline)
         Output.info("\(changed) tasks returned to work; run the same `vxt run` command again to do them")
     }

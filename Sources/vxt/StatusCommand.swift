@@ -9,8 +9,9 @@ struct WorkOption: ParsableArguments {
     @Option(help: ArgumentHelp("One shard's store of a sharded work directory.", valueName: "i/n"))
     var shard: String?
 
-    func open() throws -> JobStore {
-        try JobStore.open(workDirectory: work, shard: shard.map { try Shard(parsing: $0) })
+    /// Read-only unless the command writes to the store (`vxt audit` stores its flags).
+    func open(readOnly: Bool = true) throws -> JobStore {
+        try JobStore.open(workDirectory: work, shard: shard.map { try Shard(parsing: $0) }, readOnly: readOnly)
     }
 }
 

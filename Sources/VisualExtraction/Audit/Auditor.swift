@@ -11,10 +11,7 @@ public struct Auditor {
 
     public init(store: JobStore) throws {
         self.store = store
-        guard let configuration = try store.configuration() else {
-            throw JobStore.StoreError.noStore(workDirectory: store.path)
-        }
-        definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(configuration.pipelineJSON.utf8))
+        definition = try store.storedPipeline()
     }
 
     var descriptionStage: String { definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction" }

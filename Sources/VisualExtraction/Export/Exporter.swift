@@ -64,10 +64,7 @@ public struct Exporter {
 
     public init(store: JobStore) throws {
         self.store = store
-        guard let configuration = try store.configuration() else {
-            throw JobStore.StoreError.noStore(workDirectory: store.path)
-        }
-        definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(configuration.pipelineJSON.utf8))
+        definition = try store.storedPipeline()
     }
 
     public func export(_ format: ExportFormat, to path: String, filter: ExportFilter = ExportFilter()) throws -> ExportSummary {

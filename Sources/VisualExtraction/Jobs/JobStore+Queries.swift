@@ -157,7 +157,7 @@ extension JobStore {
     /// The pipeline's `teacher.prices`, as stored with the run.
     static func prices(_ db: Database) throws -> [String: PipelineDefinition.Price] {
         guard let json = try String.fetchOne(db, sql: "SELECT pipeline_json FROM run WHERE id = 1"),
-              let definition = try? JSONDecoder().decode(PipelineDefinition.self, from: Data(json.utf8)) else { return [:] }
+              let definition = try? PipelineDefinition.stored(json) else { return [:] }
         return definition.teacher.prices ?? [:]
     }
 

@@ -181,6 +181,13 @@ public final class JobStore: Sendable {
 
     // MARK: Run configuration
 
+    /// The pipeline the run was made with, as stored when it began: audit, export and retry work
+    /// from it, not from whatever the pipeline file says now.
+    public func storedPipeline() throws -> PipelineDefinition {
+        guard let configuration = try configuration() else { throw StoreError.noStore(workDirectory: path) }
+        return try PipelineDefinition.stored(configuration.pipelineJSON)
+    }
+
     public func configuration() throws -> RunConfiguration? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = 1") else { return nil }

@@ -1,9 +1,16 @@
+import Foundation
+
 /// A pipeline file (`pipelines/*.yaml`): the teacher settings, image handling, the stages with
 /// their prompt templates, and what the export writes. Prompts live here as data so that the
 /// code never has an opinion about wording.
 public struct PipelineDefinition: Codable, Sendable, Equatable {
     public var name: String
     public var description: String?
+    /// Decodes the JSON form a job store keeps of the pipeline.
+    public static func stored(_ json: String) throws -> PipelineDefinition {
+        try JSONDecoder().decode(PipelineDefinition.self, from: Data(json.utf8))
+    }
+
     public var teacher: TeacherSettings
     public var image: ImageSettings
     public var stages: [StageDefinition]
