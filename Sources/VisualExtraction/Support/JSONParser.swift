@@ -142,19 +142,21 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
         let start = index
+        var high: UInt8 = 0  // any byte >= 0x80 seen: only then can the UTF-8 be invalid
         // Fast path: no escapes, so the bytes are the string.
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let s = String(validating: slice, as: UTF8.self) else {
+                guard let s = JSONParser.string(slice, ascii: high < 0x80) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 return s
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw fail("control character inside a string") }
+            high |= b
             index += 1
         }
         var buffer = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
@@ -162,15 +164,22 @@ public struct JSONParser {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                guard let s = String(validating: buffer, as: UTF8.self) else {
+                guard let s = buffer.withUnsafeBytes({ JSONParser.string($0, ascii: high < 0x80) }) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 return s
             }
             if b < 0x20 { throw fail("control character inside a string") }
             if b != UInt8(ascii: "\\") {
-                buffer.append(b)
-                index += 1
+                // A run without escapes in one append.
+                var end = index + 1
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") && bytes[end] >= 0x20 {
+                    high |= bytes[end]
+                    end += 1
+                }
+                high |= b
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+                index = end
                 continue
             }
             index += 1
@@ -205,11 +214,22 @@ public struct JSONParser {
                 }
                 let unicode = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                 buffer.append(contentsOf: Array(String(Character(unicode)).utf8))
+                high |= 0x80
             default:
                 throw fail("invalid escape sequence")
             }
         }
         throw fail("unexpected end of JSON inside a string")
+    }
+
+    /// The bytes as a String, nil when they are not valid UTF-8. `String(validating:)` is generic
+    /// and instantiated type metadata on every call (7% of reading a corpus); decoding is not, and
+    /// a repaired decode shows itself by differing from its input.
+    @inline(__always)
+    static func string(_ bytes: UnsafeRawBufferPointer, ascii: Bool) -> String? {
+        let decoded = bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+        if ascii { return decoded }
+        return decoded.utf8.elementsEqual(bytes) ? decoded : nil
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
