@@ -198,6 +198,25 @@ struct Scanner {
     /// In JSONL the first record decides whether records end at newlines or span lines.
     private var firstRecordPending = true
 
+    /// The index of the first `"`, `\\` or newline at or after `start`, or `bytes.count`.
+    @inline(__always)
+    static func nextStringStop(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var i = start
+        let quote = SIMD16<UInt8>(repeating: UInt8(ascii: "\"")), backslash = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
+        let newline = SIMD16<UInt8>(repeating: 0x0a)
+        while i + 16 <= bytes.count {
+            let chunk = bytes.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+            if any((chunk .== quote) .| (chunk .== backslash) .| (chunk .== newline)) { break }
+            i += 16
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x0a { return i }
+            i += 1
+        }
+        return i
+    }
+
     mutating func feed(_ bytes: UnsafeRawBufferPointer, at base: Int64, emit: (SplitEvent) throws -> Void) throws {
         var i = 0
         var copyStart = -1
@@ -245,6 +264,12 @@ struct Scanner {
                 continue
             case .inRecord:
                 if inString {
+                    if !escaped && b != UInt8(ascii: "\\") && b != UInt8(ascii: "\"") && b != 0x0a {
+                        // Most bytes of a corpus are inside strings: skip to the next quote,
+                        // backslash or newline sixteen bytes at a time.
+                        i = Scanner.nextStringStop(bytes, from: i + 1)
+                        continue
+                    }
                     if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
                     if b == 0x0a {
                         line += 1
