@@ -37,13 +37,17 @@ let package = Package(
             linkerSettings: [.linkedLibrary("z")]
         ),
         .target(
+            name: "CZstd",
+            linkerSettings: [.linkedLibrary("zstd")]
+        ),
+        .target(
             name: "CJPEG",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("webp"), .linkedLibrary("gif")]
         ),
         .target(
             name: "VisualExtraction",
             dependencies: [
-                "CCurl", "CJPEG", "CHash", "CZlib",
+                "CCurl", "CJPEG", "CHash", "CZlib", "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

@@ -22,7 +22,7 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "Pipeline file, e.g. pipelines/paper.yaml.")
     var pipeline: String
 
-    @Option(help: "Corpus file: a LLaVA JSON array or JSONL, optionally gzip-compressed.")
+    @Option(help: "Corpus file: a LLaVA JSON array or JSONL, optionally gzip- or zstd-compressed.")
     var input: String
 
     @Option(help: "Folder the records' image paths are relative to (default: the input file's folder).")

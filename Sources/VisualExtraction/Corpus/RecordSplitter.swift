@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -127,20 +128,27 @@ extension RecordSplitter {
     }
 }
 
-/// A plain or gzip-compressed input file (recognised by its magic bytes). Offsets, lines and the
-/// content hash all refer to the decompressed bytes, the records as vxt reads them.
+/// A plain, gzip- or zstd-compressed input file (recognised by its magic bytes). Offsets, lines
+/// and the content hash all refer to the decompressed bytes, the records as vxt reads them.
 struct InputFile {
     private var fd: Int32 = -1
     private var gz: OpaquePointer?
+    private var zstd: OpaquePointer?
     let path: String
 
     init(path: String) throws {
         self.path = path
         let probe = open(path, O_RDONLY)
         guard probe >= 0 else { throw RecordSplitter.OpenError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        var magic: [UInt8] = [0, 0]
-        let n = Glibc.read(probe, &magic, 2)
-        if n == 2 && magic == [0x1f, 0x8b] {
+        var magic: [UInt8] = [0, 0, 0, 0]
+        let n = Glibc.read(probe, &magic, 4)
+        if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+            _ = Glibc.close(probe)
+            guard let handle = vxt_zstd_open(path) else {
+                throw RecordSplitter.OpenError.cannotOpen(path: path, reason: "cannot open as zstd")
+            }
+            zstd = handle
+        } else if n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
             _ = Glibc.close(probe)
             guard let handle = vxt_gz_open(path) else {
                 throw RecordSplitter.OpenError.cannotOpen(path: path, reason: "cannot open as gzip")
@@ -153,6 +161,11 @@ struct InputFile {
     }
 
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let zstd {
+            let n = vxt_zstd_read(zstd, buffer.baseAddress, buffer.count)
+            if n < 0 { throw RecordSplitter.OpenError.readFailed(path: path, reason: "zstd: " + String(cString: vxt_zstd_error(zstd))) }
+            return n
+        }
         if let gz {
             let n = vxt_gz_read(gz, buffer.baseAddress, buffer.count)
             if n < 0 { throw RecordSplitter.OpenError.readFailed(path: path, reason: "gzip: " + String(cString: vxt_gz_error(gz))) }
@@ -167,8 +180,10 @@ struct InputFile {
 
     mutating func close() {
         if let gz { vxt_gz_close(gz) }
+        if let zstd { vxt_zstd_close(zstd) }
         if fd >= 0 { _ = Glibc.close(fd) }
         gz = nil
+        zstd = nil
         fd = -1
     }
 }

@@ -111,6 +111,27 @@ import Testing
         #expect(a.sha256 == b.sha256, "the hash is of the decompressed records")
     }
 
+    @Test func zstdInputIsReadTransparentlyAndATruncatedFrameIsNamed() throws {
+        // samples/llava_sample.json compressed (`zstd -19 samples/llava_sample.json -o <this file>`;
+        // regenerate it when the sample corpus changes).
+        let fixture = TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/corpus/llava_sample.json.zst")
+        let plain = try CorpusInspector(path: TestSupport.sampleCorpus.path, imageRoot: nil).run()
+        let zstd = try CorpusInspector(path: fixture.path, imageRoot: nil).run()
+        #expect(zstd.records == plain.records && zstd.pairs == plain.pairs)
+        #expect(zstd.sha256 == plain.sha256, "the hash is of the decompressed records; regenerate the fixture if the samples changed")
+
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let truncated = dir.appendingPathComponent("cut.json.zst")
+        let bytes = try Data(contentsOf: fixture)
+        try bytes.prefix(bytes.count / 2).write(to: truncated)
+        #expect {
+            _ = try CorpusInspector(path: truncated.path, imageRoot: nil).run()
+        } throws: { error in
+            "\(error)".contains("truncated") && "\(error)".contains(truncated.path)
+        }
+    }
+
     @Test func inspectCommandOnTheSamples() throws {
         let result = try TestSupport.runVXT(["inspect", "samples/llava_sample.json", "--images", "samples/images", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
