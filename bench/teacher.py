@@ -52,6 +52,8 @@ def client(rounds, requests):
                         result = json.loads(out.strip().splitlines()[-1])
                         result["server_cpu_ms_per_req"] = (cpu_of(server.pid) - before) * 1000 / requests
                         result["efficiency"] = result["req_per_s"] / (concurrency / (latency / 1000))
+                        # vxt also reports each lane's mean call-to-call cycle after its first two calls.
+                        result["steady_efficiency"] = (latency / 1000) / result["steady_cycle_mean_s"] if "steady_cycle_mean_s" in result else None
                         rows[(latency, concurrency, client)].append(result)
                         print(f"round {r + 1} latency {latency} ms C={concurrency} {client}: {result['req_per_s']:.0f} req/s, "
                               f"efficiency {result['efficiency']:.2f}, {result['cpu_ms_per_req']:.2f} ms CPU/req, "
@@ -61,14 +63,15 @@ def client(rounds, requests):
                 server.wait()
     med = lambda key, rs: statistics.median(x[key] for x in rs)
     print(f"\n{requests} requests of {rows[(200, 64, 'vxt')][0]['body_bytes']} bytes each; median of {rounds} round(s)\n")
-    print("| latency | C | client | req/s | efficiency | CPU ms/req | peak RSS MB | server CPU ms/req | vxt/Python CPU |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("| latency | C | client | req/s | efficiency | steady-state efficiency | CPU ms/req | peak RSS MB | server CPU ms/req | vxt/Python CPU |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for latency in (200, 1000):
         for concurrency in (64, 256, 512):
             v, p = rows[(latency, concurrency, "vxt")], rows[(latency, concurrency, "python-openai")]
             for name, rs in (("vxt", v), ("Python openai", p)):
                 ratio = f"{med('cpu_ms_per_req', v) / med('cpu_ms_per_req', p):.3f}" if name == "vxt" else ""
-                print(f"| {latency} ms | {concurrency} | {name} | {med('req_per_s', rs):.0f} | {med('efficiency', rs):.3f} | "
+                steady = f"{med('steady_efficiency', rs):.3f}" if rs[0]["steady_efficiency"] is not None else ""
+                print(f"| {latency} ms | {concurrency} | {name} | {med('req_per_s', rs):.0f} | {med('efficiency', rs):.3f} | {steady} | "
                       f"{med('cpu_ms_per_req', rs):.2f} | {med('peak_rss_mb', rs):.0f} | {med('server_cpu_ms_per_req', rs):.2f} | {ratio} |")
 
 

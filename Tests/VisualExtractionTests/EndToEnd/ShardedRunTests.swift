@@ -105,11 +105,18 @@ import Testing
             let result = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                                   "--work", work.path, "--cache", cache] + extra)
             #expect(result.status == 0, "\(result.stderr)")
-            return try JobStore.open(workDirectory: work.path)
+            let store = try JobStore.open(workDirectory: work.path)
+            let failures = try store.status().failures
+            #expect(failures.isEmpty, "\(name): \(failures.map(\.reason))")
+            return store
         }
         func cachedAnswers(_ store: JobStore) throws -> Int {
-            try ["astronaut-0001", "coffee-0004", "5", "flower-0010"].flatMap { try store.detail(id: $0).tasks }
-                .filter { $0.endpoint?.hasPrefix("cache:") == true }.count
+            let tasks = try ["astronaut-0001", "coffee-0004", "5", "flower-0010"].flatMap { try store.detail(id: $0).tasks }
+            let cached = tasks.filter { $0.endpoint?.hasPrefix("cache:") == true }.count
+            if cached != 0 && cached != tasks.count {
+                Issue.record("\(cached) of \(tasks.count) answers from the cache: \(tasks.map { "\($0.stage) \($0.state) \($0.endpoint ?? "-")" })")
+            }
+            return cached
         }
         #expect(try cachedAnswers(runWith("first")) == 0)
         #expect(try cachedAnswers(runWith("second")) == 8, "every answer of a repeated run comes from the cache")

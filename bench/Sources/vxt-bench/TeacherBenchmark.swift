@@ -17,36 +17,50 @@ enum TeacherBenchmark {
         let cpuBefore = cpuSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         // Per request: seconds from the call to its answer, to tell the server's time from the client's.
-        let (ok, latencies) = await withTaskGroup(of: (Int, [Double]).self) { group in
+        // Per lane: seconds between its consecutive calls (a cycle = the server's latency + all overhead).
+        let lanes = await withTaskGroup(of: Lane.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
-                    var ok = 0
-                    var latencies: [Double] = []
+                    var lane = Lane()
                     while let n = counter.next() {
                         let called = DispatchTime.now().uptimeNanoseconds
-                        if case .success = await teacher.complete(request(n, prepared)) { ok += 1 }
-                        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - called) / 1e9)
+                        if case .success = await teacher.complete(request(n, prepared)) { lane.ok += 1 }
+                        lane.calls.append(Double(called - start) / 1e9)
+                        lane.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - called) / 1e9)
                     }
-                    return (ok, latencies)
+                    return lane
                 }
             }
-            var ok = 0
-            var all: [Double] = []
-            for await (n, some) in group { ok += n; all += some }
-            return (ok, all.sorted())
+            var all: [Lane] = []
+            for await lane in group { all.append(lane) }
+            return all
         }
+        let ok = lanes.reduce(0) { $0 + $1.ok }
+        let latencies = lanes.flatMap(\.latencies).sorted()
+        // Steady state: cycles after each lane's first two calls, when connections exist and the
+        // start-up burst (every lane building and sending its first body at once) is over.
+        let steadyCycles = lanes.flatMap { lane in zip(lane.calls, lane.calls.dropFirst()).dropFirst(2).map { $1 - $0 } }
+        let firstLatencies = lanes.compactMap(\.latencies.first)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let cpu = cpuSeconds() - cpuBefore
         client.shutdown()
         print("{\"client\": \"vxt\", \"requests\": \(requests), \"ok\": \(ok), \"concurrency\": \(concurrency), \"body_bytes\": \(bodyBytes), "
               + "\"wall_s\": \(wall), \"req_per_s\": \(Double(ok) / wall), \"cpu_s\": \(cpu), \"cpu_ms_per_req\": \(cpu * 1000 / Double(max(1, ok))), "
               + "\"peak_rss_mb\": \(peakRSSMegabytes()), \"latency_p50_s\": \(latencies[latencies.count / 2]), "
-              + "\"latency_p99_s\": \(latencies[latencies.count * 99 / 100])}")
+              + "\"latency_p99_s\": \(latencies[latencies.count * 99 / 100]), "
+              + "\"first_call_latency_mean_s\": \(firstLatencies.reduce(0, +) / Double(max(1, firstLatencies.count))), "
+              + "\"steady_cycle_mean_s\": \(steadyCycles.reduce(0, +) / Double(max(1, steadyCycles.count))), \"steady_cycles\": \(steadyCycles.count)}")
     }
 
     static func request(_ n: Int, _ image: PreparedImage) -> ChatRequest {
         ChatRequest(model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "Request \(n). Describe the image in fine detail.",
                      images: [image], maxTokens: 512, temperature: 0)
+    }
+
+    struct Lane: Sendable {
+        var ok = 0
+        var calls: [Double] = []
+        var latencies: [Double] = []
     }
 
     final class Counter: @unchecked Sendable {
