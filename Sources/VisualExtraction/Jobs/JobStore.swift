@@ -390,6 +390,7 @@ public final class JobStore: Sendable {
     /// Commits finished tasks in one transaction and moves their dependents along: a done task
     /// makes dependents whose needs are all done pending; a failed one fails its dependents.
     public func commit(_ results: [TaskResult], pipeline: Pipeline) async throws {
+        let promotions = JobStore.promotions(pipeline)
         try await pool.write { db in
             for result in results {
                 switch result.outcome {
@@ -403,14 +404,8 @@ public final class JobStore: Sendable {
                                                  c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt, c.attempts,
                                                  result.recordKey, result.stage])
                     guard db.changesCount == 1 else { continue }
-                    for dependent in pipeline.dependents(of: result.stage) {
-                        // Stage names are letters, digits, '_' and '-' (checked when the pipeline loads),
-                        // so the list can be part of the cached statement's text.
-                        let needs = dependent.needs.map { "'\($0)'" }.joined(separator: ", ")
-                        try db.cachedStatement(sql: """
-                            UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = '\(dependent.name)' AND state = 'waiting'
-                            AND NOT EXISTS (SELECT 1 FROM task WHERE record_key = ? AND stage IN (\(needs)) AND state != 'done')
-                            """).execute(arguments: [result.recordKey, result.recordKey])
+                    for (sql, keyArguments) in promotions[result.stage] ?? [] {
+                        try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(repeatElement(result.recordKey, count: keyArguments)))
                     }
                 case let .failed(reason):
                     try db.execute(sql: """
@@ -433,6 +428,23 @@ public final class JobStore: Sendable {
                 }
             }
         }
+    }
+
+    /// For each stage, the statements that make its dependents pending once it is done, with how
+    /// many times each binds the record key. A dependent that needs only that stage needs no check
+    /// of the others (the commit just made its one need done); stage names are letters, digits,
+    /// '_' and '-' (checked when the pipeline loads), so they can be part of the statements' text.
+    static func promotions(_ pipeline: Pipeline) -> [String: [(sql: String, keyArguments: Int)]] {
+        var result: [String: [(sql: String, keyArguments: Int)]] = [:]
+        for stage in pipeline.stages {
+            result[stage.name] = pipeline.dependents(of: stage.name).map { dependent in
+                let promote = "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = '\(dependent.name)' AND state = 'waiting'"
+                if dependent.needs == [stage.name] { return (promote, 1) }
+                let needs = dependent.needs.map { "'\($0)'" }.joined(separator: ", ")
+                return (promote + " AND NOT EXISTS (SELECT 1 FROM task WHERE record_key = ? AND stage IN (\(needs)) AND state != 'done')", 2)
+            }
+        }
+        return result
     }
 
     /// Returns failed tasks to work: matching failures become pending (or waiting when an upstream

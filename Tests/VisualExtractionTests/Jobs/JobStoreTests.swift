@@ -59,6 +59,38 @@ import Testing
         #expect(status.inputProblems == 1)
     }
 
+    /// A stage that needs two others becomes pending only when both are done, whichever finishes
+    /// last; a stage that needs one becomes pending as soon as that one is done.
+    @Test func aStageWithTwoNeedsWaitsForBoth() async throws {
+        let fan = try Pipeline.parse(yaml: """
+            name: fan-in
+            teacher: {model: m}
+            image: {mode: exact, width: 512, height: 512}
+            export: {instruction: Describe., description_stage: extraction, statements_stage: statements}
+            stages:
+              - {name: caption, image: true, max_tokens: 64, output: text, template: "Caption."}
+              - {name: statements, image: false, max_tokens: 64, output: statements, template: "{{#each pairs}}{{question}} {{answer}}{{/each}}"}
+              - {name: extraction, needs: [caption, statements], image: true, max_tokens: 64, output: text, template: "{{statements}}"}
+              - {name: hint, needs: [statements], image: false, max_tokens: 64, output: text, template: "{{statements}}"}
+            """)
+        var a = TestSupport.record("a", pairs: [("q", "x")])
+        a.position = 0
+        try store.ingest([.record(a, problem: nil)], stages: fan.stages)
+        func stage(_ name: String) throws -> Stage { try #require(fan.stage(named: name)) }
+        #expect(try store.counts(stage: "extraction") == [.waiting: 1])
+
+        let statements = try await store.claim(stage: try stage("statements"), limit: 1)
+        try await store.commit([done(statements[0], "A is x.")], pipeline: fan)
+        #expect(try store.counts(stage: "hint") == [.pending: 1], "one need, done")
+        #expect(try store.counts(stage: "extraction") == [.waiting: 1], "caption is not done yet")
+
+        let caption = try await store.claim(stage: try stage("caption"), limit: 1)
+        try await store.commit([done(caption[0], "A photo.")], pipeline: fan)
+        #expect(try store.counts(stage: "extraction") == [.pending: 1])
+        let extraction = try await store.claim(stage: try stage("extraction"), limit: 1)
+        #expect(extraction.first?.upstream == ["caption": "A photo.", "statements": "A is x."])
+    }
+
     @Test func abandonedRunningTasksReturnToPending() async throws {
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
