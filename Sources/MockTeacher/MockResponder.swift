@@ -201,11 +201,21 @@ public enum MockResponder {
     }
 
     static func describeImage(_ url: String) -> Result<String, MockError> {
-        guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else {
-            return .failure(MockError("mock teacher accepts only data: image URLs"))
-        }
-        guard let bytes = Base64.decode(url[url.index(after: comma)...]) else {
-            return .failure(MockError("image data URL is not valid base64"))
+        let bytes: [UInt8]
+        if url.hasPrefix("file://") {
+            // image_transport: file — read the prepared image where the client wrote it.
+            guard let path = URL(string: url)?.path, let data = FileManager.default.contents(atPath: path) else {
+                return .failure(MockError("cannot read the image file \(url)"))
+            }
+            bytes = [UInt8](data)
+        } else {
+            guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else {
+                return .failure(MockError("mock teacher accepts data: and file:// image URLs"))
+            }
+            guard let decoded = Base64.decode(url[url.index(after: comma)...]) else {
+                return .failure(MockError("image data URL is not valid base64"))
+            }
+            bytes = decoded
         }
         let result = bytes.withUnsafeBytes { raw -> Result<RGBImage, ImageError> in
             do throws(ImageError) {

@@ -167,9 +167,17 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("response cache \(responses.path): \(try responses.count()) answers")
             teacher = CachingTeacher(inner: teacher, cache: responses)
         }
+        var imageFiles: PreparedImageFiles?
+        if pipeline.definition.teacher.imageTransport == .file {
+            let files = PreparedImageFiles(directory: pipeline.definition.teacher.imageDirectory
+                                           ?? (work as NSString).appendingPathComponent("prepared-images"))
+            Output.info("images go to the teacher as file:// paths under \(files.directory) (image_transport: file; "
+                        + "servers must read that path, e.g. vLLM --allowed-local-media-path \(files.directory))")
+            imageFiles = files
+        }
         let runner = Runner(store: opened.store, pipeline: pipeline, teacher: teacher,
                             preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
-                            concurrency: concurrency)
+                            imageFiles: imageFiles, concurrency: concurrency)
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }

@@ -15,21 +15,33 @@ public struct PreparedImage: Sendable {
     public var sourceFormat: ImageFormat
     /// SHA-256 of the file as read, so a changed image is noticed (cache keys, audit).
     public var sourceSHA256: String
+    /// Set when the image travels as a `file://` URL (see `PreparedImageFiles`): the body then
+    /// carries this, and `bytes` is empty (thousands of calls in flight must not hold the pixels).
+    public var fileURL: String?
 
     /// The data URL OpenAI-compatible servers accept in `image_url`.
     public var dataURL: String {
         "data:\(mimeType);base64," + Base64.encode(bytes)
     }
 
-    /// The data URL written straight into a request body: base64 needs no JSON escaping.
-    func appendDataURL(to out: inout [UInt8]) {
-        out.append(contentsOf: "data:\(mimeType);base64,".utf8)
+    /// The image's URL written straight into a request body as a JSON string: the file URL, or
+    /// the data URL (base64 needs no JSON escaping).
+    func appendURL(to out: inout [UInt8]) {
+        if let fileURL {
+            JSONValue.writeString(fileURL, to: &out)
+            return
+        }
+        out.append(contentsOf: "\"data:\(mimeType);base64,".utf8)
         Base64.encode(bytes, appendingTo: &out)
+        out.append(UInt8(ascii: "\""))
     }
+
+    /// Bytes `appendURL` writes, about.
+    var urlByteCount: Int { fileURL.map { $0.utf8.count + 2 } ?? Base64.encodedCount(bytes.count) + 64 }
 
     /// What the job store keeps instead of the pixels: enough to recognise the image.
     public var placeholder: String {
-        "<image \(mimeType) \(width)x\(height) \(bytes.count) bytes, source sha256:\(sourceSHA256)>"
+        "<image \(mimeType) \(width)x\(height) \(fileURL ?? "\(bytes.count) bytes"), source sha256:\(sourceSHA256)>"
     }
 }
 

@@ -95,11 +95,13 @@ public struct Pipeline: Sendable {
         self.stages = stages
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        // Where the teacher runs and what it costs do not change outputs: neither is hashed, so a
-        // run resumes on a different fleet.
+        // Where the teacher runs, what it costs and how images travel to it do not change outputs:
+        // none is hashed, so a run resumes on a different fleet.
         var hashed = definition
         hashed.teacher.endpoints = nil
         hashed.teacher.prices = nil
+        hashed.teacher.imageTransport = nil
+        hashed.teacher.imageDirectory = nil
         let canonical = (try? encoder.encode(hashed)) ?? Data()
         self.hash = canonical.withUnsafeBytes { ContentHasher.sha256($0) }
     }

@@ -27,9 +27,24 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         public var endpoints: [EndpointSettings]?
         /// Price per million tokens by model name, for the cost `vxt status` shows; not hashed.
         public var prices: [String: Price]?
+        /// How images reach the teacher: inside the body as base64 data URLs (the default), or as
+        /// `file://` paths of the prepared images for servers that read the same file system
+        /// (vLLM with `--allowed-local-media-path`, local-process teachers). Not hashed: the
+        /// teacher sees the same pixels either way.
+        public var imageTransport: ImageTransport?
+        /// Where `file` transport writes the prepared images (content-addressed, shared by runs);
+        /// default `<work>/prepared-images`. Must be visible to the servers under the same path.
+        public var imageDirectory: String?
+
+        public enum ImageTransport: String, Codable, Sendable {
+            case dataURL = "data_url"
+            case file
+        }
 
         enum CodingKeys: String, CodingKey {
             case model, temperature, endpoints, prices
+            case imageTransport = "image_transport"
+            case imageDirectory = "image_dir"
             case timeoutSeconds = "timeout_seconds"
             case connectTimeoutSeconds = "connect_timeout_seconds"
             case maxAttempts = "max_attempts"

@@ -8,6 +8,8 @@ public final class Runner: Sendable {
     public let pipeline: Pipeline
     public let teacher: any Teacher
     public let preparer: ImagePreparer
+    /// Set for `image_transport: file`: prepared images are written there and sent as paths.
+    public let imageFiles: PreparedImageFiles?
     public let concurrency: Int
     let stopFlag = StopFlag()
     /// Teacher calls in flight, at most `concurrency`. Tasks are claimed beyond it (see
@@ -18,11 +20,13 @@ public final class Runner: Sendable {
     private let calls: AsyncBudget
     var prefetch: Int { min(max(4, concurrency), 512) }
 
-    public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer, concurrency: Int) {
+    public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
+                imageFiles: PreparedImageFiles? = nil, concurrency: Int) {
         self.store = store
         self.pipeline = pipeline
         self.teacher = teacher
         self.preparer = preparer
+        self.imageFiles = imageFiles
         self.concurrency = max(1, concurrency)
         calls = AsyncBudget(limit: max(1, concurrency))
     }
@@ -132,7 +136,8 @@ public final class Runner: Sendable {
         if stage.sendsImage {
             for path in task.record.images {
                 do {
-                    images.append(try preparer.prepare(path))
+                    let prepared = try preparer.prepare(path)
+                    images.append(try imageFiles?.publish(prepared) ?? prepared)
                 } catch {
                     return failure(error.description)
                 }

@@ -19,16 +19,14 @@ public struct ChatRequest: Sendable {
     /// the same weights under another name). Built as bytes in one buffer, images base64-encoded
     /// straight into it: at thousands of requests a second this is most of the client's work.
     public func body(model: String? = nil) -> [UInt8] {
-        bytes(model: model ?? self.model, capacity: images.reduce(0) { $0 + Base64.encodedCount($1.bytes.count) + 64 }) { image, out in
-            out.append(UInt8(ascii: "\""))
-            image.appendDataURL(to: &out)
-            out.append(UInt8(ascii: "\""))
+        bytes(model: model ?? self.model, capacity: images.reduce(0) { $0 + $1.urlByteCount }) { image, out in
+            image.appendURL(to: &out)
         }
     }
 
     /// About the size of `body()`, without building it.
     public var estimatedBodyBytes: Int {
-        prompt.utf8.count + 200 + images.reduce(0) { $0 + Base64.encodedCount($1.bytes.count) + 64 }
+        prompt.utf8.count + 200 + images.reduce(0) { $0 + $1.urlByteCount }
     }
 
     /// Tokens the call may use as rate limiters count them: the prompt (~4 bytes a token), each

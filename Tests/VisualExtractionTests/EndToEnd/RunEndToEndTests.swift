@@ -126,6 +126,49 @@ import Testing
         #expect(try Data(contentsOf: a) == Data(contentsOf: b), "identical to an uninterrupted run")
     }
 
+    /// `image_transport: file`: the teacher gets `file://` paths of content-addressed prepared
+    /// images instead of base64 bodies, and answers exactly as it does from data URLs.
+    @Test func fileImageTransportSendsPathsAndGivesTheSameAnswers() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let pipeline = dir.appendingPathComponent("file-transport.yaml")
+        try Data(paper.replacingOccurrences(of: "  max_attempts: 4\n", with: "  max_attempts: 4\n  image_transport: file\n").utf8).write(to: pipeline)
+        #expect(try Pipeline.load(path: pipeline.path).definition.teacher.imageTransport == .file)
+        #expect(try Pipeline.load(path: pipeline.path).hash == Pipeline.load(path: TestSupport.paperPipeline.path).hash,
+                "how images travel is not part of the pipeline hash")
+
+        func descriptions(_ pipelinePath: String, _ name: String) throws -> [String: String] {
+            let work = dir.appendingPathComponent(name)
+            let result = try run(["run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
+                                  "--work", work.path, "--concurrency", "4"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let out = work.appendingPathComponent("out.jsonl")
+            #expect(try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
+            var byID: [String: String] = [:]
+            for line in try TestSupport.jsonLines(out) { byID[line["id"]?.stringValue ?? ""] = line["description"]?.stringValue }
+            return byID
+        }
+        let inline = try descriptions(TestSupport.paperPipeline.path, "inline")
+        let files = try descriptions(pipeline.path, "files")
+        #expect(files.count == 10 && files == inline, "the mock read the same 512x512 pixels from the files")
+
+        // One file per distinct image, named by the hash of its bytes, a 512x512 JPEG.
+        let root = dir.appendingPathComponent("files/prepared-images")
+        let written = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".jpg") }
+        #expect(written.count == 10)
+        for name in written {
+            let bytes = try [UInt8](Data(contentsOf: root.appendingPathComponent(name)))
+            #expect(name == "\(name.prefix(2))/\(ContentHasher.sha256(bytes)).jpg")
+            let image = try bytes.withUnsafeBytes { try ImageCodec.decode($0, format: .jpeg, path: name, maxPixels: 1 << 26).image }
+            #expect(image.width == 512 && image.height == 512)
+        }
+        // The stored request names the file; no pixels travel or are kept.
+        let store = try JobStore.open(workDirectory: dir.appendingPathComponent("files").path)
+        let request = try #require(try store.detail(id: "coffee-0004").tasks.first { $0.stage == "extraction" }?.request)
+        #expect(request.contains("file://\(root.path)/") && !request.contains("base64"), "\(request)")
+    }
+
     @Test func badInputIsReportedPerRecordAndTheRestRuns() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
