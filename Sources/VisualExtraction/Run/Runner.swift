@@ -136,8 +136,11 @@ public final class Runner: Sendable {
         if stage.sendsImage {
             for path in task.record.images {
                 do {
-                    let prepared = try preparer.prepare(path)
-                    images.append(try imageFiles?.publish(prepared) ?? prepared)
+                    if let imageFiles {
+                        images.append(try imageFiles.prepare(path, with: preparer))
+                    } else {
+                        images.append(try preparer.prepare(path))
+                    }
                 } catch {
                     return failure(error.description)
                 }
