@@ -102,12 +102,12 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
 
         let id: UInt64 = lock.withLock { nextID += 1; return nextID }
-        let timer = Task { [timeoutSeconds] in
-            try? await Task.sleep(nanoseconds: UInt64(timeoutSeconds * 1e9))
-            if Task.isCancelled { return }
-            self.finish(id, .retry("no answer from \(self.endpointDescription) within \(Int(timeoutSeconds)) s"))
-        }
-        defer { timer.cancel() }
+        // The clock starts once the request is registered (a timeout firing while a loaded machine
+        // still starts the process would find nothing to end), and runs on Dispatch, not as a Swift
+        // task: with the cooperative pool busy (image work, blocking callers) a task-based timer
+        // fired 30 s late in a loaded test run.
+        var timer: DispatchWorkItem?
+        defer { timer?.cancel() }
         return await withCheckedContinuation { continuation in
             let started: Result<Worker, any Error> = lock.withLock {
                 do {
@@ -120,6 +120,11 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
             }
             switch started {
             case let .success(worker):
+                let expiry = DispatchWorkItem { [timeoutSeconds] in
+                    self.finish(id, .retry("no answer from \(self.endpointDescription) within \(Int(timeoutSeconds)) s"))
+                }
+                timer = expiry
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: expiry)
                 var line = "{\"id\":\"\(id)\","
                 line += String(decoding: request.body().dropFirst(), as: UTF8.self)
                 line += "\n"
