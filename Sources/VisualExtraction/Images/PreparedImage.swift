@@ -56,10 +56,16 @@ public struct ImagePreparer: Sendable {
     }
 
     public func prepare(_ relativePath: String) throws(ImageError) -> PreparedImage {
+        let (path, bytes) = try source(relativePath)
+        return try prepare(bytes: bytes, path: path)
+    }
+
+    /// The file a record names, resolved under the root and read whole; empty files are refused.
+    func source(_ relativePath: String) throws(ImageError) -> (path: String, bytes: [UInt8]) {
         let path = try root.resolve(relativePath)
         let bytes = try ImagePreparer.readFile(path)
         if bytes.isEmpty { throw .empty(path: path) }
-        return try prepare(bytes: bytes, path: path)
+        return (path, bytes)
     }
 
     public func prepare(bytes: [UInt8], path: String) throws(ImageError) -> PreparedImage {

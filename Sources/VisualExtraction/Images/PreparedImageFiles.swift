@@ -42,9 +42,7 @@ public struct PreparedImageFiles: Sendable {
     /// settings; else prepares and publishes it and records it in the index. Reading and hashing
     /// the source is all a repeated image costs.
     public func prepare(_ relativePath: String, with preparer: ImagePreparer) throws(ImageError) -> PreparedImage {
-        let path = try preparer.root.resolve(relativePath)
-        let source = try ImagePreparer.readFile(path)
-        if source.isEmpty { throw .empty(path: path) }
+        let (path, source) = try preparer.source(relativePath)
         let sourceHash = ContentHasher.sha256(source)
         let settings = (try? PreparedImageFiles.canonical.encode(preparer.settings)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let key = ContentHasher.sha256(Array("\(sourceHash)\n\(settings)\n\(PreparedImageFiles.preparationVersion)".utf8))
