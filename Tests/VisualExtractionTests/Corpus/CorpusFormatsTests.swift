@@ -132,8 +132,8 @@ import Testing
         }
     }
 
-    @Test func inspectCommandOnTheSamples() throws {
-        let result = try TestSupport.runVXT(["inspect", "samples/llava_sample.json", "--images", "samples/images", "--json"])
+    @Test func inspectCommandOnTheSamples() async throws {
+        let result = try await TestSupport.runVXT(["inspect", "samples/llava_sample.json", "--images", "samples/images", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try JSONDecoder().decode(CorpusInspection.self, from: Data(result.stdout.utf8))
         #expect(report.records == 12 && report.withImage == 10 && report.withoutImage == 2)
@@ -142,7 +142,7 @@ import Testing
         #expect(report.multipleChoicePairs == 1 && report.regionPairs == 1)
         #expect(report.answerFormats["single-word-or-phrase"] == 11)
         #expect(report.missingImages == 0)
-        let text = try TestSupport.runVXT(["inspect", "samples/llava_sample.json"])
+        let text = try await TestSupport.runVXT(["inspect", "samples/llava_sample.json"])
         #expect(text.stdout.contains("records: 12 · with image 10 · without 2"))
     }
 }

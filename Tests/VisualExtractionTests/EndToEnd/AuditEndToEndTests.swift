@@ -21,14 +21,14 @@ import Testing
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() throws {
+    @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
         #expect(run.status == 0, "\(run.stderr)")
 
         // A clean run: every sample audited, none flagged, every question answerable from its description.
-        let first = try TestSupport.runVXT(["audit", "--work", work.path, "--json"])
+        let first = try await TestSupport.runVXT(["audit", "--work", work.path, "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         let clean = try JSONDecoder().decode(AuditSummary.self, from: Data(first.stdout.utf8))
         #expect(clean.samples == 10)
@@ -37,7 +37,7 @@ import Testing
 
         // The teacher's bad answers, stored as a run stores them (a newer finish time: audited again).
         let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
-        try queue.write { db in
+        try await queue.write { db in
             for bad in Self.badOutputs {
                 try db.execute(sql: "UPDATE task SET output = ?, finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
                                arguments: [bad.text, bad.finish, bad.key])
@@ -49,12 +49,12 @@ import Testing
                 """)
         }
         let html = work.appendingPathComponent("report.html")
-        let second = try TestSupport.runVXT(["audit", "--work", work.path, "--json", "--html", html.path])
+        let second = try await TestSupport.runVXT(["audit", "--work", work.path, "--json", "--html", html.path])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("report: \(html.path)"))
         let summary = try JSONDecoder().decode(AuditSummary.self, from: Data(second.stdout.utf8))
         let store = try JobStore.open(workDirectory: work.path)
-        let flags = try store.pool.read { db in
+        let flags = try await store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT record_key, flag FROM audit_flag").map { "\($0["record_key"] as String) \($0["flag"] as String)" }
         }
         for bad in Self.badOutputs {
@@ -65,18 +65,18 @@ import Testing
         #expect(summary.flagged == 7)
 
         // Incremental: nothing changed, nothing re-checked.
-        let third = try TestSupport.runVXT(["audit", "--work", work.path])
+        let third = try await TestSupport.runVXT(["audit", "--work", work.path])
         #expect(third.stderr.contains("audited 0 new or changed samples"), "\(third.stderr)")
 
         // Export leaves flagged samples out on request and carries the flags in JSONL.
         let jsonl = work.appendingPathComponent("all.jsonl")
-        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", jsonl.path]).status == 0)
+        #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", jsonl.path]).status == 0)
         let rows = try TestSupport.jsonLines(jsonl)
         #expect(rows.count == 10)
         let refusal = rows.first { $0["id"]?.stringValue == "camera-0002" }
         #expect(refusal?["audit"]?["flags"] == .array([.string("refusal")]) || refusal?["audit"]?["flags"]?.jsonText.contains("refusal") == true)
         let filtered = work.appendingPathComponent("kept.json")
-        let export = try TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path,
+        let export = try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path,
                                              "--exclude-flags", "truncated,refusal,meta_leak,repetition,wrong_language,near_duplicate", "--min-coverage", "0.9"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stderr.contains("7 left out by the audit filter"), "\(export.stderr)")
@@ -84,7 +84,7 @@ import Testing
             Issue.record("llava export is not an array"); return
         }
         #expect(kept.compactMap { $0["id"]?.stringValue }.sorted() == ["5", "china-0009", "coffee-0004"])
-        let badFlag = try TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path, "--exclude-flags", "trunc"])
+        let badFlag = try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path, "--exclude-flags", "trunc"])
         #expect(badFlag.status != 0 && badFlag.stderr.contains("unknown audit flag \"trunc\""))
 
         // The report in a real browser: loads without script errors, one card per sample.

@@ -4,20 +4,20 @@ import Testing
 
 /// `vxt` as a user runs it: a child process, the mock teacher over real loopback HTTP, files on disk.
 @Suite(.serialized) struct RunEndToEndTests {
-    func run(_ arguments: [String]) throws -> TestSupport.ProcessResult {
-        try TestSupport.runVXT(arguments)
+    func run(_ arguments: [String]) async throws -> TestSupport.ProcessResult {
+        try await TestSupport.runVXT(arguments)
     }
 
-    @Test func samplesRunAndExportEveryRecordOnce() throws {
+    @Test func samplesRunAndExportEveryRecordOnce() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let result = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+        let result = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                               "--work", work.path, "--concurrency", "4"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("built-in mock teacher"))
 
         let jsonl = work.appendingPathComponent("out.jsonl")
-        let export = try run(["export", "--work", work.path, "--format", "jsonl", "--out", jsonl.path])
+        let export = try await run(["export", "--work", work.path, "--format", "jsonl", "--out", jsonl.path])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stderr.contains("wrote 10 records"))
         #expect(export.stderr.contains("2 skipped"))
@@ -32,29 +32,29 @@ import Testing
         #expect(coins["description"]?.stringValue?.contains("24") == true, "statements reach the description")
 
         let llava = work.appendingPathComponent("corpus.json")
-        #expect(try run(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
+        #expect(try await run(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
         guard case let .array(items) = try JSONParser.parse([UInt8](Data(contentsOf: llava))) else { Issue.record("llava export is a JSON array"); return }
         #expect(items.count == 10)
         let human = items.first?["conversations"].flatMap { if case let .array(turns) = $0 { return turns.first } else { return nil } }
         #expect(human?["value"]?.stringValue?.hasPrefix("<image>\nDescribe the fine-grained content of the image") == true)
 
         let paper = work.appendingPathComponent("paper.jsonl")
-        #expect(try run(["export", "--work", work.path, "--format", "paper", "--out", paper.path]).status == 0)
+        #expect(try await run(["export", "--work", work.path, "--format", "paper", "--out", paper.path]).status == 0)
         let paperLines = try String(contentsOf: paper, encoding: .utf8).split(separator: "\n")
         #expect(paperLines.count == 12, "one line per input record, as the authors' script")
         #expect(paperLines.last == "{\"index\": 11, \"caption\": \"SKIP\"}")
 
-        let status = try run(["status", "--work", work.path, "--json"])
+        let status = try await run(["status", "--work", work.path, "--json"])
         let summary = try JSONDecoder().decode(StatusSummary.self, from: Data(status.stdout.utf8))
         #expect(summary.stages.map { $0.counts["done"] ?? 0 } == [10, 10])
         #expect(summary.stages.map { $0.counts["skipped"] ?? 0 } == [2, 2])
 
-        let show = try run(["show", "--work", work.path, "--id", "coffee-0004"])
+        let show = try await run(["show", "--work", work.path, "--id", "coffee-0004"])
         #expect(show.stdout.contains("Question #1: <image>\\nContext: The photo was taken at a café table."))
         #expect(show.stdout.contains("source sha256:"))
 
         // Running again does nothing: all work is done.
-        let again = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let again = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
         #expect(again.status == 0)
         #expect(again.stderr.contains("0 tasks to do"))
     }
@@ -79,7 +79,7 @@ import Testing
     }
 
     /// Twenty `kill -9`s at random moments, then a run to the end: the export equals an uninterrupted run's.
-    @Test func killNineMidRunThenResumeExportsEachRecordExactlyOnce() throws {
+    @Test func killNineMidRunThenResumeExportsEachRecordExactlyOnce() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("corpus.json")
@@ -95,7 +95,7 @@ import Testing
                                                    stderr: dir.appendingPathComponent("err\(round)"))
             // Early rounds may land in ingest; later ones in the middle of teacher calls and commits.
             // At 4 requests per 250 ms, 20 rounds of at most 0.35 s cannot finish the 216 tasks.
-            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.35, using: &generator))
+            try await Task.sleep(nanoseconds: UInt64(Double.random(in: 0.05...0.35, using: &generator) * 1e9))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 killedWithWorkLeft += 1
@@ -107,28 +107,28 @@ import Testing
         let midway = try store.counts(stage: "extraction")
         #expect((midway[.done] ?? 0) < 108, "some work was left after the kills: \(midway)")
 
-        let final = try run(arguments)
+        let final = try await run(arguments)
         #expect(final.status == 0, "\(final.stderr)")
         #expect(try store.counts(stage: "statements") == [.done: 108, .skipped: 12])
         #expect(try store.counts(stage: "extraction") == [.done: 108, .skipped: 12])
 
         let out = dir.appendingPathComponent("corpus.jsonl")
-        #expect(try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
+        #expect(try await run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
         let ids = try TestSupport.jsonLines(out).compactMap { $0["id"]?.stringValue }
         let expected = (0..<records).filter { $0 % 10 != 9 }.map { "r-\($0)" }
         #expect(ids == expected, "each eligible record exactly once, in input order")
 
         let clean = dir.appendingPathComponent("clean")
-        #expect(try run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", clean.path]).status == 0)
+        #expect(try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", clean.path]).status == 0)
         let a = dir.appendingPathComponent("killed.llava"), b = dir.appendingPathComponent("clean.llava")
-        #expect(try run(["export", "--work", work.path, "--format", "llava", "--out", a.path]).status == 0)
-        #expect(try run(["export", "--work", clean.path, "--format", "llava", "--out", b.path]).status == 0)
+        #expect(try await run(["export", "--work", work.path, "--format", "llava", "--out", a.path]).status == 0)
+        #expect(try await run(["export", "--work", clean.path, "--format", "llava", "--out", b.path]).status == 0)
         #expect(try Data(contentsOf: a) == Data(contentsOf: b), "identical to an uninterrupted run")
     }
 
     /// `image_transport: file`: the teacher gets `file://` paths of content-addressed prepared
     /// images instead of base64 bodies, and answers exactly as it does from data URLs.
-    @Test func fileImageTransportSendsPathsAndGivesTheSameAnswers() throws {
+    @Test func fileImageTransportSendsPathsAndGivesTheSameAnswers() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
@@ -138,19 +138,19 @@ import Testing
         #expect(try Pipeline.load(path: pipeline.path).hash == Pipeline.load(path: TestSupport.paperPipeline.path).hash,
                 "how images travel is not part of the pipeline hash")
 
-        func descriptions(_ pipelinePath: String, _ name: String) throws -> [String: String] {
+        func descriptions(_ pipelinePath: String, _ name: String) async throws -> [String: String] {
             let work = dir.appendingPathComponent(name)
-            let result = try run(["run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
+            let result = try await run(["run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
                                   "--work", work.path, "--concurrency", "4"])
             #expect(result.status == 0, "\(result.stderr)")
             let out = work.appendingPathComponent("out.jsonl")
-            #expect(try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
+            #expect(try await run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
             var byID: [String: String] = [:]
             for line in try TestSupport.jsonLines(out) { byID[line["id"]?.stringValue ?? ""] = line["description"]?.stringValue }
             return byID
         }
-        let inline = try descriptions(TestSupport.paperPipeline.path, "inline")
-        let files = try descriptions(pipeline.path, "files")
+        let inline = try await descriptions(TestSupport.paperPipeline.path, "inline")
+        let files = try await descriptions(pipeline.path, "files")
         #expect(files.count == 10 && files == inline, "the mock read the same 512x512 pixels from the files")
 
         // One file per distinct image, named by the hash of its bytes, a 512x512 JPEG.
@@ -169,7 +169,7 @@ import Testing
         #expect(request.contains("file://\(root.path)/") && !request.contains("base64"), "\(request)")
     }
 
-    @Test func badInputIsReportedPerRecordAndTheRestRuns() throws {
+    @Test func badInputIsReportedPerRecordAndTheRestRuns() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("bad.json")
@@ -183,12 +183,12 @@ import Testing
               {"id": "cut-off", "image": "skimage/coffee.png", "conversations": [{"from": "hu
             """.utf8).write(to: input)
         let work = dir.appendingPathComponent("work")
-        let result = try run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path])
+        let result = try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path])
         #expect(result.status == 0, "one bad record never kills a run: \(result.stderr)")
         #expect(result.stderr.contains("ingested 5 records"))
         #expect(result.stderr.contains("4 with problems"))
 
-        let status = try run(["status", "--work", work.path])
+        let status = try await run(["status", "--work", work.path])
         #expect(status.stdout.contains("record 1 (id no-conversations) at line 3"))
         #expect(status.stdout.contains("record 2 (id odd-turns) at line 4"))
         #expect(status.stdout.contains("odd number of turns"))
@@ -196,30 +196,30 @@ import Testing
         #expect(status.stdout.contains("(record missing-image, line 5)"))
         #expect(status.stdout.contains("record 4 at line 6"))
         #expect(status.stdout.contains("truncated"))
-        let json = try JSONDecoder().decode(StatusSummary.self, from: Data(try run(["status", "--work", work.path, "--json"]).stdout.utf8))
+        let json = try JSONDecoder().decode(StatusSummary.self, from: Data(try await run(["status", "--work", work.path, "--json"]).stdout.utf8))
         #expect(json.inputProblems == 4)
         #expect(json.stages.allSatisfy { $0.counts["failed"] == 4 && $0.counts["done"] == 1 })
 
         let out = dir.appendingPathComponent("out.jsonl")
-        let export = try run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path])
+        let export = try await run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path])
         #expect(export.stderr.contains("4 failed, not exported"))
         #expect(try TestSupport.jsonLines(out).compactMap { $0["id"]?.stringValue } == ["good"])
     }
 
-    @Test func changedPipelineUnderAnExistingWorkDirectoryIsRefused() throws {
+    @Test func changedPipelineUnderAnExistingWorkDirectoryIsRefused() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
         let base = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
-        #expect(try run(base).status == 0)
-        let refused = try run(base + ["--model", "another/model"])
+        #expect(try await run(base).status == 0)
+        let refused = try await run(base + ["--model", "another/model"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("different pipeline"))
         #expect(refused.stderr.contains("new --work directory"))
     }
 
-    @Test func promptsCommandPrintsOneLinePerRecordWithAnImage() throws {
-        let result = try run(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
+    @Test func promptsCommandPrintsOneLinePerRecordWithAnImage() async throws {
+        let result = try await run(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map { try? JSONParser.parse(String($0)) }
         #expect(lines.count == 10)
@@ -238,19 +238,19 @@ import Testing
 
 @Suite struct SecretHandlingTests {
     /// The key reaches the server as a Bearer header and nowhere else: not the store, the exports or the logs.
-    @Test func apiKeyNeverLandsInTheStoreExportsOrLogs() throws {
+    @Test func apiKeyNeverLandsInTheStoreExportsOrLogs() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
         let secret = "sk-vxt-test-\(UUID().uuidString)"
-        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                                           "--work", work.path, "--api-key-env", "VXT_TEST_KEY"], environment: ["VXT_TEST_KEY": secret])
         #expect(run.status == 0)
         #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret))
         for format in ["llava", "jsonl", "paper"] {
-            _ = try TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", work.appendingPathComponent("x.\(format)").path])
+            _ = try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", work.appendingPathComponent("x.\(format)").path])
         }
-        let show = try TestSupport.runVXT(["show", "--work", work.path, "--id", "coffee-0004"])
+        let show = try await TestSupport.runVXT(["show", "--work", work.path, "--id", "coffee-0004"])
         #expect(!show.stdout.contains(secret))
         var scanned = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: work.path) {

@@ -29,7 +29,7 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    @Test func outputsOfASampleRunConform() throws {
+    @Test func outputsOfASampleRunConform() async throws {
         guard Self.validatorAvailable else {
             print("SKIPPED outputsOfASampleRunConform: python3 with jsonschema and PyYAML is not available")
             return
@@ -39,26 +39,26 @@ import Testing
         // The teacher is the mock as a local process, with both directions of its pipe copied to files.
         let requests = work.appendingPathComponent("requests.jsonl"), answers = work.appendingPathComponent("answers.jsonl")
         let teacher = "cmd:tee '\(requests.path)' | '\(TestSupport.vxtBinary.path)' mock-teacher --stdio | tee '\(answers.path)'"
-        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                                           "--work", work.path, "--teacher", teacher])
         #expect(run.status == 0, "\(run.stderr)")
         for copy in [requests, answers] {
             #expect(try String(contentsOf: copy, encoding: .utf8).split(separator: "\n").count >= 20, "\(copy.lastPathComponent) holds the run's calls")
         }
         var files: [String: URL] = ["local-teacher-request": requests, "local-teacher-response": answers]
-        let audit = try TestSupport.runVXT(["audit", "--work", work.path, "--json"])
+        let audit = try await TestSupport.runVXT(["audit", "--work", work.path, "--json"])
         #expect(audit.status == 0, "\(audit.stderr)")
         files["audit-summary"] = work.appendingPathComponent("audit.json")
         try Data(audit.stdout.utf8).write(to: work.appendingPathComponent("audit.json"))
         for format in ["llava", "jsonl", "paper"] {
             let url = work.appendingPathComponent("out.\(format)")
-            #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
+            #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
             files["export-\(format)"] = url
         }
-        let status = try TestSupport.runVXT(["status", "--work", work.path, "--json"])
+        let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         files["status"] = work.appendingPathComponent("status.json")
         try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
-        let prompts = try TestSupport.runVXT(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
+        let prompts = try await TestSupport.runVXT(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
         files["prompts"] = work.appendingPathComponent("prompts.jsonl")
         try Data(prompts.stdout.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
         files["pipeline"] = TestSupport.paperPipeline

@@ -4,8 +4,8 @@ import Testing
 
 /// Sharded runs, merge, retry and the response cache, through the `vxt` binary.
 @Suite(.serialized) struct ShardedRunTests {
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> TestSupport.ProcessResult {
-        try TestSupport.runVXT(arguments, environment: environment)
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> TestSupport.ProcessResult {
+        try await TestSupport.runVXT(arguments, environment: environment)
     }
 
     func corpus(in dir: URL) throws -> URL {
@@ -14,13 +14,13 @@ import Testing
         return input
     }
 
-    @Test func fourConcurrentShardsMergeToTheSameCorpusAsOneRun() throws {
+    @Test func fourConcurrentShardsMergeToTheSameCorpusAsOneRun() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = try corpus(in: dir)
         let base = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--concurrency", "4"]
         let whole = dir.appendingPathComponent("whole")
-        #expect(try run(base + ["--work", whole.path]).status == 0)
+        #expect(try await run(base + ["--work", whole.path]).status == 0)
 
         let sharded = dir.appendingPathComponent("sharded")
         var processes: [Process] = []
@@ -39,42 +39,43 @@ import Testing
             try process.run()
             processes.append(process)
         }
-        processes.forEach { $0.waitUntilExit() }
-        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        var statuses: [Int32] = []
+        for process in processes { statuses.append(await TestSupport.exitStatus(of: process)) }
+        #expect(statuses == [0, 0, 0, 0])
         let names = try FileManager.default.contentsOfDirectory(atPath: sharded.path).filter { $0.hasSuffix(".sqlite") }.sorted()
         #expect(names == ["shard-0000-of-0004.sqlite", "shard-0001-of-0004.sqlite", "shard-0002-of-0004.sqlite", "shard-0003-of-0004.sqlite"])
 
-        let status = try run(["status", "--work", sharded.path])
+        let status = try await run(["status", "--work", sharded.path])
         #expect(status.stdout.contains("4 shards (sums below)"))
         #expect(status.stdout.contains("records: 41"))
-        let unmerged = try run(["export", "--work", sharded.path, "--format", "llava", "--out", dir.appendingPathComponent("x").path])
+        let unmerged = try await run(["export", "--work", sharded.path, "--format", "llava", "--out", dir.appendingPathComponent("x").path])
         #expect(unmerged.status != 0 && unmerged.stderr.contains("vxt merge"))
 
-        let merge = try run(["merge", "--work", sharded.path])
+        let merge = try await run(["merge", "--work", sharded.path])
         #expect(merge.status == 0, "\(merge.stderr)")
         for format in ["llava", "paper"] {
             let a = dir.appendingPathComponent("whole.\(format)"), b = dir.appendingPathComponent("sharded.\(format)")
-            #expect(try run(["export", "--work", whole.path, "--format", format, "--out", a.path]).status == 0)
-            #expect(try run(["export", "--work", sharded.path, "--format", format, "--out", b.path]).status == 0)
+            #expect(try await run(["export", "--work", whole.path, "--format", format, "--out", a.path]).status == 0)
+            #expect(try await run(["export", "--work", sharded.path, "--format", format, "--out", b.path]).status == 0)
             #expect(try Data(contentsOf: a) == Data(contentsOf: b), "\(format) export of the merged shards equals the unsharded run's")
         }
     }
 
-    @Test func mergeListsMissingAndUnfinishedShards() throws {
+    @Test func mergeListsMissingAndUnfinishedShards() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = try corpus(in: dir)
         let work = dir.appendingPathComponent("work")
         for i in [0, 2] {
-            #expect(try run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path, "--shard", "\(i)/3"]).status == 0)
+            #expect(try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path, "--shard", "\(i)/3"]).status == 0)
         }
-        let merge = try run(["merge", "--work", work.path])
+        let merge = try await run(["merge", "--work", work.path])
         #expect(merge.status == 1)
         #expect(merge.stderr.contains("missing shards: shard-0001-of-0003"))
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path))
     }
 
-    @Test func retryReturnsFailuresToWork() throws {
+    @Test func retryReturnsFailuresToWork() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
@@ -83,26 +84,26 @@ import Testing
         let pipeline = dir.appendingPathComponent("once.yaml")
         try Data(text.utf8).write(to: pipeline)
         let args = ["run", pipeline.path, "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
-        #expect(try run(args + ["--teacher", "http://127.0.0.1:9/v1"]).status == 0)
+        #expect(try await run(args + ["--teacher", "http://127.0.0.1:9/v1"]).status == 0)
         let store = try JobStore.open(workDirectory: work.path)
         #expect(try store.counts(stage: "statements") == [.failed: 10, .skipped: 2])
         #expect(try store.status().failures.contains { $0.reason.contains("needs statements, which failed") && $0.count == 10 })
 
-        let retry = try run(["retry", "--work", work.path, "--reason", "transport error"])
+        let retry = try await run(["retry", "--work", work.path, "--reason", "transport error"])
         #expect(retry.stderr.contains("20 tasks returned to work"), "\(retry.stderr)")
         #expect(try store.counts(stage: "statements") == [.pending: 10, .skipped: 2])
         #expect(try store.counts(stage: "extraction") == [.waiting: 10, .skipped: 2])
-        #expect(try run(args).status == 0)
+        #expect(try await run(args).status == 0)
         #expect(try store.counts(stage: "extraction") == [.done: 10, .skipped: 2])
     }
 
-    @Test func responseCacheIsReusedAcrossWorkDirectoriesAndKeyedStrictly() throws {
+    @Test func responseCacheIsReusedAcrossWorkDirectoriesAndKeyedStrictly() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let cache = dir.appendingPathComponent("cache").path
-        func runWith(_ name: String, _ extra: [String] = []) throws -> JobStore {
+        func runWith(_ name: String, _ extra: [String] = []) async throws -> JobStore {
             let work = dir.appendingPathComponent(name)
-            let result = try run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+            let result = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                                   "--work", work.path, "--cache", cache] + extra)
             #expect(result.status == 0, "\(result.stderr)")
             let store = try JobStore.open(workDirectory: work.path)
@@ -118,18 +119,18 @@ import Testing
             }
             return cached
         }
-        #expect(try cachedAnswers(runWith("first")) == 0)
-        #expect(try cachedAnswers(runWith("second")) == 8, "every answer of a repeated run comes from the cache")
-        #expect(try cachedAnswers(runWith("other-model", ["--model", "another/model"])) == 0, "the model is part of the key")
+        #expect(try await cachedAnswers(runWith("first")) == 0)
+        #expect(try await cachedAnswers(runWith("second")) == 8, "every answer of a repeated run comes from the cache")
+        #expect(try await cachedAnswers(runWith("other-model", ["--model", "another/model"])) == 0, "the model is part of the key")
     }
 
-    @Test func allowChangedAcceptsAndRecordsWhy() throws {
+    @Test func allowChangedAcceptsAndRecordsWhy() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
         let args = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
-        #expect(try run(args).status == 0)
-        let changed = try run(args + ["--model", "another/model", "--allow-changed", "switched to the fp8 checkpoint"])
+        #expect(try await run(args).status == 0)
+        let changed = try await run(args + ["--model", "another/model", "--allow-changed", "switched to the fp8 checkpoint"])
         #expect(changed.status == 0, "\(changed.stderr)")
         let changes = try JobStore.open(workDirectory: work.path).changes()
         #expect(changes.count == 1 && changes.first?.what == "pipeline" && changes.first?.reason == "switched to the fp8 checkpoint")

@@ -3,7 +3,7 @@ import Testing
 @testable import VisualExtraction
 
 @Suite struct ImageCheckTests {
-    @Test func imagesCommandReportsEachKindOfProblem() throws {
+    @Test func imagesCommandReportsEachKindOfProblem() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let images = dir.appendingPathComponent("images")
@@ -22,7 +22,7 @@ import Testing
         try Data([record("a", "fine.jpg"), record("b", "ad.jpg"), record("c", "cut.jpg"), record("d", "gone.jpg"),
                   record("e", "../corpus.jsonl"), record("f", "page.jpg"), record("g", "big.jpg")].joined(separator: "\n").utf8).write(to: input)
 
-        let result = try TestSupport.runVXT(["images", "--input", input.path, "--images", images.path, "--max-pixels", "1000000", "--json"])
+        let result = try await TestSupport.runVXT(["images", "--input", input.path, "--images", images.path, "--max-pixels", "1000000", "--json"])
         #expect(result.status == 1, "problems make the check fail")
         let report = try JSONDecoder().decode(ImageCheck.Report.self, from: Data(result.stdout.utf8))
         #expect(report.images == 7)
@@ -36,7 +36,7 @@ import Testing
         #expect(report.oversized.map(\.record) == ["g"])
         #expect(report.oversized.first?.reason.contains("1411x1411") == true)
 
-        let text = try TestSupport.runVXT(["images", "--input", "samples/llava_sample.json", "--images", "samples/images"])
+        let text = try await TestSupport.runVXT(["images", "--input", "samples/llava_sample.json", "--images", "samples/images"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("10 images: 10 ok, 0 with problems"))
     }

@@ -135,10 +135,10 @@ import Testing
         #expect(pipeline.hash != (try Pipeline.load(path: TestSupport.paperPipeline.path)).hash)
     }
 
-    @Test func cleanPipelineRunsEndToEnd() throws {
+    @Test func cleanPipelineRunsEndToEnd() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
         #expect(run.status == 0, "\(run.stderr)")
         let coffee = try JobStore.open(workDirectory: work.path).detail(id: "coffee-0004")
         #expect(coffee.tasks.first?.request?.contains("Answer: coffee") == true)
@@ -148,7 +148,7 @@ import Testing
         #expect(coffee.tasks[1].request?.contains("Question: What is served in the red cup?\\nPhrase:") == true, "stored as JSON text")
 
         let llava = work.appendingPathComponent("corpus.json")
-        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
+        #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
         let text = try String(contentsOf: llava, encoding: .utf8)
         #expect(text.contains("any text present. Especially, pay attention to the objects, attributes and positions the question asks about.\"}"),
                 "the hint joins the instruction with a final period")

@@ -65,10 +65,10 @@ import Testing
     }
 
     @Test(arguments: ["short-once", "short-always"])
-    func endToEndAgainstAMockThatMiscounts(_ fault: String) throws {
+    func endToEndAgainstAMockThatMiscounts(_ fault: String) async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
                                           "--work", work.path, "--mock-statement-fault", fault])
         #expect(run.status == 0, "\(run.stderr)")
         let status = try JobStore.open(workDirectory: work.path).status()
@@ -77,7 +77,7 @@ import Testing
         #expect(rerouted == 8, "the eight records with more than one pair: \(status.notes)")
         #expect(status.stages.first?.counts["done"] == 10)
         let out = work.appendingPathComponent("out.jsonl")
-        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
+        #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
         for line in try TestSupport.jsonLines(out) {
             guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"] else { Issue.record("fields"); continue }
             #expect(pairs.count == statements.count, "\(line["id"]?.stringValue ?? "?")")

@@ -59,10 +59,10 @@ import Testing
         #expect(faithful == ruled, "a 'no' answer always gives a negative statement, a 'yes' never does")
     }
 
-    @Test func cleanPipelineUsesRulesAndTheModelTogether() throws {
+    @Test func cleanPipelineUsesRulesAndTheModelTogether() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
         #expect(run.status == 0, "\(run.stderr)")
         let flower = try JobStore.open(workDirectory: work.path).detail(id: "flower-0010")
         let statements = try #require(flower.tasks.first)

@@ -56,7 +56,8 @@ enum TestSupport {
     }
 
     /// Starts `vxt` with arguments; the caller waits or kills.
-    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:]) throws -> Process {
+    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:],
+                         onExit: (@Sendable (Process) -> Void)? = nil) throws -> Process {
         let process = Process()
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -69,20 +70,36 @@ enum TestSupport {
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
         process.standardInput = FileHandle.nullDevice
+        process.terminationHandler = onExit
         try process.run()
         return process
     }
 
-    /// Runs `vxt` to completion and returns what it printed.
-    static func runVXT(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    /// Runs `vxt` to completion and returns what it printed. Awaits the exit instead of blocking:
+    /// a test thread blocked in `waitUntilExit` is one of the few cooperative threads (two on a
+    /// two-core machine), and two of them starved every timer of the other tests for ~16 s.
+    static func runVXT(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
         let dir = try temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
-        let process = try startVXT(arguments, stdout: out, stderr: err, environment: environment)
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus,
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            do {
+                _ = try startVXT(arguments, stdout: out, stderr: err, environment: environment) {
+                    continuation.resume(returning: $0.terminationStatus)
+                }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        return ProcessResult(status: status,
                              stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                              stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Waits for a process started elsewhere, without holding a cooperative thread (see `runVXT`).
+    static func exitStatus(of process: Process) async -> Int32 {
+        while process.isRunning { try? await Task.sleep(nanoseconds: 20_000_000) }
+        return process.terminationStatus
     }
 
     static func record(_ id: String, pairs: [(String, String)], image: String? = "skimage/coffee.png") -> CorpusRecord {

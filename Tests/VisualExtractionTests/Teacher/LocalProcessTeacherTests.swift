@@ -80,17 +80,17 @@ import Testing
         #expect(Date().timeIntervalSince(start) < 3)
     }
 
-    @Test func aWholeRunThroughACrashingLocalProcessFinishes() throws {
+    @Test func aWholeRunThroughACrashingLocalProcessFinishes() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT([
+        let run = try await TestSupport.runVXT([
             "run", "pipelines/paper.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
             "--work", work.path, "--concurrency", "4",
             "--teacher", "cmd:" + Self.mockCommand + " --latency-ms 10 --exit-after 9",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("the local teacher process was restarted"), "\(run.stderr)")
-        let status = try TestSupport.runVXT(["status", "--work", work.path, "--json"])
+        let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         let json = try JSONParser.parse(status.stdout)
         guard case let .array(stages)? = json["stages"] else { Issue.record("no stages in \(status.stdout)"); return }
         for stage in stages {

@@ -44,15 +44,15 @@ import Testing
         await server.shutdown()
     }
 
-    @Test func aWholeRunUnderFaultsLeavesNothingPendingOrSilent() throws {
+    @Test func aWholeRunUnderFaultsLeavesNothingPendingOrSilent() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try TestSupport.runVXT([
+        let run = try await TestSupport.runVXT([
             "run", "pipelines/clean.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
             "--work", work.path, "--mock-fail-rate", "0.4", "--timeout", "1",
         ])
         #expect(run.status == 0, "\(run.stderr)")
-        let status = try JSONParser.parse(try TestSupport.runVXT(["status", "--work", work.path, "--json"]).stdout)
+        let status = try JSONParser.parse(try await TestSupport.runVXT(["status", "--work", work.path, "--json"]).stdout)
         guard case let .array(stages)? = status["stages"] else { Issue.record("no stages"); return }
         var done = 0, failed = 0
         for stage in stages {
@@ -64,12 +64,12 @@ import Testing
         #expect(done + failed == 40, "every task of 10 records x 4 stages ends done or failed")
         #expect(done >= 30)
         if failed > 0 {
-            let reasons = try TestSupport.runVXT(["status", "--work", work.path]).stdout + run.stderr
+            let reasons = try await TestSupport.runVXT(["status", "--work", work.path]).stdout + run.stderr
             #expect(reasons.contains("gave up after"), "a failure carries its reason")
         }
         // The mock's length faults come back as a retry with a larger token limit or as a flag, never silently.
         let export = work.appendingPathComponent("corpus.jsonl")
-        #expect(try TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", export.path]).status == 0)
+        #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", export.path]).status == 0)
         for line in try TestSupport.jsonLines(export) {
             let description = line["description"]?.stringValue ?? ""
             #expect(description.count > 20, "\(line["id"]?.stringValue ?? "?") has no description")
@@ -106,17 +106,17 @@ import Testing
         }
     }
 
-    @Test func statusAccountsRequestsTokensAndCostPerEndpointAndStage() throws {
+    @Test func statusAccountsRequestsTokensAndCostPerEndpointAndStage() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
         let priced = work.appendingPathComponent("priced.yaml")
         try paper.replacingOccurrences(of: "teacher:\n", with: "teacher:\n  prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 2, output_per_million: 8}}\n")
             .write(to: priced, atomically: true, encoding: .utf8)
-        let run = try TestSupport.runVXT(["run", priced.path, "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
+        let run = try await TestSupport.runVXT(["run", priced.path, "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
                                           "--work", work.appendingPathComponent("w").path])
         #expect(run.status == 0, "\(run.stderr)")
-        let status = try TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path, "--json"])
+        let status = try await TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path, "--json"])
         guard case let .array(usage)? = try JSONParser.parse(status.stdout)["endpoints"] else { Issue.record("no endpoints in \(status.stdout)"); return }
         #expect(usage.compactMap { $0["stage"]?.stringValue }.sorted() == ["extraction", "statements"])
         for row in usage {
@@ -129,7 +129,7 @@ import Testing
             #expect(prompt > 0 && completion > 0)
             #expect(abs(cost - (prompt * 2 + completion * 8) / 1e6) < 1e-9, "\(row.jsonText)")
         }
-        let text = try TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path]).stdout
+        let text = try await TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path]).stdout
         #expect(text.contains("cost"), "\(text)")
     }
 
