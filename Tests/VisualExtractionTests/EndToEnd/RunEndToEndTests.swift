@@ -95,6 +95,14 @@ import Testing
                                                    stderr: dir.appendingPathComponent("err\(round)"))
             // Early rounds may land in ingest; later ones in the middle of teacher calls and commits.
             // At 4 requests per 250 ms, 20 rounds of at most 0.35 s cannot finish the 216 tasks.
+            // The first round waits for the calls to start, so that a loaded machine (slow process
+            // start) still kills at least one run in the middle of its work.
+            if round == 0 {
+                let err = dir.appendingPathComponent("err0")
+                for _ in 0..<600 where !((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("tasks to do") {
+                    try await Task.sleep(nanoseconds: 50_000_000)
+                }
+            }
             try await Task.sleep(nanoseconds: UInt64(Double.random(in: 0.05...0.35, using: &generator) * 1e9))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
