@@ -19,7 +19,7 @@ public struct PreparedImageFiles: Sendable {
         self.directory = url.path
     }
 
-    public func publish(_ image: PreparedImage) throws(ImageError) -> PreparedImage {
+    private func publish(_ image: PreparedImage) throws(ImageError) -> PreparedImage {
         let hash = ContentHasher.sha256(image.bytes)
         let path = (directory as NSString).appendingPathComponent("\(hash.prefix(2))/\(hash)" + PreparedImageFiles.fileExtension(image.mimeType))
         if !FileManager.default.fileExists(atPath: path) {

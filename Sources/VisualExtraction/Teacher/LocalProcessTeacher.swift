@@ -121,7 +121,7 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
             switch started {
             case let .success(worker):
                 let expiry = DispatchWorkItem { [timeoutSeconds] in
-                    self.finish(id, .retry("no answer from \(self.endpointDescription) within \(Int(timeoutSeconds)) s"))
+                    self.finish(id, .retry("no answer from \(self.endpointDescription) within \(String(format: "%g", timeoutSeconds)) s"))
                 }
                 timer = expiry
                 DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: expiry)
