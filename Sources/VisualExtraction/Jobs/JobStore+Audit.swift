@@ -40,14 +40,17 @@ extension JobStore {
                         answersStage: String?) throws -> (inputs: [AuditInput], lastPosition: Int?) {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), d.output AS d_output, d.finish_reason AS d_finish,
-                       s.parsed AS s_parsed, q.parsed AS q_parsed, q.state AS q_state,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.finish_reason AS d_finish,
+                       sout.parsed AS s_parsed, qout.parsed AS q_parsed, q.state AS q_state,
                        d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
                        a.stamp AS audited_stamp
                 FROM record r
                 JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
+                LEFT JOIN task_output dout ON dout.id = d.output_id
                 LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                LEFT JOIN task_output sout ON sout.id = s.output_id
                 LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
+                LEFT JOIN task_output qout ON qout.id = q.output_id
                 LEFT JOIN audit_sample a ON a.record_key = r.key
                 WHERE r.position > ?
                 ORDER BY r.position LIMIT ?
@@ -265,13 +268,16 @@ extension JobStore {
             let totalFlagged = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(flaggedKeys))") ?? 0
             let totalClean = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_sample WHERE record_key NOT IN (\(flaggedKeys))") ?? 0
             let select = """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), d.output AS d_output, s.parsed AS s_parsed, q.parsed AS q_parsed,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, sout.parsed AS s_parsed, qout.parsed AS q_parsed,
                        a.coverage AS coverage, a.missing AS missing
                 FROM record r
                 LEFT JOIN audit_sample a ON a.record_key = r.key
                 LEFT JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
+                LEFT JOIN task_output dout ON dout.id = d.output_id
                 LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                LEFT JOIN task_output sout ON sout.id = s.output_id
                 LEFT JOIN task q ON q.record_key = r.key AND q.stage = ? AND q.state = 'done'
+                LEFT JOIN task_output qout ON qout.id = q.output_id
                 """
             let stages: StatementArguments = [descriptionStage, statementsStage ?? "", answersStage ?? ""]
             var rows = try Row.fetchAll(db, sql: select + " WHERE r.key IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",

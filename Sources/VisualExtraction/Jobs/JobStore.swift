@@ -4,8 +4,9 @@ import GRDB
 /// The SQLite job store of a work directory (`<work>/vxt.sqlite`, WAL mode).
 ///
 /// It holds the run's configuration, every input record, and one task per record and stage
-/// with its state, attempts, exact request, output, usage and timings. Exports are derived from
-/// it, so "each sample exactly once" is a property of this store, not of an output file.
+/// with its state, attempts and timings, pointing at its output row (exact request, output,
+/// usage), which is written once. Exports are derived from it, so "each sample exactly once"
+/// is a property of this store, not of an output file.
 public final class JobStore: Sendable {
     public let path: String
     let pool: DatabasePool
@@ -24,10 +25,21 @@ public final class JobStore: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        var pool = try DatabasePool(path: path, configuration: configuration)
         if !readOnly {
             try JobStore.migrator.migrate(pool)
+        } else if try !pool.read({ try JobStore.migrator.hasCompletedMigrations($0) }) {
+            // A store written by an earlier vxt is brought to the current schema by whichever
+            // command opens it first, so `vxt status` or `export` work on it too.
+            try pool.close()
+            var writable = configuration
+            writable.readonly = false
+            let upgrade = try DatabasePool(path: path, configuration: writable)
+            try JobStore.migrator.migrate(upgrade)
+            try upgrade.close()
+            pool = try DatabasePool(path: path, configuration: configuration)
         }
+        self.pool = pool
     }
 
     /// Opens the store of a work directory: the given shard's, else the whole (or merged) run's,
@@ -175,6 +187,54 @@ public final class JobStore: Sendable {
             // HTTP attempts behind a done task (retries after 429/5xx/timeouts), next to `attempts`,
             // which counts how often the task was claimed.
             try db.execute(sql: "ALTER TABLE task ADD COLUMN teacher_attempts INTEGER")
+        }
+        migrator.registerMigration("v5: task outputs in their own table") { db in
+            // Claims, commits and promotions rewrite task rows; with ~1 KB outputs inside them a page
+            // held ~3 tasks, so each transaction dirtied ~35 pages of WAL. Task rows are now ~80 bytes
+            // and point at their output, which is appended once (rowids in commit order) and never
+            // rewritten: a transaction touches a few task pages and the tail of task_output.
+            // No foreign key on output_id: deleting an output would scan task for children.
+            try db.execute(sql: """
+                CREATE TABLE task_output (
+                    id INTEGER PRIMARY KEY,
+                    request TEXT,
+                    output TEXT,
+                    parsed TEXT,
+                    note TEXT,
+                    finish_reason TEXT,
+                    prompt_tokens INTEGER,
+                    completion_tokens INTEGER,
+                    model TEXT,
+                    endpoint TEXT,
+                    mock INTEGER,
+                    teacher_attempts INTEGER
+                );
+                CREATE TABLE task_v5 (
+                    id INTEGER PRIMARY KEY,
+                    record_key TEXT NOT NULL REFERENCES record(key),
+                    stage TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('waiting', 'pending', 'running', 'done', 'failed', 'skipped')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    lease_until REAL,
+                    last_error TEXT,
+                    started_at REAL,
+                    finished_at REAL,
+                    output_id INTEGER,
+                    UNIQUE (record_key, stage)
+                );
+                INSERT INTO task_output (id, request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
+                                         model, endpoint, mock, teacher_attempts)
+                SELECT rowid, request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
+                       model, endpoint, mock, teacher_attempts
+                FROM task WHERE request IS NOT NULL OR output IS NOT NULL;
+                INSERT INTO task_v5 (id, record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at, output_id)
+                SELECT rowid, record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at,
+                       CASE WHEN request IS NOT NULL OR output IS NOT NULL THEN rowid END
+                FROM task ORDER BY rowid;
+                DROP TABLE task;
+                ALTER TABLE task_v5 RENAME TO task;
+                CREATE INDEX task_by_state ON task(stage, state);
+                """)
         }
         return migrator
     }
@@ -335,7 +395,8 @@ public final class JobStore: Sendable {
             var upstream: [String: [String: String]] = [:]
             for need in needs {
                 for row in try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT record_key, output FROM task WHERE stage = ? AND record_key IN (SELECT value FROM json_each(?))
+                    SELECT t.record_key, o.output FROM task t JOIN task_output o ON o.id = t.output_id
+                    WHERE t.stage = ? AND t.record_key IN (SELECT value FROM json_each(?))
                     """), arguments: [need, keys]) {
                     upstream[row[0], default: [:]][need] = row[1]
                 }
@@ -392,27 +453,35 @@ public final class JobStore: Sendable {
     public func commit(_ results: [TaskResult], pipeline: Pipeline) async throws {
         let promotions = JobStore.promotions(pipeline)
         try await pool.write { db in
+            // Records whose task of a stage became done here; their dependents move after the loop,
+            // one statement per dependent stage for the whole batch.
+            var doneKeys: [String: [String]] = [:]
             for result in results {
                 switch result.outcome {
                 case let .done(c):
+                    let output = try JobStore.appendOutput(db, arguments: [result.request, c.output, c.parsed, c.note, c.finishReason,
+                                                                          c.promptTokens, c.completionTokens, c.model, c.endpoint,
+                                                                          c.mock, c.attempts])
                     try db.cachedStatement(sql: """
-                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, request = ?, output = ?, parsed = ?,
-                            note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?,
-                            mock = ?, started_at = ?, finished_at = ?, teacher_attempts = ?
+                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """).execute(arguments: [result.request, c.output, c.parsed, c.note, c.finishReason, c.promptTokens,
-                                                 c.completionTokens, c.model, c.endpoint, c.mock, result.startedAt, result.finishedAt, c.attempts,
-                                                 result.recordKey, result.stage])
-                    guard db.changesCount == 1 else { continue }
-                    for (sql, keyArguments) in promotions[result.stage] ?? [] {
-                        try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(repeatElement(result.recordKey, count: keyArguments)))
+                        """).execute(arguments: [output, result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                    guard db.changesCount == 1 else {
+                        try JobStore.removeOutput(db, id: output)
+                        continue
                     }
+                    doneKeys[result.stage, default: []].append(result.recordKey)
                 case let .failed(reason):
+                    // The request that failed stays readable (`vxt show`) until the task is retried.
+                    let output = try result.request.map { try JobStore.appendOutput(db, arguments: [$0] + Array(repeating: nil, count: 10)) }
                     try db.execute(sql: """
-                        UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, request = ?, started_at = ?, finished_at = ?
+                        UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """, arguments: [reason, result.request, result.startedAt, result.finishedAt, result.recordKey, result.stage])
-                    guard db.changesCount == 1 else { continue }
+                        """, arguments: [reason, output, result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                    guard db.changesCount == 1 else {
+                        if let output { try JobStore.removeOutput(db, id: output) }
+                        continue
+                    }
                     var frontier = [result.stage]
                     while let stage = frontier.popLast() {
                         for dependent in pipeline.dependents(of: stage) {
@@ -427,21 +496,51 @@ public final class JobStore: Sendable {
                     try db.execute(sql: "UPDATE record SET image_sha256 = ? WHERE key = ?", arguments: [hash, result.recordKey])
                 }
             }
+            for (stage, keys) in doneKeys {
+                let keys = JobStore.jsonArray(keys)
+                for sql in promotions[stage] ?? [] {
+                    try db.cachedStatement(sql: sql).execute(arguments: [keys])
+                }
+            }
         }
     }
 
-    /// For each stage, the statements that make its dependents pending once it is done, with how
-    /// many times each binds the record key. A dependent that needs only that stage needs no check
-    /// of the others (the commit just made its one need done); stage names are letters, digits,
-    /// '_' and '-' (checked when the pipeline loads), so they can be part of the statements' text.
-    static func promotions(_ pipeline: Pipeline) -> [String: [(sql: String, keyArguments: Int)]] {
-        var result: [String: [(sql: String, keyArguments: Int)]] = [:]
+    /// Appends a task's output row (the columns of `task_output` after `id`, in order) and returns its id.
+    static func appendOutput(_ db: Database, arguments: [(any DatabaseValueConvertible)?]) throws -> Int64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO task_output (request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
+                                     model, endpoint, mock, teacher_attempts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: StatementArguments(arguments))
+        return db.lastInsertedRowID
+    }
+
+    /// Drops an output nobody points at: a commit for a task that is no longer running (its
+    /// lease was released and it was claimed again), or the request of a failure being retried.
+    static func removeOutput(_ db: Database, id: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM task_output WHERE id = ?").execute(arguments: [id])
+    }
+
+    /// For each stage, the statements that make its dependents pending once it is done, each bound
+    /// to a JSON array of the record keys just done. A dependent that needs only that stage needs
+    /// no check of the others (the commit just made its one need done); stage names are letters,
+    /// digits, '_' and '-' (checked when the pipeline loads), so they can be part of the statements' text.
+    static func promotions(_ pipeline: Pipeline) -> [String: [String]] {
+        var result: [String: [String]] = [:]
         for stage in pipeline.stages {
             result[stage.name] = pipeline.dependents(of: stage.name).map { dependent in
-                let promote = "UPDATE task SET state = 'pending' WHERE record_key = ? AND stage = '\(dependent.name)' AND state = 'waiting'"
-                if dependent.needs == [stage.name] { return (promote, 1) }
+                // Unary `+` keeps the planner off the (stage, state) index, which would scan every
+                // waiting task of the stage; the keys lead to each task through (record_key, stage).
+                let promote = """
+                    UPDATE task SET state = 'pending'
+                    WHERE record_key IN (SELECT value FROM json_each(?)) AND +stage = '\(dependent.name)' AND +state = 'waiting'
+                    """
+                if dependent.needs == [stage.name] { return promote }
                 let needs = dependent.needs.map { "'\($0)'" }.joined(separator: ", ")
-                return (promote + " AND NOT EXISTS (SELECT 1 FROM task WHERE record_key = ? AND stage IN (\(needs)) AND state != 'done')", 2)
+                return promote + """
+                     AND NOT EXISTS (SELECT 1 FROM task need WHERE need.record_key = task.record_key AND need.stage IN (\(needs))
+                                     AND need.state != 'done')
+                    """
             }
         }
         return result
@@ -453,7 +552,7 @@ public final class JobStore: Sendable {
     @discardableResult
     public func retry(stage: String?, reasonContaining: String?, pipeline: Pipeline) throws -> Int {
         try pool.write { db in
-            var sql = "SELECT record_key, stage FROM task WHERE state = 'failed' AND last_error NOT LIKE 'input:%' AND last_error NOT LIKE 'needs %'"
+            var sql = "SELECT record_key, stage, output_id FROM task WHERE state = 'failed' AND last_error NOT LIKE 'input:%' AND last_error NOT LIKE 'needs %'"
             var arguments: StatementArguments = []
             if let stage { sql += " AND stage = ?"; arguments += [stage] }
             if let reasonContaining { sql += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
@@ -466,8 +565,9 @@ public final class JobStore: Sendable {
                 let notDone = try Int.fetchOne(db, sql: """
                     SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
                     """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
-                try db.execute(sql: "UPDATE task SET state = ?, last_error = NULL WHERE record_key = ? AND stage = ?",
+                try db.execute(sql: "UPDATE task SET state = ?, last_error = NULL, output_id = NULL WHERE record_key = ? AND stage = ?",
                                arguments: [notDone == 0 ? "pending" : "waiting", key, name])
+                if let output: Int64 = row["output_id"] { try JobStore.removeOutput(db, id: output) }
                 changed += 1
                 var frontier = [name]
                 while let upstream = frontier.popLast() {

@@ -84,7 +84,8 @@ public struct ShardMerge {
                     INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line, image_sha256)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
                     """)
-                var copies: [Int: Statement] = [:]
+                var copyOutputs: [Int: Statement] = [:]
+                var copyTasks: [Int: Statement] = [:]
                 while let row = try cursor.next() {
                     let shard: Int = row["shard"]
                     let original: String = row["key"]
@@ -101,16 +102,35 @@ public struct ShardMerge {
                         try insertRecord(key)
                     }
                     if key != original { summary.renamedKeys += 1 }
-                    let copy = try copies[shard] ?? db.makeStatement(sql: """
-                        INSERT INTO task (record_key, stage, state, attempts, lease_until, last_error, request, output, parsed, note,
-                            finish_reason, prompt_tokens, completion_tokens, model, endpoint, mock, started_at, finished_at)
-                        SELECT ?, stage, state, attempts, lease_until, last_error, request, output, parsed, note,
-                            finish_reason, prompt_tokens, completion_tokens, model, endpoint, mock, started_at, finished_at
-                        FROM s\(shard).task WHERE record_key = ? ORDER BY rowid
+                    // Outputs first, appended in the shard's task order; each task then finds its output
+                    // again by the shard's output id, which the merged row's id replaces.
+                    let copyOutput = try copyOutputs[shard] ?? db.makeStatement(sql: """
+                        INSERT INTO task_output (request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
+                            model, endpoint, mock, teacher_attempts)
+                        SELECT o.request, o.output, o.parsed, o.note, o.finish_reason, o.prompt_tokens, o.completion_tokens,
+                            o.model, o.endpoint, o.mock, o.teacher_attempts
+                        FROM s\(shard).task t JOIN s\(shard).task_output o ON o.id = t.output_id WHERE t.id = ?
                         """)
-                    copies[shard] = copy
-                    try copy.execute(arguments: [key, original])
-                    summary.tasks += db.changesCount
+                    copyOutputs[shard] = copyOutput
+                    let copyTask = try copyTasks[shard] ?? db.makeStatement(sql: """
+                        INSERT INTO task (record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at, output_id)
+                        SELECT ?, stage, state, attempts, lease_until, last_error, started_at, finished_at, ?
+                        FROM s\(shard).task WHERE id = ?
+                        """)
+                    copyTasks[shard] = copyTask
+                    let tasks = try Row.fetchAll(db.cachedStatement(sql: """
+                        SELECT id, output_id IS NOT NULL FROM s\(shard).task WHERE record_key = ? ORDER BY id
+                        """), arguments: [original])
+                    for task in tasks {
+                        let id: Int64 = task[0]
+                        var output: Int64?
+                        if task[1] as Bool {
+                            try copyOutput.execute(arguments: [id])
+                            output = db.lastInsertedRowID
+                        }
+                        try copyTask.execute(arguments: [key, output, id])
+                        summary.tasks += db.changesCount
+                    }
                     summary.records += 1
                 }
                 return .commit

@@ -39,14 +39,18 @@ import Testing
         let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
         try await queue.write { db in
             for bad in Self.badOutputs {
-                try db.execute(sql: "UPDATE task SET output = ?, finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
-                               arguments: [bad.text, bad.finish, bad.key])
+                try db.execute(sql: """
+                    UPDATE task_output SET output = ?, finish_reason = ?
+                    WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                    """, arguments: [bad.text, bad.finish, bad.key])
+                try db.execute(sql: "UPDATE task SET finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
+                               arguments: [bad.key])
             }
             // A second copy of the china description: a near-duplicate of the first.
-            try db.execute(sql: """
-                UPDATE task SET output = (SELECT output FROM task WHERE record_key = 'china-0009' AND stage = 'extraction'), finished_at = finished_at + 1
-                WHERE record_key = 'flower-0010' AND stage = 'extraction'
-                """)
+            let extraction = "(SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')"
+            try db.execute(sql: "UPDATE task_output SET output = (SELECT output FROM task_output WHERE id = \(extraction)) WHERE id = \(extraction)",
+                           arguments: ["china-0009", "flower-0010"])
+            try db.execute(sql: "UPDATE task SET finished_at = finished_at + 1 WHERE record_key = 'flower-0010' AND stage = 'extraction'")
         }
         let html = work.appendingPathComponent("report.html")
         let second = try await TestSupport.runVXT(["audit", "--work", work.path, "--json", "--html", html.path])

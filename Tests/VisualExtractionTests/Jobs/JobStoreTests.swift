@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import VisualExtraction
 
@@ -89,6 +90,83 @@ import Testing
         #expect(try store.counts(stage: "extraction") == [.pending: 1])
         let extraction = try await store.claim(stage: try stage("extraction"), limit: 1)
         #expect(extraction.first?.upstream == ["caption": "A photo.", "statements": "A is x."])
+    }
+
+    /// Outputs are written once, in their own table: a failed request stays readable until the task
+    /// is retried, a late commit for a task that is no longer running leaves nothing behind, and
+    /// every output row belongs to exactly one task.
+    @Test func outputsAreWrittenOnceAndNeverOrphaned() async throws {
+        var a = TestSupport.record("a", pairs: [("q", "x")])
+        a.position = 0
+        try store.ingest([.record(a, problem: nil)], stages: pipeline.stages)
+        let statements = try #require(pipeline.stage(named: "statements"))
+        func outputRows() async throws -> (rows: Int, pointedAt: Int) {
+            try await store.pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task_output") ?? -1,
+                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task t JOIN task_output o ON o.id = t.output_id") ?? -1)
+            }
+        }
+
+        let first = try await store.claim(stage: statements, limit: 1)
+        try await store.commit([TaskResult(recordKey: "a", stage: "statements", outcome: .failed(reason: "HTTP 400: no"),
+                                           request: "{\"try\": 1}", startedAt: 0, finishedAt: 1)], pipeline: pipeline)
+        #expect(try store.detail(id: "a").tasks.first?.request == "{\"try\": 1}", "the failed request is kept")
+        #expect(try await outputRows() == (1, 1))
+
+        #expect(try store.retry(stage: nil, reasonContaining: nil, pipeline: pipeline) == 2, "statements, and extraction that failed with it")
+        #expect(try store.detail(id: "a").tasks.first?.request == nil)
+        #expect(try await outputRows() == (0, 0), "a retried failure's request goes with it")
+
+        // The first claim's result arrives after the task was released and claimed again.
+        #expect(try store.releaseAbandoned() == 0)
+        let second = try await store.claim(stage: statements, limit: 1)
+        #expect(second.first?.attempt == 2)
+        try await store.commit([done(second[0], "A is x.")], pipeline: pipeline)
+        try await store.commit([done(first[0], "late")], pipeline: pipeline)
+        #expect(try store.detail(id: "a").tasks.first?.output == "A is x.")
+        #expect(try await outputRows() == (1, 1), "the late result left no row")
+        #expect(try store.status().stages.first?.promptTokens == 1)
+    }
+
+    /// A store written before outputs had their own table (schema v4) is upgraded when any command
+    /// opens it, read-only ones included, and keeps every output, request and usage figure.
+    @Test func aStoreFromBeforeTheOutputTableIsUpgradedWithItsOutputs() async throws {
+        let path = dir.appendingPathComponent("v4.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try JobStore.migrator.migrate(old, upTo: "v4: teacher attempts")
+        try await old.write { db in
+            try db.execute(sql: """
+                INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime, images_root,
+                                 teacher_url, teacher_model, vxt_version, created_at, ingest_complete, record_count)
+                VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
+                INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
+                                                                         ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
+                INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, finish_reason, prompt_tokens,
+                                  completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
+                VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
+                       ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
+                INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
+                """)
+        }
+        try old.close()
+
+        let upgraded = try JobStore(path: path, readOnly: true)
+        let a = try upgraded.detail(id: "a")
+        #expect(a.tasks.map(\.stage) == ["statements", "extraction"])
+        #expect(a.tasks[0].output == "A is x." && a.tasks[0].parsed == "[\"A is x.\"]" && a.tasks[0].request == "{\"r\": 1}")
+        #expect(a.tasks[0].promptTokens == 10 && a.tasks[0].completionTokens == 5 && a.tasks[0].finishReason == "stop")
+        #expect(a.tasks[1].state == "pending" && a.tasks[1].output == nil)
+        #expect(try upgraded.detail(id: "b").tasks.first?.request == "{\"r\": 2}")
+        let status = try upgraded.status()
+        #expect(status.endpoints.first?.attempts == 3)
+        #expect(status.stages.first { $0.stage == "statements" }?.completionTokens == 5)
+
+        // Work goes on in the upgraded store: the pending extraction sees its upstream output.
+        let store = try JobStore(path: path)
+        let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "extraction")), limit: 5)
+        #expect(claimed.map(\.recordKey) == ["a"])
+        #expect(claimed.first?.upstream == ["statements": "A is x."])
     }
 
     @Test func abandonedRunningTasksReturnToPending() async throws {
