@@ -176,8 +176,7 @@ extension JobStore {
             guard let row else { throw StoreError.unknownRecord(id) }
             let key: String = row["key"]
             let tasks = try Row.fetchAll(db, sql: """
-                SELECT t.*, o.request, o.output, o.parsed, o.note, o.finish_reason, o.prompt_tokens, o.completion_tokens,
-                       o.model, o.endpoint, o.mock
+                SELECT t.*, \(JobStore.qualifiedOutputColumns("o"))
                 FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
                 """, arguments: [key]).map { t in
                 RecordDetail.TaskDetail(

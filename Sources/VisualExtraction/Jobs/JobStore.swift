@@ -459,9 +459,7 @@ public final class JobStore: Sendable {
             for result in results {
                 switch result.outcome {
                 case let .done(c):
-                    let output = try JobStore.appendOutput(db, arguments: [result.request, c.output, c.parsed, c.note, c.finishReason,
-                                                                          c.promptTokens, c.completionTokens, c.model, c.endpoint,
-                                                                          c.mock, c.attempts])
+                    let output = try JobStore.appendOutput(db, request: result.request, completion: c)
                     try db.cachedStatement(sql: """
                         UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
@@ -473,7 +471,7 @@ public final class JobStore: Sendable {
                     doneKeys[result.stage, default: []].append(result.recordKey)
                 case let .failed(reason):
                     // The request that failed stays readable (`vxt show`) until the task is retried.
-                    let output = try result.request.map { try JobStore.appendOutput(db, arguments: [$0] + Array(repeating: nil, count: 10)) }
+                    let output = try result.request.map { try JobStore.appendOutput(db, request: $0, completion: nil) }
                     try db.execute(sql: """
                         UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
@@ -505,13 +503,20 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Appends a task's output row (the columns of `task_output` after `id`, in order) and returns its id.
-    static func appendOutput(_ db: Database, arguments: [(any DatabaseValueConvertible)?]) throws -> Int64 {
+    /// The columns of `task_output` besides its id, in the order `appendOutput` binds them.
+    static let outputColumns = ["request", "output", "parsed", "note", "finish_reason", "prompt_tokens", "completion_tokens",
+                                "model", "endpoint", "mock", "teacher_attempts"]
+
+    static func qualifiedOutputColumns(_ table: String) -> String {
+        outputColumns.map { "\(table).\($0)" }.joined(separator: ", ")
+    }
+
+    /// Appends a task's output row (a failure keeps only its request) and returns its id.
+    static func appendOutput(_ db: Database, request: String?, completion c: TaskResult.Completion?) throws -> Int64 {
         try db.cachedStatement(sql: """
-            INSERT INTO task_output (request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
-                                     model, endpoint, mock, teacher_attempts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: StatementArguments(arguments))
+            INSERT INTO task_output (\(outputColumns.joined(separator: ", "))) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [request, c?.output, c?.parsed, c?.note, c?.finishReason, c?.promptTokens, c?.completionTokens,
+                                     c?.model, c?.endpoint, c?.mock, c?.attempts])
         return db.lastInsertedRowID
     }
 

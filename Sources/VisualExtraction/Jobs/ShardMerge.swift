@@ -102,13 +102,11 @@ public struct ShardMerge {
                         try insertRecord(key)
                     }
                     if key != original { summary.renamedKeys += 1 }
-                    // Outputs first, appended in the shard's task order; each task then finds its output
-                    // again by the shard's output id, which the merged row's id replaces.
+                    // Each task's output is appended to the merged store first; the copied task then
+                    // points at that new row instead of the shard's.
                     let copyOutput = try copyOutputs[shard] ?? db.makeStatement(sql: """
-                        INSERT INTO task_output (request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
-                            model, endpoint, mock, teacher_attempts)
-                        SELECT o.request, o.output, o.parsed, o.note, o.finish_reason, o.prompt_tokens, o.completion_tokens,
-                            o.model, o.endpoint, o.mock, o.teacher_attempts
+                        INSERT INTO task_output (\(JobStore.outputColumns.joined(separator: ", ")))
+                        SELECT \(JobStore.qualifiedOutputColumns("o"))
                         FROM s\(shard).task t JOIN s\(shard).task_output o ON o.id = t.output_id WHERE t.id = ?
                         """)
                     copyOutputs[shard] = copyOutput
