@@ -40,7 +40,7 @@ extension JobStore {
                         answersStage: String?) throws -> (inputs: [AuditInput], lastPosition: Int?) {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.finish_reason AS d_finish,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, d.finish_reason AS d_finish,
                        sout.parsed AS s_parsed, qout.parsed AS q_parsed, q.state AS q_state,
                        d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
                        a.stamp AS audited_stamp

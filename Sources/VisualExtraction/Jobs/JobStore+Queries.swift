@@ -110,9 +110,9 @@ extension JobStore {
                 byStage[stage]?.counts[row["state"]] = row["n"]
             }
             for row in try Row.fetchAll(db, sql: """
-                SELECT t.stage, COALESCE(SUM(o.prompt_tokens), 0) AS p, COALESCE(SUM(o.completion_tokens), 0) AS c,
-                       COALESCE(SUM(o.mock), 0) AS m, MAX(t.finished_at) AS last
-                FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.state = 'done' GROUP BY t.stage
+                SELECT stage, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                       COALESCE(SUM(mock), 0) AS m, MAX(finished_at) AS last
+                FROM task WHERE state = 'done' GROUP BY stage
                 """) {
                 let stage: String = row["stage"]
                 byStage[stage]?.promptTokens = row["p"]
@@ -129,20 +129,17 @@ extension JobStore {
                     byStage[stage]?.recentRate = n > 1 ? Double(n - 1) / span : 0
                 }
             }
-            // `column` is qualified: `t.` for the task's own columns, `o.` for its output's.
             func grouped(_ state: String, _ column: String) throws -> [StatusSummary.ReasonCount] {
                 try Row.fetchAll(db, sql: """
-                    SELECT t.stage, \(column) AS reason, COUNT(*) AS n FROM task t LEFT JOIN task_output o ON o.id = t.output_id
-                    WHERE t.state = ? AND \(column) IS NOT NULL
-                    GROUP BY t.stage, \(column) ORDER BY n DESC, t.stage LIMIT 20
+                    SELECT stage, \(column) AS reason, COUNT(*) AS n FROM task WHERE state = ? AND \(column) IS NOT NULL
+                    GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
                     """, arguments: [state]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
             }
             let prices = try JobStore.prices(db)
             let endpoints = try Row.fetchAll(db, sql: """
-                SELECT o.endpoint, t.stage, COALESCE(o.model, '') AS model, COUNT(*) AS n, COALESCE(SUM(o.teacher_attempts), 0) AS a,
-                       COALESCE(SUM(o.prompt_tokens), 0) AS p, COALESCE(SUM(o.completion_tokens), 0) AS c
-                FROM task t JOIN task_output o ON o.id = t.output_id
-                WHERE t.state = 'done' AND o.endpoint IS NOT NULL GROUP BY o.endpoint, t.stage, o.model ORDER BY MIN(t.id)
+                SELECT endpoint, stage, COALESCE(model, '') AS model, COUNT(*) AS n, COALESCE(SUM(teacher_attempts), 0) AS a,
+                       COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c
+                FROM task WHERE state = 'done' AND endpoint IS NOT NULL GROUP BY endpoint, stage, model ORDER BY MIN(id)
                 """).map { row -> StatusSummary.EndpointUsage in
                 let model: String = row["model"]
                 let p: Int = row["p"], c: Int = row["c"]
@@ -152,8 +149,8 @@ extension JobStore {
             }
             return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
                                  endpoints: endpoints,
-                                 failures: try grouped("failed", "t.last_error"), skips: try grouped("skipped", "t.last_error"),
-                                 notes: try grouped("done", "o.note"))
+                                 failures: try grouped("failed", "last_error"), skips: try grouped("skipped", "last_error"),
+                                 notes: try grouped("done", "note"))
         }
     }
 
@@ -176,7 +173,7 @@ extension JobStore {
             guard let row else { throw StoreError.unknownRecord(id) }
             let key: String = row["key"]
             let tasks = try Row.fetchAll(db, sql: """
-                SELECT t.*, \(JobStore.qualifiedOutputColumns("o"))
+                SELECT t.*, o.request, o.output, o.parsed
                 FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
                 """, arguments: [key]).map { t in
                 RecordDetail.TaskDetail(
@@ -201,9 +198,9 @@ extension JobStore {
                 : "NULL AS a_flags, NULL AS a_coverage, 0 AS a_done"
             let auditJoin = audited ? "LEFT JOIN audit_sample au ON au.record_key = r.key" : ""
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, dout.model AS d_model, dout.mock AS d_mock,
-                       dout.finish_reason AS d_finish, dout.prompt_tokens AS d_pt, dout.completion_tokens AS d_ct,
-                       sout.output AS s_output, sout.parsed AS s_parsed, sout.prompt_tokens AS s_pt, sout.completion_tokens AS s_ct, sout.mock AS s_mock,
+                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                       d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
+                       sout.output AS s_output, sout.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
                        CASE WHEN h.state = 'done' THEN hout.output END AS h_output
                 FROM record r
                 LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?

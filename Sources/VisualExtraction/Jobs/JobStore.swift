@@ -4,8 +4,8 @@ import GRDB
 /// The SQLite job store of a work directory (`<work>/vxt.sqlite`, WAL mode).
 ///
 /// It holds the run's configuration, every input record, and one task per record and stage
-/// with its state, attempts and timings, pointing at its output row (exact request, output,
-/// usage), which is written once. Exports are derived from it, so "each sample exactly once"
+/// with its state, attempts, timings and usage, pointing at its texts (exact request, output,
+/// parsed output), which are written once. Exports are derived from it, so "each sample exactly once"
 /// is a property of this store, not of an output file.
 public final class JobStore: Sendable {
     public let path: String
@@ -188,26 +188,19 @@ public final class JobStore: Sendable {
             // which counts how often the task was claimed.
             try db.execute(sql: "ALTER TABLE task ADD COLUMN teacher_attempts INTEGER")
         }
-        migrator.registerMigration("v5: task outputs in their own table") { db in
-            // Claims, commits and promotions rewrite task rows; with ~1 KB outputs inside them a page
-            // held ~3 tasks, so each transaction dirtied ~35 pages of WAL. Task rows are now ~80 bytes
-            // and point at their output, which is appended once (rowids in commit order) and never
-            // rewritten: a transaction touches a few task pages and the tail of task_output.
+        migrator.registerMigration("v5: task texts in their own table") { db in
+            // Claims, commits and promotions rewrite task rows; with the request and output (KBs)
+            // inside them a page held ~3 tasks, so each transaction dirtied ~35 pages of WAL. Task
+            // rows now keep state, times and usage (~150 bytes done, less before) and point at their
+            // texts, appended once (rowids in commit order) and never rewritten: a transaction
+            // touches a few task pages and the tail of task_output, and `status` reads task alone.
             // No foreign key on output_id: deleting an output would scan task for children.
             try db.execute(sql: """
                 CREATE TABLE task_output (
                     id INTEGER PRIMARY KEY,
                     request TEXT,
                     output TEXT,
-                    parsed TEXT,
-                    note TEXT,
-                    finish_reason TEXT,
-                    prompt_tokens INTEGER,
-                    completion_tokens INTEGER,
-                    model TEXT,
-                    endpoint TEXT,
-                    mock INTEGER,
-                    teacher_attempts INTEGER
+                    parsed TEXT
                 );
                 CREATE TABLE task_v5 (
                     id INTEGER PRIMARY KEY,
@@ -220,16 +213,23 @@ public final class JobStore: Sendable {
                     started_at REAL,
                     finished_at REAL,
                     output_id INTEGER,
+                    note TEXT,
+                    finish_reason TEXT,
+                    prompt_tokens INTEGER,
+                    completion_tokens INTEGER,
+                    model TEXT,
+                    endpoint TEXT,
+                    mock INTEGER,
+                    teacher_attempts INTEGER,
                     UNIQUE (record_key, stage)
                 );
-                INSERT INTO task_output (id, request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
-                                         model, endpoint, mock, teacher_attempts)
-                SELECT rowid, request, output, parsed, note, finish_reason, prompt_tokens, completion_tokens,
-                       model, endpoint, mock, teacher_attempts
-                FROM task WHERE request IS NOT NULL OR output IS NOT NULL;
-                INSERT INTO task_v5 (id, record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at, output_id)
+                INSERT INTO task_output (id, request, output, parsed)
+                SELECT rowid, request, output, parsed FROM task WHERE request IS NOT NULL OR output IS NOT NULL OR parsed IS NOT NULL;
+                INSERT INTO task_v5 (id, record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at, output_id,
+                                     note, finish_reason, prompt_tokens, completion_tokens, model, endpoint, mock, teacher_attempts)
                 SELECT rowid, record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at,
-                       CASE WHEN request IS NOT NULL OR output IS NOT NULL THEN rowid END
+                       CASE WHEN request IS NOT NULL OR output IS NOT NULL OR parsed IS NOT NULL THEN rowid END,
+                       note, finish_reason, prompt_tokens, completion_tokens, model, endpoint, mock, teacher_attempts
                 FROM task ORDER BY rowid;
                 DROP TABLE task;
                 ALTER TABLE task_v5 RENAME TO task;
@@ -459,11 +459,14 @@ public final class JobStore: Sendable {
             for result in results {
                 switch result.outcome {
                 case let .done(c):
-                    let output = try JobStore.appendOutput(db, request: result.request, completion: c)
+                    let output = try JobStore.appendOutput(db, request: result.request, output: c.output, parsed: c.parsed)
                     try db.cachedStatement(sql: """
-                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?
+                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?,
+                            note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?, mock = ?,
+                            teacher_attempts = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """).execute(arguments: [output, result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                        """).execute(arguments: [output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
+                                                 c.completionTokens, c.model, c.endpoint, c.mock, c.attempts, result.recordKey, result.stage])
                     guard db.changesCount == 1 else {
                         try JobStore.removeOutput(db, id: output)
                         continue
@@ -471,7 +474,7 @@ public final class JobStore: Sendable {
                     doneKeys[result.stage, default: []].append(result.recordKey)
                 case let .failed(reason):
                     // The request that failed stays readable (`vxt show`) until the task is retried.
-                    let output = try result.request.map { try JobStore.appendOutput(db, request: $0, completion: nil) }
+                    let output = try result.request.map { try JobStore.appendOutput(db, request: $0, output: nil, parsed: nil) }
                     try db.execute(sql: """
                         UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
@@ -503,20 +506,17 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// The columns of `task_output` besides its id, in the order `appendOutput` binds them.
-    static let outputColumns = ["request", "output", "parsed", "note", "finish_reason", "prompt_tokens", "completion_tokens",
-                                "model", "endpoint", "mock", "teacher_attempts"]
+    /// The task columns a merge copies as they are (besides the key, which may change, and the
+    /// output id, which points into the merged store).
+    static let copiedTaskColumns = """
+        stage, state, attempts, lease_until, last_error, started_at, finished_at, note, finish_reason, prompt_tokens,
+        completion_tokens, model, endpoint, mock, teacher_attempts
+        """
 
-    static func qualifiedOutputColumns(_ table: String) -> String {
-        outputColumns.map { "\(table).\($0)" }.joined(separator: ", ")
-    }
-
-    /// Appends a task's output row (a failure keeps only its request) and returns its id.
-    static func appendOutput(_ db: Database, request: String?, completion c: TaskResult.Completion?) throws -> Int64 {
-        try db.cachedStatement(sql: """
-            INSERT INTO task_output (\(outputColumns.joined(separator: ", "))) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [request, c?.output, c?.parsed, c?.note, c?.finishReason, c?.promptTokens, c?.completionTokens,
-                                     c?.model, c?.endpoint, c?.mock, c?.attempts])
+    /// Appends a task's texts (a failure keeps only its request) and returns the row's id.
+    static func appendOutput(_ db: Database, request: String?, output: String?, parsed: String?) throws -> Int64 {
+        try db.cachedStatement(sql: "INSERT INTO task_output (request, output, parsed) VALUES (?, ?, ?)")
+            .execute(arguments: [request, output, parsed])
         return db.lastInsertedRowID
     }
 

@@ -105,15 +105,14 @@ public struct ShardMerge {
                     // Each task's output is appended to the merged store first; the copied task then
                     // points at that new row instead of the shard's.
                     let copyOutput = try copyOutputs[shard] ?? db.makeStatement(sql: """
-                        INSERT INTO task_output (\(JobStore.outputColumns.joined(separator: ", ")))
-                        SELECT \(JobStore.qualifiedOutputColumns("o"))
+                        INSERT INTO task_output (request, output, parsed)
+                        SELECT o.request, o.output, o.parsed
                         FROM s\(shard).task t JOIN s\(shard).task_output o ON o.id = t.output_id WHERE t.id = ?
                         """)
                     copyOutputs[shard] = copyOutput
                     let copyTask = try copyTasks[shard] ?? db.makeStatement(sql: """
-                        INSERT INTO task (record_key, stage, state, attempts, lease_until, last_error, started_at, finished_at, output_id)
-                        SELECT ?, stage, state, attempts, lease_until, last_error, started_at, finished_at, ?
-                        FROM s\(shard).task WHERE id = ?
+                        INSERT INTO task (record_key, output_id, \(JobStore.copiedTaskColumns))
+                        SELECT ?, ?, \(JobStore.copiedTaskColumns) FROM s\(shard).task WHERE id = ?
                         """)
                     copyTasks[shard] = copyTask
                     let tasks = try Row.fetchAll(db.cachedStatement(sql: """

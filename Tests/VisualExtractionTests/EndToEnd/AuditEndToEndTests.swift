@@ -40,11 +40,10 @@ import Testing
         try await queue.write { db in
             for bad in Self.badOutputs {
                 try db.execute(sql: """
-                    UPDATE task_output SET output = ?, finish_reason = ?
-                    WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
-                    """, arguments: [bad.text, bad.finish, bad.key])
-                try db.execute(sql: "UPDATE task SET finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
-                               arguments: [bad.key])
+                    UPDATE task_output SET output = ? WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                    """, arguments: [bad.text, bad.key])
+                try db.execute(sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
+                               arguments: [bad.finish, bad.key])
             }
             // A second copy of the china description: a near-duplicate of the first.
             let extraction = "(SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')"

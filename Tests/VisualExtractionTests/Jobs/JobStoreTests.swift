@@ -141,10 +141,10 @@ import Testing
                 VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
                 INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
                                                                          ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
-                INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, finish_reason, prompt_tokens,
+                INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, note, finish_reason, prompt_tokens,
                                   completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
-                VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
-                       ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'by rule', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
+                       ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
                 INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
                 INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
                 """)
@@ -161,6 +161,7 @@ import Testing
         let status = try upgraded.status()
         #expect(status.endpoints.first?.attempts == 3)
         #expect(status.stages.first { $0.stage == "statements" }?.completionTokens == 5)
+        #expect(status.notes.map(\.reason) == ["by rule"])
 
         // Work goes on in the upgraded store: the pending extraction sees its upstream output.
         let store = try JobStore(path: path)

@@ -44,6 +44,10 @@ enum JobStoreBenchmark {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let transitions = records * 5
+        // `vxt status` on the finished store (what a user runs from another terminal, repeatedly).
+        let statusStart = DispatchTime.now().uptimeNanoseconds
+        _ = try store.status()
+        let statusSeconds = Double(DispatchTime.now().uptimeNanoseconds - statusStart) / 1e9
 
         // Baseline: raw single-row UPDATEs by primary key, same count, same batch size.
         let raw = try DatabaseQueue(path: dir.appendingPathComponent("raw.sqlite").path)
@@ -69,6 +73,6 @@ enum JobStoreBenchmark {
         let rawSeconds = Double(DispatchTime.now().uptimeNanoseconds - rawStart) / 1e9
         print("{\"records\": \(records), \"batch\": \(batch), \"results_committed\": \(committed), \"transitions\": \(transitions), "
               + "\"seconds\": \(seconds), \"claim_seconds\": \(Double(claimNanos) / 1e9), \"transitions_per_s\": \(Double(transitions) / seconds), "
-              + "\"raw_updates_per_s\": \(Double(transitions) / rawSeconds)}")
+              + "\"raw_updates_per_s\": \(Double(transitions) / rawSeconds), \"status_ms\": \(statusSeconds * 1000)}")
     }
 }
