@@ -386,11 +386,11 @@ public final class JobStore: Sendable {
             let marked = try Row.fetchAll(db.cachedStatement(sql: """
                 UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
                 WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
-                RETURNING record_key, attempts
+                RETURNING record_key, attempts, id
                 """), arguments: [now + leaseSeconds, now, name, limit])
             guard !marked.isEmpty else { return [] }
-            var attempts: [String: Int] = [:]
-            for row in marked { attempts[row[0]] = row[1] }
+            var attempts: [String: (attempt: Int, id: Int64)] = [:]
+            for row in marked { attempts[row[0]] = (row[1], row[2]) }
             let keys = JobStore.jsonArray(marked.map { $0[0] as String })
             var upstream: [String: [String: String]] = [:]
             for need in needs {
@@ -405,8 +405,9 @@ public final class JobStore: Sendable {
                 SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
                 """), arguments: [keys]).map { row in
                 let key: String = row[0]
-                return ClaimedTask(recordKey: key, stage: name, attempt: attempts[key] ?? 1, record: try JobStore.decodeRecord(row),
-                                   upstream: upstream[key] ?? [:])
+                guard let claimed = attempts[key] else { throw DatabaseError(message: "claimed task \(key) has no record") }
+                return ClaimedTask(taskID: claimed.id, recordKey: key, stage: name, attempt: claimed.attempt,
+                                   record: try JobStore.decodeRecord(row), upstream: upstream[key] ?? [:])
             }
         }
     }
@@ -456,17 +457,23 @@ public final class JobStore: Sendable {
             // Records whose task of a stage became done here; their dependents move after the loop,
             // one statement per dependent stage for the whole batch.
             var doneKeys: [String: [String]] = [:]
+            let done = "UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?, "
+                + "note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?, mock = ?, teacher_attempts = ? "
+            let doneByID = try db.cachedStatement(sql: done + "WHERE id = ? AND state = 'running'")
+            let doneByKey = try db.cachedStatement(sql: done + "WHERE record_key = ? AND stage = ? AND state = 'running'")
             for result in results {
                 switch result.outcome {
                 case let .done(c):
                     let output = try JobStore.appendOutput(db, request: result.request, output: c.output, parsed: c.parsed)
-                    try db.cachedStatement(sql: """
-                        UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?,
-                            note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?, mock = ?,
-                            teacher_attempts = ?
-                        WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """).execute(arguments: [output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
-                                                 c.completionTokens, c.model, c.endpoint, c.mock, c.attempts, result.recordKey, result.stage])
+                    let values: StatementArguments = [output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
+                                                      c.completionTokens, c.model, c.endpoint, c.mock, c.attempts]
+                    // By row id when the result says which claim it answers (one primary-key step),
+                    // else by (record, stage) through the unique index.
+                    if let id = result.taskID {
+                        try doneByID.execute(arguments: values + [id])
+                    } else {
+                        try doneByKey.execute(arguments: values + [result.recordKey, result.stage])
+                    }
                     guard db.changesCount == 1 else {
                         try JobStore.removeOutput(db, id: output)
                         continue

@@ -14,6 +14,8 @@ public enum TaskState: String, Sendable, CaseIterable, Codable {
 
 /// A unit of work handed to the runner: the task's record and its upstream outputs.
 public struct ClaimedTask: Sendable {
+    /// The task's row id: commits find the row by it without a key lookup.
+    public let taskID: Int64
     public let recordKey: String
     public let stage: String
     public let attempt: Int
@@ -32,6 +34,8 @@ public struct TaskResult: Sendable {
     public var startedAt: Double
     public var finishedAt: Double
     public var imageSHA256: String?
+    /// The claimed task's row id, when known (a result made from a `ClaimedTask`).
+    public var taskID: Int64?
 
     public enum Outcome: Sendable {
         case done(Completion)

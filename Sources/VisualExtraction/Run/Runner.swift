@@ -100,7 +100,14 @@ public final class Runner: Sendable {
         return await teacher.complete(request)
     }
 
+    /// The task's result, carrying its row id so that the commit finds it directly.
     func execute(_ task: ClaimedTask) async -> TaskResult {
+        var result = await perform(task)
+        result.taskID = task.taskID
+        return result
+    }
+
+    private func perform(_ task: ClaimedTask) async -> TaskResult {
         let started = Date().timeIntervalSince1970
         func failure(_ reason: String, request: String? = nil) -> TaskResult {
             TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason), request: request,

@@ -15,11 +15,15 @@ import Testing
         store = try JobStore(path: dir.appendingPathComponent("vxt.sqlite").path)
     }
 
-    func done(_ task: ClaimedTask, _ output: String) -> TaskResult {
-        TaskResult(recordKey: task.recordKey, stage: task.stage,
-                   outcome: .done(.init(output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 1, completionTokens: 2,
-                                        model: "m", endpoint: "e", mock: false, attempts: 1)),
-                   request: "{}", startedAt: 0, finishedAt: 1)
+    /// A done result for a claimed task, found by its row id as the runner's are; `byKey` leaves the
+    /// id out, as a result made by hand does, so the commit finds the task by record and stage.
+    func done(_ task: ClaimedTask, _ output: String, byKey: Bool = false) -> TaskResult {
+        var result = TaskResult(recordKey: task.recordKey, stage: task.stage,
+                                outcome: .done(.init(output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 1,
+                                                     completionTokens: 2, model: "m", endpoint: "e", mock: false, attempts: 1)),
+                                request: "{}", startedAt: 0, finishedAt: 1)
+        result.taskID = byKey ? nil : task.taskID
+        return result
     }
 
     @Test func tasksMoveThroughStagesAndDependentsWait() async throws {
@@ -50,9 +54,10 @@ import Testing
         #expect(next.map(\.recordKey) == ["a"])
         #expect(next.first?.upstream == ["statements": "A is x."])
 
-        // A committed result is final: committing it again changes nothing.
+        // A committed result is final: committing it again changes nothing, by id or by key.
         try await store.commit([done(next[0], "desc")], pipeline: pipeline)
         try await store.commit([done(next[0], "other")], pipeline: pipeline)
+        try await store.commit([done(next[0], "by key", byKey: true)], pipeline: pipeline)
         #expect(try store.detail(id: "a").tasks.last?.output == "desc")
 
         let status = try store.status()
@@ -81,7 +86,7 @@ import Testing
         #expect(try store.counts(stage: "extraction") == [.waiting: 1])
 
         let statements = try await store.claim(stage: try stage("statements"), limit: 1)
-        try await store.commit([done(statements[0], "A is x.")], pipeline: fan)
+        try await store.commit([done(statements[0], "A is x.", byKey: true)], pipeline: fan)
         #expect(try store.counts(stage: "hint") == [.pending: 1], "one need, done")
         #expect(try store.counts(stage: "extraction") == [.waiting: 1], "caption is not done yet")
 

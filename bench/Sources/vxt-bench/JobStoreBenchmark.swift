@@ -33,10 +33,12 @@ enum JobStoreBenchmark {
                 claimNanos += DispatchTime.now().uptimeNanoseconds - claimStart
                 if claimed.isEmpty { break }
                 let results = claimed.map { task in
-                    TaskResult(recordKey: task.recordKey, stage: task.stage,
+                    var result = TaskResult(recordKey: task.recordKey, stage: task.stage,
                                outcome: .done(.init(output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 300,
                                                     completionTokens: 200, model: "bench", endpoint: "bench", mock: false, attempts: 1)),
                                request: "{\"model\":\"bench\"}", startedAt: 0, finishedAt: 1)
+                    result.taskID = task.taskID
+                    return result
                 }
                 try await store.commit(results, pipeline: pipeline)
                 committed += results.count
