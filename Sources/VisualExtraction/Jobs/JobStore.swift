@@ -405,7 +405,7 @@ public final class JobStore: Sendable {
                 SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
                 """), arguments: [keys]).map { row in
                 let key: String = row[0]
-                guard let claimed = attempts[key] else { throw DatabaseError(message: "claimed task \(key) has no record") }
+                guard let claimed = attempts[key] else { throw DatabaseError(message: "record \(key) was read for a claim it is not part of") }
                 return ClaimedTask(taskID: claimed.id, recordKey: key, stage: name, attempt: claimed.attempt,
                                    record: try JobStore.decodeRecord(row), upstream: upstream[key] ?? [:])
             }
