@@ -134,7 +134,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
                     return
                 }
             } else if head.method == .GET && head.uri.hasSuffix("/models") {
-                answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\"}]}")
+                answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"owned_by\":\"\(OpenAITeacher.mockFingerprint)\"}]}")
             } else {
                 answer = .init(status: 404, body: "{\"error\":{\"message\":\"no route \(head.method) \(head.uri)\"}}")
             }

@@ -34,11 +34,13 @@ struct MergeCommand: ParsableCommand {
 struct RetryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
-        abstract: "Return failed tasks to pending, so that the next `vxt run` tries them again.",
+        abstract: "Return failed tasks to work, so that the next `vxt run` tries them again.",
         discussion: """
-            Tasks of later stages that failed only because these failed wait again too. Records with input problems \
-            are not retried (fix the input instead). Use --reason with a part of the message `vxt status` shows, \
-            e.g. --reason "HTTP 429".
+            Failures are chosen by kind (`vxt status` lists them): e.g. --kind teacher_unreachable,timeout after a \
+            server outage, --kind http_status after a 429 storm. Tasks of later stages that failed only because these \
+            failed wait again too. Input problems are not retried (fix the input), except image_missing: --kind \
+            image_missing looks for those records' images again (under --images, else the run's) and puts the ones \
+            found back to work.
             """
     )
 
@@ -47,13 +49,42 @@ struct RetryCommand: ParsableCommand {
     @Option(help: "Only this stage.")
     var stage: String?
 
-    @Option(help: "Only failures whose reason contains this text.")
+    @Option(help: ArgumentHelp("Only failures of these kinds (\(FailureKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+                               valueName: "kind,kind"))
+    var kind: String?
+
+    @Option(help: "Only failures whose message contains this text (prefer --kind).")
     var reason: String?
+
+    @Option(help: "With --kind image_missing: the folder to look in (default: the run's --images).")
+    var images: String?
+
+    func validate() throws {
+        if let kind { do { _ = try FailureKind.parseList(kind) } catch { throw ValidationError("--kind: \(error)") } }
+    }
 
     func run() throws {
         let store = try options.open(readOnly: false)
         let pipeline = try Pipeline(definition: try store.storedPipeline(), path: "(stored in \(options.work))")
-        let changed = try store.retry(stage: stage, reasonContaining: reason, pipeline: pipeline)
-        Output.info("\(changed) tasks returned to work; run the same `vxt run` command again to do them")
+        let kinds = try kind.map { try FailureKind.parseList($0) }
+        if kinds?.contains(.imageMissing) == true {
+            let root = try images ?? store.configuration()?.imagesRoot ?? "."
+            let recheck = try ImageRecheck(store: store, root: ImageRoot(path: root), stages: pipeline.stages).run()
+            Output.info("image_missing: \(recheck.found) of \(recheck.checked) records find their images under \(root) now; back to work")
+        }
+        let summary = try store.retry(stage: stage, kinds: kinds?.filter { $0 != .imageMissing }, reasonContaining: reason,
+                                      pipeline: pipeline)
+        try store.checkpoint()
+        Output.info("\(summary.returned) tasks returned to work; run the same `vxt run` command again to do them")
+        if summary.returned == 0 {
+            let alone = summary.leftAlone.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }
+            if !alone.isEmpty {
+                Output.info("not retried: \(alone.joined(separator: ", ")) (input problems are fixed in the input; "
+                            + "missing images with --kind image_missing; dependents come back with the stage they need)")
+            } else {
+                Output.info("no failed task matches" + (kind.map { " --kind \($0)" } ?? "") + (stage.map { " --stage \($0)" } ?? "")
+                            + (reason.map { " --reason \"\($0)\"" } ?? "") + "; `vxt status --work \(options.work)` lists the failures by kind")
+            }
+        }
     }
 }

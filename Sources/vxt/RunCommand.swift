@@ -15,7 +15,16 @@ struct RunCommand: AsyncParsableCommand {
             kill -9: finished work is kept and never redone, abandoned work is picked up again.
 
             Records without an image are counted as skipped; records that cannot be used (bad JSON, no conversations, \
-            a missing image file) are counted as failed with their reason. Neither stops the run: see `vxt status`.
+            a missing image file) are counted as failed with their kind and reason. Neither stops the run: see \
+            `vxt status`. A rerun with another --images looks again for the images that were missing.
+
+            Before anything is ingested or sent, a preflight checks that --images exists and that the first records' \
+            images resolve under it, and asks each teacher server for its models (GET /v1/models): a wrong folder, a \
+            server that is not there or a model it does not serve stop the run at once (exit status 3). A teacher that \
+            stops answering mid-run (every attempt failing on transport for --give-up-after seconds) stops it too.
+
+            SIGINT and SIGTERM stop at once: results that have landed are kept, requests in flight go back to pending \
+            for the next run; exit status 130 (SIGINT) or 143 (SIGTERM).
             """
     )
 
@@ -78,8 +87,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Accept a changed pipeline (or --model) or input under an existing work directory; the reason is recorded in the store.", valueName: "why"))
     var allowChanged: String?
 
-    @Option(help: "Directory of the response cache (responses.sqlite), shared across work directories; keep it on local disk.")
+    @Option(help: "Directory of the response cache (responses.sqlite), shared across work directories; keep it on local disk. Answers are keyed by the teacher too: a mock rehearsal's answers are never served to a real run.")
     var cache: String?
+
+    @Option(help: ArgumentHelp("Stop the run when no teacher attempt has been answered for this long and every attempt failed on transport (connection refused, timeout).", valueName: "seconds"))
+    var giveUpAfter: Double = 300
+
+    @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
+    var skipPreflight = false
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -93,6 +108,10 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
+        if let timeout, !(timeout >= 0.001) {
+            throw ValidationError("--timeout is a number of seconds greater than 0 (got \(timeout))")
+        }
+        guard giveUpAfter > 0 else { throw ValidationError("--give-up-after is a number of seconds greater than 0") }
     }
 
     func run() async throws {
@@ -104,6 +123,18 @@ struct RunCommand: AsyncParsableCommand {
         }
         let pipeline = loaded
         let imagesRoot = images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
+        if !skipPreflight {
+            do {
+                let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot).run()
+                if report.sampled > 0 && report.resolved < report.sampled {
+                    Output.info("preflight: \(report.sampled - report.resolved) of the first \(report.sampled) records with an image "
+                                + "do not find it under --images \(imagesRoot); they will fail as image_missing")
+                }
+            } catch {
+                Output.info("vxt run: preflight failed: \(error)")
+                throw ExitCode(3)
+            }
+        }
 
         var mock: MockTeacherServer?
         let localCommand = teacher.lazy.compactMap(LocalProcessTeacher.command(from:)).first
@@ -142,6 +173,27 @@ struct RunCommand: AsyncParsableCommand {
             LocalProcessTeacher(command: $0, timeoutSeconds: timeout ?? pipeline.definition.teacher.timeoutSeconds ?? 600,
                                 maxAttempts: pipeline.definition.teacher.maxAttempts ?? 4)
         }
+        let client = try CurlHTTPClient()
+        var teacherIdentity = pipeline.definition.teacher.model
+        var teacherIsMock = mock != nil
+        if local == nil {
+            Output.info("teacher endpoints: " + endpoints.map(\.baseURL).joined(separator: ", "))
+        }
+        if local == nil && !skipPreflight {
+            do {
+                let report = try await TeacherPreflight(endpoints: endpoints, model: pipeline.definition.teacher.model, client: client).run()
+                for note in report.notes { Output.info("preflight: \(note)") }
+                teacherIsMock = teacherIsMock || report.allMock
+                teacherIdentity = Set(report.servedModels).sorted().joined(separator: ",")
+            } catch {
+                client.shutdown()
+                await mock?.shutdown()
+                Output.info("vxt run: preflight failed: \(error)")
+                throw ExitCode(3)
+            }
+        } else if let localCommand {
+            teacherIdentity = "cmd:" + localCommand
+        }
         let baseURL = local?.endpointDescription ?? endpoints.map(\.baseURL).joined(separator: ", ")
         let slice = try shard.map { try Shard(parsing: $0) } ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
         let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
@@ -156,16 +208,20 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             Output.info("resuming: input already ingested (\(opened.configuration.recordCount) records)")
         }
+        if let recheck = opened.imageRecheck {
+            Output.info("images found again under the new --images: \(recheck.found) of \(recheck.checked) records that missed one are back to work")
+        }
         if opened.released > 0 {
             Output.info("returned \(opened.released) tasks left running by an earlier process to pending")
         }
 
-        let client = try CurlHTTPClient()
-        var teacher: any Teacher = local ?? OpenAITeacher(endpoints: endpoints, client: client)
+        let monitor = TeacherMonitor()
+        var teacher: any Teacher = local ?? OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor)
         if let cache {
             let responses = try ResponseCache(directory: cache)
-            Output.info("response cache \(responses.path): \(try responses.count()) answers")
-            teacher = CachingTeacher(inner: teacher, cache: responses)
+            Output.info("response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
+                        + (teacherIsMock ? "mock" : teacherIdentity))
+            teacher = CachingTeacher(inner: teacher, cache: responses, identity: teacherIdentity, isMock: teacherIsMock)
         }
         var imageFiles: PreparedImageFiles?
         if pipeline.definition.teacher.imageTransport == .file {
@@ -184,20 +240,44 @@ struct RunCommand: AsyncParsableCommand {
         Output.info("\(total) tasks to do over \(pipeline.stages.count) stages with \(concurrency) in flight → \(baseURL)")
         let meter = ProgressBox(ProgressMeter(total: total))
         let interval = progressInterval
+        let giveUp = giveUpAfter
         let ticker = Task {
+            var sincePrint = 0.0
+            let step = min(interval, 1)
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                try? await Task.sleep(nanoseconds: UInt64(step * 1e9))
                 if Task.isCancelled { break }
-                Output.info(meter.line())
+                sincePrint += step
+                if sincePrint >= interval {
+                    sincePrint = 0
+                    let attempts = monitor.summary()
+                    Output.info(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
+                }
+                if let reason = monitor.stalled(window: giveUp) {
+                    Output.info("vxt run: stopping: \(reason). Check the server, then run the same command again "
+                                + "(finished work is kept; --give-up-after sets how long to wait).")
+                    _ = try? await runner.abandon()
+                    Glibc.exit(3)
+                }
             }
         }
-        let signals = SignalWatcher { count in
+        let signals = SignalWatcher { count, signal in
+            let status: Int32 = signal == SIGTERM ? 143 : 130
             if count == 1 {
-                Output.info("stopping: letting requests in flight land (Ctrl-C again to quit at once; the next run resumes either way)")
-                runner.stop()
+                Output.info("stopping (\(signal == SIGTERM ? "SIGTERM" : "SIGINT")): committing what has landed; requests in flight "
+                            + "go back to pending for the next run (a second signal quits at once)")
+                Task {
+                    do {
+                        let released = try await runner.abandon()
+                        Output.info("stopped: \(released) tasks handed back to pending; run the same command again to go on")
+                    } catch {
+                        Output.info("stopped; the store could not be tidied (\(error)); the next run returns abandoned work itself")
+                    }
+                    Glibc.exit(status)
+                }
             } else {
                 Output.info("quitting now; unfinished requests will be redone by the next run")
-                Glibc.exit(130)
+                Glibc.exit(status)
             }
         }
         let outcome = try await runner.run { meter.record($0) }
@@ -208,6 +288,7 @@ struct RunCommand: AsyncParsableCommand {
         await mock?.shutdown()
         if let local, local.restarts > 0 { Output.info("the local teacher process was restarted \(local.restarts) times") }
 
+        try opened.store.checkpoint()
         let status = try opened.store.status()
         Output.info(meter.line())
         Output.info("")
@@ -235,19 +316,19 @@ final class ProgressBox: @unchecked Sendable {
     func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
 }
 
-/// Counts SIGINT/SIGTERM and hands the count to a handler on a dispatch queue.
+/// Counts SIGINT/SIGTERM and hands the count and the signal to a handler on a dispatch queue.
 final class SignalWatcher: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private var count = 0
 
-    init(_ handler: @escaping @Sendable (Int) -> Void) {
+    init(_ handler: @escaping @Sendable (Int, Int32) -> Void) {
         let queue = DispatchQueue(label: "vxt.signals")
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { [unowned self] in
                 self.count += 1
-                handler(self.count)
+                handler(self.count, sig)
             }
             source.resume()
             sources.append(source)

@@ -27,7 +27,35 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts instead of the table.")
     var json = false
 
+    @Flag(help: "With --ids: list records with a failed task.")
+    var failed = false
+
+    @Option(help: ArgumentHelp("With --failed: only failures of these kinds (\(FailureKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+                               valueName: "kind,kind"))
+    var kind: String?
+
+    @Flag(help: "With --failed: print the ids of those records, one per line, in input order (for a fix-up script).")
+    var ids = false
+
+    func validate() throws {
+        if ids != failed { throw ValidationError("--failed and --ids go together: vxt status --work DIR --failed [--kind K] --ids") }
+        if kind != nil && !failed { throw ValidationError("--kind goes with --failed --ids") }
+        if let kind { do { _ = try FailureKind.parseList(kind) } catch { throw ValidationError("--kind: \(error)") } }
+    }
+
     func run() throws {
+        if failed {
+            let kinds = try kind.map { try FailureKind.parseList($0) }
+            let stores = options.shard == nil && !FileManager.default.fileExists(atPath: (options.work as NSString).appendingPathComponent(JobStore.fileName))
+                && JobStore.shardStorePaths(workDirectory: options.work).count > 1
+                ? try JobStore.shardStorePaths(workDirectory: options.work).map { try JobStore(path: $0, readOnly: true) }
+                : [try options.open()]
+            for store in stores {
+                let list = try store.failedRecordIDs(kinds: kinds)
+                if !list.isEmpty { Output.data(list.joined(separator: "\n")) }
+            }
+            return
+        }
         let status: StatusSummary
         let configuration: RunConfiguration?
         let shardPaths = JobStore.shardStorePaths(workDirectory: options.work)
@@ -128,7 +156,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "llava, jsonl or paper.")
     var format: String
 
-    @Option(help: "Output file (written to FILE.partial, then renamed).")
+    @Option(help: "Output file, or - for standard output. A file is written beside its final name and renamed into place when complete, so a reader never sees half an export.")
     var out: String
 
     @Option(help: ArgumentHelp("Leave out samples with any of these audit flags (see `vxt audit --help`).", valueName: "flag,flag"))

@@ -72,17 +72,13 @@ public struct Exporter {
         let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
         let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
         let instruction = try PromptTemplate(definition.export.instruction)
-        let temporary = path + ".partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-        }
+        let file = try OutputFile(path: path)
         var summary = ExportSummary()
         var buffer = ""
         var first = true
         func flush(force: Bool = false) throws {
             if force || buffer.utf8.count > 1 << 20 {
-                try handle.write(contentsOf: Data(buffer.utf8))
+                try file.write(buffer)
                 buffer.removeAll(keepingCapacity: true)
             }
         }
@@ -125,9 +121,7 @@ public struct Exporter {
         }
         if format == .llava { buffer += first ? "]\n" : "\n]\n" }
         try flush(force: true)
-        try handle.close()
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        try file.commit()
         return summary
     }
 

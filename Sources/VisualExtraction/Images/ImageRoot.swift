@@ -52,6 +52,15 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(path: String, reason: String)
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
 
+    /// How `vxt status` groups it and whether a rerun checks it again.
+    public var failureKind: FailureKind {
+        switch self {
+        case .notFound: return .imageMissing
+        case .outsideRoot: return .imageRefused
+        case .unreadable, .empty, .unsupported, .corrupt, .tooLarge: return .imageUnreadable
+        }
+    }
+
     public var description: String {
         switch self {
         case let .notFound(path): return "image file not found: \(path) (check --images and the record's `image` path)"

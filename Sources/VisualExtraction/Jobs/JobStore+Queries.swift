@@ -21,6 +21,15 @@ public struct StatusSummary: Sendable, Codable {
         public var count: Int
     }
 
+    /// Failed tasks of one stage and kind: every group, with its total and a few messages.
+    public struct FailureGroup: Sendable, Codable {
+        public var stage: String
+        public var kind: FailureKind
+        public var count: Int
+        /// Up to three messages, each naming its record.
+        public var examples: [String]
+    }
+
     /// Usage of one endpoint by one stage (done tasks).
     public struct EndpointUsage: Sendable, Codable {
         public var endpoint: String
@@ -39,7 +48,8 @@ public struct StatusSummary: Sendable, Codable {
     public var inputProblems: Int
     public var stages: [StageCounts]
     public var endpoints: [EndpointUsage] = []
-    public var failures: [ReasonCount]
+    /// All failure groups by stage and kind, largest first.
+    public var failures: [FailureGroup]
     public var skips: [ReasonCount]
     public var notes: [ReasonCount]
 }
@@ -149,8 +159,49 @@ extension JobStore {
             }
             return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
                                  endpoints: endpoints,
-                                 failures: try grouped("failed", "last_error"), skips: try grouped("skipped", "last_error"),
+                                 failures: try JobStore.failureGroups(db), skips: try grouped("skipped", "last_error"),
                                  notes: try grouped("done", "note"))
+        }
+    }
+
+    /// Every (stage, kind) of failed tasks with its count and three example messages.
+    static func failureGroups(_ db: Database) throws -> [StatusSummary.FailureGroup] {
+        try Row.fetchAll(db, sql: """
+            SELECT stage, COALESCE(failure_kind, 'other') AS kind, COUNT(*) AS n
+            FROM task
+            WHERE state = 'failed'
+            GROUP BY stage, kind
+            ORDER BY n DESC, stage, kind
+            """).map { row in
+            let stage: String = row["stage"]
+            let kind: String = row["kind"]
+            let examples = try Row.fetchAll(db, sql: """
+                SELECT record_key, last_error
+                FROM task
+                WHERE state = 'failed' AND stage = ? AND COALESCE(failure_kind, 'other') = ?
+                LIMIT 3
+                """, arguments: [stage, kind]).map { "\($0[0] as String): \(($0[1] as String?) ?? "")" }
+            return .init(stage: stage, kind: FailureKind(rawValue: kind) ?? .other, count: row["n"], examples: examples)
+        }
+    }
+
+    /// The records with a failed task, in input order, as their input id (else their store key);
+    /// only failures of these kinds when given. For fix-up scripts: `vxt status --failed --ids`.
+    public func failedRecordIDs(kinds: [FailureKind]?, stage: String? = nil) throws -> [String] {
+        try pool.read { db in
+            var filter = "t.state = 'failed'"
+            var arguments: StatementArguments = []
+            if let kinds {
+                filter += " AND t.failure_kind IN (SELECT value FROM json_each(?))"
+                arguments += [JobStore.jsonArray(kinds.map(\.rawValue))]
+            }
+            if let stage { filter += " AND t.stage = ?"; arguments += [stage] }
+            return try String.fetchAll(db, sql: """
+                SELECT COALESCE(r.source_id, r.key)
+                FROM record r
+                WHERE r.key IN (SELECT t.record_key FROM task t WHERE \(filter))
+                ORDER BY r.position
+                """, arguments: arguments)
         }
     }
 
@@ -287,7 +338,26 @@ extension StatusSummary {
             }
         }
         return StatusSummary(records: parts.reduce(0) { $0 + $1.records }, inputProblems: parts.reduce(0) { $0 + $1.inputProblems },
-                             stages: order.compactMap { stages[$0] }, endpoints: usageOrder.compactMap { usage[$0] }, failures: regroup(parts.map(\.failures)),
+                             stages: order.compactMap { stages[$0] }, endpoints: usageOrder.compactMap { usage[$0] },
+                             failures: combinedFailures(parts.map(\.failures)),
                              skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
+    }
+
+    /// Failure groups of several shards: counts added, the first three examples kept.
+    static func combinedFailures(_ lists: [[FailureGroup]]) -> [FailureGroup] {
+        var groups: [String: FailureGroup] = [:]
+        for item in lists.joined() {
+            let key = "\(item.stage)\u{0}\(item.kind.rawValue)"
+            if var known = groups[key] {
+                known.count += item.count
+                known.examples = Array((known.examples + item.examples).prefix(3))
+                groups[key] = known
+            } else {
+                groups[key] = item
+            }
+        }
+        return groups.values.sorted {
+            $0.count > $1.count || ($0.count == $1.count && ($0.stage, $0.kind.rawValue) < ($1.stage, $1.kind.rawValue))
+        }
     }
 }

@@ -236,6 +236,29 @@ public final class JobStore: Sendable {
                 CREATE INDEX task_by_state ON task(stage, state);
                 """)
         }
+        migrator.registerMigration("v6: failure kinds") { db in
+            // Failures grouped, listed and retried by cause, not by message text (which holds paths
+            // and record ids: 624,610 missing images were 624,610 groups of one). Stores from before
+            // get kinds read off their messages, as well as the messages allow.
+            try db.execute(sql: """
+                ALTER TABLE task ADD COLUMN failure_kind TEXT;
+                ALTER TABLE task ADD COLUMN failure_status INTEGER;
+                ALTER TABLE task ADD COLUMN failure_endpoint TEXT;
+                UPDATE task SET failure_kind = CASE
+                    WHEN last_error LIKE 'input: image file not found%' THEN 'image_missing'
+                    WHEN last_error LIKE 'input: image path % refused%' THEN 'image_refused'
+                    WHEN last_error LIKE 'input: %image %' THEN 'image_unreadable'
+                    WHEN last_error LIKE 'input:%' THEN 'input_invalid'
+                    WHEN last_error LIKE 'needs %' THEN 'upstream_failed'
+                    WHEN last_error LIKE 'HTTP %' THEN 'http_status'
+                    WHEN last_error LIKE 'transport error (curl 28)%' THEN 'timeout'
+                    WHEN last_error LIKE 'transport error%' THEN 'teacher_unreachable'
+                    WHEN last_error LIKE 'statements:%' THEN 'statements_unusable'
+                    ELSE 'other' END
+                WHERE state = 'failed';
+                CREATE INDEX task_failure ON task(failure_kind, stage) WHERE state = 'failed';
+                """)
+        }
         return migrator
     }
 
@@ -286,7 +309,7 @@ public final class JobStore: Sendable {
 
     /// A record as it enters the store: usable, skipped, or a problem to report.
     public enum IngestItem: Sendable {
-        case record(CorpusRecord, problem: String?)
+        case record(CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid)
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
     }
 
@@ -317,12 +340,14 @@ public final class JobStore: Sendable {
             for item in items {
                 let record: CorpusRecord
                 let problem: String?
+                var kind = FailureKind.inputInvalid
                 var offset: Int64?
                 var line: Int?
                 switch item {
-                case let .record(r, p):
+                case let .record(r, p, k):
                     record = r
                     problem = p
+                    kind = k
                 case let .problem(position, byteOffset, l, recordID, reason):
                     record = CorpusRecord(position: position, sourceID: recordID, images: [], pairs: [])
                     problem = reason
@@ -345,7 +370,9 @@ public final class JobStore: Sendable {
                     key = "\(key)#\(record.position)"
                     try insert.execute(arguments: arguments(key))
                 }
-                let insertTask = try db.cachedStatement(sql: "INSERT INTO task (record_key, stage, state, last_error) VALUES (?, ?, ?, ?)")
+                let insertTask = try db.cachedStatement(sql: """
+                    INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)
+                    """)
                 for stage in stages {
                     let state: TaskState
                     var reason: String?
@@ -358,7 +385,8 @@ public final class JobStore: Sendable {
                     } else {
                         state = stage.needs.isEmpty ? .pending : .waiting
                     }
-                    try insertTask.execute(arguments: [key, stage.name, state.rawValue, reason])
+                    try insertTask.execute(arguments: [key, stage.name, state.rawValue, reason,
+                                                       state == .failed ? kind.rawValue : nil])
                 }
             }
         }
@@ -479,13 +507,16 @@ public final class JobStore: Sendable {
                         continue
                     }
                     doneKeys[result.stage, default: []].append(result.recordKey)
-                case let .failed(reason):
+                case let .failed(reason, kind):
                     // The request that failed stays readable (`vxt show`) until the task is retried.
                     let output = try result.request.map { try JobStore.appendOutput(db, request: $0, output: nil, parsed: nil) }
                     try db.execute(sql: """
-                        UPDATE task SET state = 'failed', lease_until = NULL, last_error = ?, output_id = ?, started_at = ?, finished_at = ?
+                        UPDATE task
+                        SET state = 'failed', lease_until = NULL, last_error = ?, failure_kind = ?, failure_status = ?,
+                            failure_endpoint = ?, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """, arguments: [reason, output, result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                        """, arguments: [reason, kind.rawValue, result.failureStatus, result.failureEndpoint, output,
+                                         result.startedAt, result.finishedAt, result.recordKey, result.stage])
                     guard db.changesCount == 1 else {
                         if let output { try JobStore.removeOutput(db, id: output) }
                         continue
@@ -494,7 +525,8 @@ public final class JobStore: Sendable {
                     while let stage = frontier.popLast() {
                         for dependent in pipeline.dependents(of: stage) {
                             try db.execute(sql: """
-                                UPDATE task SET state = 'failed', last_error = ? WHERE record_key = ? AND stage = ? AND state = 'waiting'
+                                UPDATE task SET state = 'failed', last_error = ?, failure_kind = 'upstream_failed'
+                                WHERE record_key = ? AND stage = ? AND state = 'waiting'
                                 """, arguments: ["needs \(result.stage), which failed: \(reason)", result.recordKey, dependent.name])
                             frontier.append(dependent.name)
                         }
@@ -558,17 +590,42 @@ public final class JobStore: Sendable {
         return result
     }
 
+    /// What `retry` did, and why it did nothing when it did nothing.
+    public struct RetrySummary: Sendable {
+        /// Tasks returned to pending or waiting (dependents that failed with them included).
+        public var returned: Int
+        /// Failed tasks that matched the selection but are not retried here, by kind: input
+        /// problems (fixed in the input, or checked again for missing images) and dependents.
+        public var leftAlone: [FailureKind: Int]
+    }
+
     /// Returns failed tasks to work: matching failures become pending (or waiting when an upstream
     /// stage is not done), and tasks that failed only because such an upstream failed wait again.
-    /// Input problems are not retried: the input must be fixed. Returns how many tasks changed.
-    @discardableResult
-    public func retry(stage: String?, reasonContaining: String?, pipeline: Pipeline) throws -> Int {
+    /// Selected by kind, never by message text; input problems are not retried here (the input
+    /// must be fixed; missing images are checked again by `ImageRecheck`).
+    public func retry(stage: String?, kinds: [FailureKind]? = nil, reasonContaining: String? = nil,
+                      pipeline: Pipeline) throws -> RetrySummary {
         try pool.write { db in
-            var sql = "SELECT record_key, stage, output_id FROM task WHERE state = 'failed' AND last_error NOT LIKE 'input:%' AND last_error NOT LIKE 'needs %'"
+            var filter = "state = 'failed'"
             var arguments: StatementArguments = []
-            if let stage { sql += " AND stage = ?"; arguments += [stage] }
-            if let reasonContaining { sql += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
-            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            if let stage { filter += " AND stage = ?"; arguments += [stage] }
+            if let kinds {
+                filter += " AND failure_kind IN (SELECT value FROM json_each(?))"
+                arguments += [JobStore.jsonArray(kinds.map(\.rawValue))]
+            }
+            if let reasonContaining { filter += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
+            let notRetried = JobStore.jsonArray(FailureKind.allCases.filter { $0.isInputProblem || $0 == .upstreamFailed }.map(\.rawValue))
+            var leftAlone: [FailureKind: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT failure_kind, COUNT(*) FROM task WHERE \(filter) AND failure_kind IN (SELECT value FROM json_each(?))
+                GROUP BY failure_kind
+                """, arguments: arguments + [notRetried]) {
+                if let kind = FailureKind(rawValue: row[0] ?? "") { leftAlone[kind] = row[1] }
+            }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT record_key, stage, output_id FROM task
+                WHERE \(filter) AND COALESCE(failure_kind, 'other') NOT IN (SELECT value FROM json_each(?))
+                """, arguments: arguments + [notRetried])
             var changed = 0
             for row in rows {
                 let key: String = row["record_key"]
@@ -577,23 +634,76 @@ public final class JobStore: Sendable {
                 let notDone = try Int.fetchOne(db, sql: """
                     SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
                     """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
-                try db.execute(sql: "UPDATE task SET state = ?, last_error = NULL, output_id = NULL WHERE record_key = ? AND stage = ?",
-                               arguments: [notDone == 0 ? "pending" : "waiting", key, name])
+                try db.execute(sql: """
+                    UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
+                        output_id = NULL
+                    WHERE record_key = ? AND stage = ?
+                    """, arguments: [notDone == 0 ? "pending" : "waiting", key, name])
                 if let output: Int64 = row["output_id"] { try JobStore.removeOutput(db, id: output) }
                 changed += 1
                 var frontier = [name]
                 while let upstream = frontier.popLast() {
                     for dependent in pipeline.dependents(of: upstream) {
                         try db.execute(sql: """
-                            UPDATE task SET state = 'waiting', last_error = NULL
-                            WHERE record_key = ? AND stage = ? AND state = 'failed' AND last_error LIKE 'needs %'
+                            UPDATE task SET state = 'waiting', last_error = NULL, failure_kind = NULL
+                            WHERE record_key = ? AND stage = ? AND state = 'failed' AND failure_kind = 'upstream_failed'
                             """, arguments: [key, dependent.name])
                         changed += db.changesCount
                         frontier.append(dependent.name)
                     }
                 }
             }
+            return RetrySummary(returned: changed, leftAlone: leftAlone)
+        }
+    }
+
+    /// Records whose tasks failed because an image was missing at ingest, with their image paths:
+    /// what a rerun with another `--images` (or `vxt retry --kind image_missing`) checks again.
+    public func recordsWithMissingImages() throws -> [(key: String, images: [String])] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.key, r.images FROM record r
+                WHERE r.key IN (SELECT record_key FROM task WHERE state = 'failed' AND failure_kind = 'image_missing')
+                ORDER BY r.position
+                """).map { row in
+                var images: [String] = []
+                if case let .array(values)? = try? JSONParser.parse(row[1] as String) { images = values.compactMap(\.stringValue) }
+                return (row[0], images)
+            }
+        }
+    }
+
+    /// Puts records whose input problem is gone (their images found now) back to work: the record
+    /// loses its problem and each task waits for its needs again, or is pending when it has none.
+    @discardableResult
+    public func revive(recordKeys keys: [String], stages: [Stage]) throws -> Int {
+        guard !keys.isEmpty else { return 0 }
+        return try pool.write { db in
+            let list = JobStore.jsonArray(keys)
+            try db.execute(sql: "UPDATE record SET problem = NULL WHERE key IN (SELECT value FROM json_each(?))", arguments: [list])
+            var changed = 0
+            for stage in stages {
+                try db.execute(sql: """
+                    UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
+                        output_id = NULL
+                    WHERE record_key IN (SELECT value FROM json_each(?)) AND stage = ? AND state = 'failed'
+                    """, arguments: [stage.needs.isEmpty ? "pending" : "waiting", list, stage.name])
+                changed += db.changesCount
+            }
+            try JobStore.refreshProblemCount(db)
             return changed
+        }
+    }
+
+    static func refreshProblemCount(_ db: Database) throws {
+        try db.execute(sql: "UPDATE run SET problem_count = (SELECT COUNT(*) FROM record WHERE problem IS NOT NULL) WHERE id = 1")
+    }
+
+    /// Copies everything in the write-ahead log into the database file and empties the log, so
+    /// that `vxt.sqlite` alone holds the run (a copy of it without its `-wal` is complete).
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
 

@@ -36,10 +36,13 @@ public struct TaskResult: Sendable {
     public var imageSHA256: String?
     /// The claimed task's row id, when known (a result made from a `ClaimedTask`).
     public var taskID: Int64?
+    /// For a failure: the last HTTP status and the endpoint of the last attempt, when there were.
+    public var failureStatus: Int?
+    public var failureEndpoint: String?
 
     public enum Outcome: Sendable {
         case done(Completion)
-        case failed(reason: String)
+        case failed(reason: String, kind: FailureKind = .other)
     }
 
     public struct Completion: Sendable {

@@ -29,11 +29,14 @@ public struct Pipeline: Sendable {
     public static func parse(yaml: String, path: String = "<string>") throws -> Pipeline {
         let definition: PipelineDefinition
         do {
+            if let problem = try PipelineKeyCheck.check(yaml) { throw LoadError(path: path, message: problem.description) }
             definition = try YAMLDecoder().decode(PipelineDefinition.self, from: yaml)
+        } catch let error as LoadError {
+            throw error
         } catch let error as DecodingError {
-            throw LoadError(path: path, message: describe(error))
+            throw LoadError(path: path, message: describe(error, yaml: yaml))
         } catch {
-            throw LoadError(path: path, message: "\(error)")
+            throw LoadError(path: path, message: "not valid YAML: \(error)")
         }
         return try Pipeline(definition: definition, path: path)
     }
@@ -125,21 +128,39 @@ public struct Pipeline: Sendable {
         stages.filter { ($0.definition.needs ?? []).contains(name) }
     }
 
-    static func describe(_ error: DecodingError) -> String {
+    /// A decoding error in plain words, with the line of the value it is about.
+    static func describe(_ error: DecodingError, yaml: String) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return joined.isEmpty ? "top level" : joined
+                .replacingOccurrences(of: ".[", with: "[")
+            return joined.isEmpty ? "the top level" : "`\(joined)`"
+        }
+        func at(_ context: DecodingError.Context) -> String {
+            PipelineKeyCheck.line(of: context.codingPath, in: yaml).map { "line \($0): " } ?? ""
         }
         switch error {
         case let .keyNotFound(key, context):
-            return "missing `\(key.stringValue)` at \(path(context))"
-        case let .typeMismatch(_, context), let .dataCorrupted(context):
-            return "\(path(context)): \(context.debugDescription)"
-        case let .valueNotFound(_, context):
-            return "\(path(context)): value missing"
+            return "\(at(context))\(path(context)) needs `\(key.stringValue)`"
+        case let .typeMismatch(type, context):
+            return "\(at(context))\(path(context)) should be \(plainType(type))"
+        case let .dataCorrupted(context):
+            return "\(at(context))\(path(context)): \(context.debugDescription)"
+        case let .valueNotFound(type, context):
+            return "\(at(context))\(path(context)) has no value; it should be \(plainType(type))"
         @unknown default:
             return "\(error)"
         }
+    }
+
+    static func plainType(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Array") || name.hasPrefix("[") && !name.contains(":") { return "a list (lines starting with '- ')" }
+        if name.hasPrefix("Dictionary") || name.contains(":") { return "a mapping (key: value lines)" }
+        if name.contains("Int") { return "a whole number" }
+        if name.contains("Double") || name.contains("Float") { return "a number" }
+        if name.contains("Bool") { return "true or false" }
+        if name.contains("String") { return "text" }
+        return "a mapping (key: value lines)"
     }
 }
 
@@ -177,10 +198,15 @@ public struct Stage: Sendable {
         switch definition.output ?? .text {
         case .text:
             return StageReading(statements: nil, note: nil)
-        case .statements, .answers:
+        case .statements:
+            let reading = StatementParser.read(text, expected: record.pairs.count)
+            let note = StatementCollector.problem(with: reading.statements, for: record.pairs).map { "statements: \($0)" }
+            // Lines that were not statements (a preamble, a closing note) do not go downstream.
+            let cleaned = reading.dropped.isEmpty ? nil : reading.text
+            return StageReading(statements: reading.statements, note: note, text: cleaned)
+        case .answers:
             let lines = StatementParser.parse(text)
-            let note = lines.count == record.pairs.count ? nil
-                : "expected \(record.pairs.count) \(definition.output == .answers ? "answers" : "statements"), got \(lines.count)"
+            let note = lines.count == record.pairs.count ? nil : "expected \(record.pairs.count) answers, got \(lines.count)"
             return StageReading(statements: lines, note: note)
         }
     }
@@ -190,4 +216,13 @@ public struct StageReading: Sendable, Equatable {
     public var statements: [String]?
     /// Something worth a look that does not fail the task (a statement count mismatch).
     public var note: String?
+    /// The output to store instead of the raw answer, when lines that were not statements were
+    /// left out of it; nil keeps the answer as the model wrote it.
+    public var text: String?
+
+    public init(statements: [String]?, note: String?, text: String? = nil) {
+        self.statements = statements
+        self.note = note
+        self.text = text
+    }
 }

@@ -41,7 +41,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case file
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case model, temperature, endpoints, prices
             case imageTransport = "image_transport"
             case imageDirectory = "image_dir"
@@ -66,7 +66,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
 
         public init(url: String) { self.url = url }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case url, model, headers
             case apiKeyEnv = "api_key_env"
             case maxConcurrency = "max_concurrency"
@@ -79,7 +79,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         public var inputPerMillion: Double
         public var outputPerMillion: Double
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case inputPerMillion = "input_per_million"
             case outputPerMillion = "output_per_million"
         }
@@ -112,7 +112,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case answers
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case name, needs, image, output, template
             case maxTokens = "max_tokens"
             case countCorrection = "count_correction"
@@ -130,7 +130,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         /// The stage whose output is the Extract+Think question hint, if any.
         public var hintStage: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case instruction
             case descriptionStage = "description_stage"
             case statementsStage = "statements_stage"
@@ -167,7 +167,7 @@ public struct ImageSettings: Codable, Sendable, Equatable {
         self.maxPixels = maxPixels
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, width, height
         case maxSide = "max_side"
         case jpegQuality = "jpeg_quality"

@@ -40,6 +40,10 @@ public struct ExtractionJob {
         /// Tasks a dead process left `running`, now pending again.
         public let released: Int
         public let ingested: Ingestor.Summary?
+        /// The `--images` folder the run had before, when this open changed it.
+        public let previousImagesRoot: String?
+        /// Records whose images were missing, looked for again under a changed `--images`.
+        public let imageRecheck: ImageRecheck.Outcome?
     }
 
     public func open(log: (String) -> Void, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
@@ -61,7 +65,9 @@ public struct ExtractionJob {
 
         var configuration: RunConfiguration
         var acceptedInputHash: String?
+        var previousImagesRoot: String?
         if let existing = try store.configuration() {
+            if existing.imagesRoot != absoluteImages { previousImagesRoot = existing.imagesRoot }
             if existing.shard != shard {
                 throw Mismatch(message: "this store holds shard \(existing.shard?.description ?? "none"), not \(shard?.description ?? "the whole input")")
             }
@@ -126,8 +132,14 @@ public struct ExtractionJob {
             try store.saveConfiguration(configuration)
             ingested = summary
         }
+        var recheck: ImageRecheck.Outcome?
+        if let previous = previousImagesRoot {
+            log("--images changed from \(previous) to \(absoluteImages): looking again for the images that were missing")
+            recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.stages).run()
+        }
         let released = try store.releaseAbandoned()
-        return Opened(store: store, lock: lock, configuration: configuration, released: released, ingested: ingested)
+        return Opened(store: store, lock: lock, configuration: configuration, released: released, ingested: ingested,
+                      previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
     }
 
     static func absolute(_ path: String) -> String {

@@ -42,7 +42,7 @@ public struct Ingestor {
             for item in items {
                 switch item {
                 case .problem: problems += 1
-                case let .record(_, problem): if problem != nil { problems += 1 }
+                case let .record(_, problem, _): if problem != nil { problems += 1 }
                 }
             }
             pending.append(contentsOf: items)
@@ -72,8 +72,10 @@ public struct Ingestor {
         case let .record(raw):
             switch LLaVARecordDecoder.decode(raw) {
             case let .success(record):
-                let missing = record.skipReason == nil ? imageProblem(record, root: root) : nil
-                return .record(record, problem: missing.map { "\($0) (record \(record.displayID), line \(raw.line))" })
+                guard record.skipReason == nil, let missing = imageProblem(record, root: root) else {
+                    return .record(record, problem: nil)
+                }
+                return .record(record, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind)
             case let .failure(problem):
                 return .problem(position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
                                 recordID: problem.recordID, reason: problem.description)
@@ -85,12 +87,12 @@ public struct Ingestor {
     }
 
     /// A record whose image cannot be read is reported now, before any teacher call is spent on it.
-    static func imageProblem(_ record: CorpusRecord, root: ImageRoot) -> String? {
+    static func imageProblem(_ record: CorpusRecord, root: ImageRoot) -> ImageError? {
         for path in record.images {
             do {
                 _ = try root.resolve(path)
             } catch {
-                return error.description
+                return error
             }
         }
         return nil

@@ -19,6 +19,8 @@ public final class Runner: Sendable {
     /// task holds its image and two cores prepare a few hundred images a second at most.
     private let calls: AsyncBudget
     var prefetch: Int { min(max(4, concurrency), 512) }
+    /// Commits results in small batches; shared by `run` and `abandon`.
+    private let writer: ResultWriter
 
     public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
                 imageFiles: PreparedImageFiles? = nil, concurrency: Int) {
@@ -29,6 +31,7 @@ public final class Runner: Sendable {
         self.imageFiles = imageFiles
         self.concurrency = max(1, concurrency)
         calls = AsyncBudget(limit: max(1, concurrency))
+        writer = ResultWriter(store: store, pipeline: pipeline)
     }
 
     public struct Outcome: Sendable {
@@ -44,13 +47,25 @@ public final class Runner: Sendable {
         stopFlag.set()
     }
 
+    /// Stops at once (SIGTERM from Slurm, Ctrl-C): no more claims, results that have landed are
+    /// committed, and tasks still in flight go back to pending for the next run. Their answers,
+    /// should they arrive before the process exits, find them no longer running and change
+    /// nothing. Returns how many tasks were handed back.
+    @discardableResult
+    public func abandon() async throws -> Int {
+        stopFlag.set()
+        await writer.flush()
+        let released = try store.releaseAbandoned()
+        try store.checkpoint()
+        return released
+    }
+
     public func run(progress: (@Sendable (ProgressEvent) -> Void)? = nil) async throws -> Outcome {
         let start = Date().timeIntervalSince1970
         var completed = 0
         var failed = 0
         // Later stages first, so records finish one by one and memory stays flat.
         let claimOrder = pipeline.stages.reversed()
-        let writer = ResultWriter(store: store, pipeline: pipeline)
         try await withThrowingTaskGroup(of: TaskResult.self) { group in
             var inFlight = 0
             while true {
@@ -61,7 +76,7 @@ public final class Runner: Sendable {
                         for task in claimed {
                             group.addTask {
                                 let result = await self.execute(task)
-                                await writer.add(result)
+                                await self.writer.add(result)
                                 return result
                             }
                         }
@@ -109,12 +124,15 @@ public final class Runner: Sendable {
 
     private func perform(_ task: ClaimedTask) async -> TaskResult {
         let started = Date().timeIntervalSince1970
-        func failure(_ reason: String, request: String? = nil) -> TaskResult {
-            TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason), request: request,
-                       startedAt: started, finishedAt: Date().timeIntervalSince1970)
+        func failure(_ reason: String, kind: FailureKind, request: String? = nil, teacher: TeacherFailure? = nil) -> TaskResult {
+            var result = TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason, kind: kind),
+                                    request: request, startedAt: started, finishedAt: Date().timeIntervalSince1970)
+            result.failureStatus = teacher?.status
+            result.failureEndpoint = teacher?.endpoint
+            return result
         }
         guard let stage = pipeline.stage(named: task.stage) else {
-            return failure("stage \(task.stage) is not in the pipeline")
+            return failure("stage \(task.stage) is not in the pipeline", kind: .other)
         }
         // Rule fast path: pairs a rule can write skip the model; the rest go in one call.
         var record = task.record
@@ -137,7 +155,7 @@ public final class Runner: Sendable {
         do {
             prompt = try stage.prompt(for: record, upstream: task.upstream)
         } catch {
-            return failure("cannot render the \(stage.name) prompt: \(error)")
+            return failure("cannot render the \(stage.name) prompt: \(error)", kind: .promptUnrenderable)
         }
         var images: [PreparedImage] = []
         if stage.sendsImage {
@@ -149,7 +167,7 @@ public final class Runner: Sendable {
                         images.append(try preparer.prepare(path))
                     }
                 } catch {
-                    return failure(error.description)
+                    return failure(error.description, kind: error.failureKind)
                 }
             }
         }
@@ -159,7 +177,7 @@ public final class Runner: Sendable {
         let logged = request.loggedBody()
         switch await call(request) {
         case let .failure(error):
-            return failure(error.message, request: logged)
+            return failure(error.message, kind: error.kind, request: logged, teacher: error)
         case var .success(answer):
             var truncationNote: String?
             if answer.finishReason == "length", let larger = stage.definition.retryTruncatedMaxTokens, larger > request.maxTokens {
@@ -175,9 +193,11 @@ public final class Runner: Sendable {
                 }
             }
             if answer.text.trimmed.isEmpty {
-                return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", request: logged)
+                return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", kind: .badAnswer,
+                               request: logged)
             }
             var reading = stage.read(answer.text, for: record)
+            if let cleaned = reading.text { answer.text = cleaned }
             if let correction = stage.countCorrection, reading.note != nil {
                 let collector = StatementCollector(stage: stage, correction: correction)
                 let outcome = await collector.collect(for: record, upstream: task.upstream, first: answer) { prompt in
@@ -186,7 +206,7 @@ public final class Runner: Sendable {
                 }
                 switch outcome {
                 case let .failure(error):
-                    return failure(error.message, request: logged)
+                    return failure(error.message, kind: error.kind, request: logged, teacher: error)
                 case let .success(collected):
                     let usage = (collected.promptTokens, collected.completionTokens)
                     answer = collected.last

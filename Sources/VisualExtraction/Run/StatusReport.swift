@@ -53,10 +53,34 @@ public enum StatusReport {
                 lines.append("  \(String(item.count).leftPadded(6))  \(item.stage): \(reason)")
             }
         }
-        section("failed (by reason):", s.failures)
+        if !s.failures.isEmpty {
+            lines.append("")
+            let total = s.failures.reduce(0) { $0 + $1.count }
+            lines.append("failed (\(total) tasks, by stage and kind; `vxt status --failed --kind K --ids` lists the records):")
+            for group in s.failures {
+                lines.append("  \(String(group.count).leftPadded(6))  \(group.stage): \(group.kind.rawValue)\(StatusReport.advice(group.kind))")
+                for example in group.examples {
+                    let shown = example.count > 240 ? String(example.prefix(240)) + "…" : example
+                    lines.append("            e.g. \(shown)")
+                }
+            }
+        }
         section("skipped (by reason):", s.skips)
         section("done with notes:", s.notes)
         return lines.joined(separator: "\n")
+    }
+}
+
+extension StatusReport {
+    /// What to do about a kind of failure, in a few words.
+    static func advice(_ kind: FailureKind) -> String {
+        switch kind {
+        case .imageMissing: return " (fix --images and run again, or add the files and `vxt retry --kind image_missing`)"
+        case .inputInvalid, .imageRefused, .imageUnreadable: return " (fix the input; not retried)"
+        case .teacherUnreachable, .timeout, .httpStatus, .badAnswer: return " (`vxt retry --kind \(kind.rawValue)`, then run again)"
+        case .upstreamFailed: return " (retried with the stage it needs)"
+        case .statementsUnusable, .promptUnrenderable, .other: return ""
+        }
     }
 }
 

@@ -87,7 +87,18 @@ public struct TeacherFailure: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var status: Int?
     public var attempts: Int
+    public var kind: FailureKind
+    /// The endpoint of the last attempt, when there was one.
+    public var endpoint: String?
     public var description: String { message }
+
+    public init(message: String, status: Int?, attempts: Int, kind: FailureKind = .other, endpoint: String? = nil) {
+        self.message = message
+        self.status = status
+        self.attempts = attempts
+        self.kind = kind
+        self.endpoint = endpoint
+    }
 }
 
 /// What the runner needs from a teacher. The HTTP teacher is one; tests may bring others.

@@ -10,6 +10,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     public var timeoutSeconds: Double
     public var connectTimeoutSeconds: Double
+    /// A GET has no body (the preflight's `GET /v1/models`); every teacher call is a POST.
+    public var isGet = false
 
     public init(url: String, headers: [String], body: [UInt8], timeoutSeconds: Double, connectTimeoutSeconds: Double) {
         self.url = url
@@ -36,6 +38,8 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     /// says nothing about the server; send again.
     public var isRewind: Bool { curlCode == Int(CURLE_SEND_FAIL_REWIND.rawValue) }
     public var description: String { "transport error (curl \(curlCode)): \(message)" }
+    /// A timeout, or a server that could not be reached or dropped the connection.
+    public var failureKind: FailureKind { isTimeout ? .timeout : .teacherUnreachable }
 }
 
 /// libcurl's multi interface driven by one dedicated I/O thread with epoll and
@@ -293,8 +297,12 @@ final class Transfer {
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_URL, request.url)
         _ = vxt_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        _ = vxt_easy_setopt_long(easy, CURLOPT_POST, 1)
-        _ = vxt_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        if request.isGet {
+            _ = vxt_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        } else {
+            _ = vxt_easy_setopt_long(easy, CURLOPT_POST, 1)
+            _ = vxt_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        }
         // Streamed from `body` by the read callback instead of copied by libcurl, so that it can be
         // freed as soon as the last byte is out.
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_READDATA, me)

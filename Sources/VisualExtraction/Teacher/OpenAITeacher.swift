@@ -47,14 +47,17 @@ public struct OpenAITeacher: Teacher {
     public let endpoints: [TeacherEndpoint]
     public let balancer: EndpointBalancer
     let client: CurlHTTPClient
+    /// Told of every attempt's end, for the progress line and the stalled-teacher stop.
+    public let monitor: TeacherMonitor?
 
     /// The mock teacher signs its answers with this `system_fingerprint`.
     public static let mockFingerprint = "vxt-mock-teacher"
 
-    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient) {
+    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient, monitor: TeacherMonitor? = nil) {
         precondition(!endpoints.isEmpty, "a teacher needs at least one endpoint")
         self.endpoints = endpoints
         self.client = client
+        self.monitor = monitor
         balancer = EndpointBalancer(limits: endpoints.map(\.limits))
     }
 
@@ -70,10 +73,13 @@ public struct OpenAITeacher: Teacher {
         var attempt = 0
         var lastMessage = ""
         var lastStatus: Int?
+        var lastKind = FailureKind.other
+        var lastEndpoint: String?
         while attempt < maxAttempts {
             attempt += 1
             let index = await balancer.acquire(estimatedTokens: tokens)
             let endpoint = endpoints[index]
+            lastEndpoint = endpoint.baseURL
             var delay: Double?
             // The body is built only when the upload budget has room for it, and freed once sent.
             let sent = await client.send(reserving: request.estimatedBodyBytes) {
@@ -85,10 +91,13 @@ public struct OpenAITeacher: Teacher {
                 await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : error.isRewind ? .neutral : .failed)
                 lastMessage = "\(error) from \(endpoint.chatCompletionsURL)"
                 lastStatus = nil
+                lastKind = error.failureKind
+                monitor?.failed(endpoint: endpoint.baseURL, kind: lastKind, message: error.message)
                 delay = endpoints.count > 1 || error.isRewind ? 0 : OpenAITeacher.backoff(attempt: attempt)
             case let .success(response):
                 if response.status == 200 {
                     await balancer.release(index, .success)
+                    monitor?.answered(endpoint: endpoint.baseURL)
                     switch OpenAITeacher.parse(response.body) {
                     case let .success(result):
                         var result = result
@@ -96,14 +105,18 @@ public struct OpenAITeacher: Teacher {
                         result.attempts = attempt
                         return .success(result)
                     case let .failure(failure):
-                        return .failure(TeacherFailure(message: failure.message, status: 200, attempts: attempt))
+                        return .failure(TeacherFailure(message: failure.message, status: 200, attempts: attempt, kind: .badAnswer,
+                                                       endpoint: endpoint.baseURL))
                     }
                 }
                 lastStatus = response.status
                 lastMessage = "HTTP \(response.status) from \(endpoint.chatCompletionsURL): \(OpenAITeacher.errorExcerpt(response.body))"
+                lastKind = .httpStatus
+                monitor?.failed(endpoint: endpoint.baseURL, kind: .httpStatus, message: "HTTP \(response.status)")
                 guard OpenAITeacher.isRetryable(status: response.status) else {
                     await balancer.release(index, .success)
-                    return .failure(TeacherFailure(message: lastMessage, status: response.status, attempts: attempt))
+                    return .failure(TeacherFailure(message: lastMessage, status: response.status, attempts: attempt, kind: .httpStatus,
+                                                   endpoint: endpoint.baseURL))
                 }
                 let retryAfter = OpenAITeacher.retryAfterSeconds(response.retryAfter)
                 if response.status == 429 || response.status == 503 || response.status == 408 {
@@ -120,7 +133,8 @@ public struct OpenAITeacher: Teacher {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
         }
-        return .failure(TeacherFailure(message: "\(lastMessage) (gave up after \(attempt) attempts)", status: lastStatus, attempts: attempt))
+        return .failure(TeacherFailure(message: "\(lastMessage) (gave up after \(attempt) attempts)", status: lastStatus, attempts: attempt,
+                                       kind: lastKind, endpoint: lastEndpoint))
     }
 
     /// 408, 409, 429 and 5xx may succeed later; other 4xx will not.
@@ -147,7 +161,8 @@ public struct OpenAITeacher: Teacher {
 
     static func parse(_ body: [UInt8]) -> Result<ChatResult, TeacherFailure> {
         guard let json = try? JSONParser.parse(body) else {
-            return .failure(TeacherFailure(message: "teacher answered 200 with a body that is not JSON: \(errorExcerpt(body))", status: 200, attempts: 1))
+            return .failure(TeacherFailure(message: "teacher answered 200 with a body that is not JSON: \(errorExcerpt(body))", status: 200,
+                                           attempts: 1, kind: .badAnswer))
         }
         return parse(json: json)
     }
@@ -157,7 +172,8 @@ public struct OpenAITeacher: Teacher {
         func excerpt() -> [UInt8] { Array(json.jsonText.utf8.prefix(300)) }
         guard case let .array(choices)? = json["choices"], let choice = choices.first,
               let message = choice["message"] else {
-            return .failure(TeacherFailure(message: "teacher answer has no choices[0].message: \(errorExcerpt(excerpt()))", status: 200, attempts: 1))
+            return .failure(TeacherFailure(message: "teacher answer has no choices[0].message: \(errorExcerpt(excerpt()))", status: 200,
+                                           attempts: 1, kind: .badAnswer))
         }
         let text: String
         switch message["content"] {

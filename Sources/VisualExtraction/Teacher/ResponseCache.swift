@@ -35,8 +35,13 @@ public final class ResponseCache: Sendable {
         try migrator.migrate(pool)
     }
 
-    public static func key(for request: ChatRequest) -> String {
-        ContentHasher.sha256(request.body())
+    /// The key of a request as sent to a teacher of this identity ("mock", or the model the
+    /// server says it serves): the same body sent to the mock and to a real model are two keys.
+    public static func key(for request: ChatRequest, teacher identity: String) -> String {
+        var bytes = Array(identity.utf8)
+        bytes.append(0)
+        bytes.append(contentsOf: request.body())
+        return ContentHasher.sha256(bytes)
     }
 
     func lookup(_ key: String) throws -> ChatResult? {
@@ -65,20 +70,29 @@ public final class ResponseCache: Sendable {
 
 /// A teacher that answers from the cache when it can and fills it when it cannot. Truncated
 /// answers are not cached: a later run with a larger limit should ask again.
+///
+/// Mock answers are never served to a run whose teacher is not the mock: a rehearsal with the
+/// built-in mock and the real run may share a cache directory, and the real run must call its
+/// server. The identity is part of the key, and a hit marked mock is refused all the same.
 public struct CachingTeacher: Teacher {
     public let inner: any Teacher
     public let cache: ResponseCache
+    /// "mock", or the model the servers serve (from the preflight), or the model asked for.
+    public let identity: String
+    public let isMock: Bool
 
-    public init(inner: any Teacher, cache: ResponseCache) {
+    public init(inner: any Teacher, cache: ResponseCache, identity: String, isMock: Bool) {
         self.inner = inner
         self.cache = cache
+        self.identity = isMock ? "mock" : identity
+        self.isMock = isMock
     }
 
     public var endpointDescription: String { inner.endpointDescription + " (cache: \(cache.path))" }
 
     public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
-        let key = ResponseCache.key(for: request)
-        if let hit = try? cache.lookup(key) {
+        let key = ResponseCache.key(for: request, teacher: identity)
+        if let hit = try? cache.lookup(key), hit.mock == isMock {
             var result = hit
             result.endpoint = "cache:" + inner.endpointDescription
             return .success(result)

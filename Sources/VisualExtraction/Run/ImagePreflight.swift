@@ -1,0 +1,85 @@
+import Foundation
+
+/// Checks, before anything is ingested or sent, that `--images` is the folder the records'
+/// image paths are relative to. A wrong folder otherwise fails every record one by one and
+/// leaves a run that finished "green" with nothing in it.
+public struct ImagePreflight {
+    public let inputPath: String
+    public let imagesRoot: String
+    /// How many records with an image are looked at (from the start of the input).
+    public var sampleSize = 1000
+
+    public init(inputPath: String, imagesRoot: String) {
+        self.inputPath = inputPath
+        self.imagesRoot = imagesRoot
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public struct Report: Sendable, Equatable {
+        /// Records with an image among those looked at.
+        public var sampled: Int
+        /// Of those, records whose images all resolve under `--images`.
+        public var resolved: Int
+    }
+
+    private struct Enough: Error {}
+
+    public func run() throws(Failure) -> Report {
+        var isDirectory: ObjCBool = false
+        let absolute = (imagesRoot as NSString).standardizingPath
+        guard FileManager.default.fileExists(atPath: imagesRoot, isDirectory: &isDirectory) else {
+            throw Failure(message: "--images \(imagesRoot) does not exist; pass the folder the records' image paths are relative to")
+        }
+        guard isDirectory.boolValue else {
+            throw Failure(message: "--images \(imagesRoot) is a file, not a folder; pass the folder the records' image paths are relative to")
+        }
+        let root = ImageRoot(path: imagesRoot)
+        var sampled = 0
+        var resolved = 0
+        var misses: [String] = []
+        do {
+            _ = try RecordSplitter(path: inputPath).forEach { event in
+                guard case let .record(raw) = event, case let .success(record) = LLaVARecordDecoder.decode(raw),
+                      record.skipReason == nil, !record.images.isEmpty else { return }
+                sampled += 1
+                if record.images.allSatisfy({ (try? root.resolve($0)) != nil }) {
+                    resolved += 1
+                } else if misses.count < 3, let path = record.images.first(where: { (try? root.resolve($0)) == nil }) {
+                    misses.append(path)
+                }
+                if sampled >= sampleSize { throw Enough() }
+            }
+        } catch is Enough {
+        } catch {
+            // Reading the input fails again, with its own message, when the run ingests it.
+            return Report(sampled: sampled, resolved: resolved)
+        }
+        guard sampled > 0, resolved == 0 else { return Report(sampled: sampled, resolved: resolved) }
+        let tried = misses.map { "  \((absolute as NSString).appendingPathComponent($0))" }.joined(separator: "\n")
+        throw Failure(message: """
+            none of the first \(sampled) records with an image finds it under --images \(imagesRoot); paths tried:
+            \(tried)
+            \(hint(misses))Nothing was ingested or sent. Pass the folder the records' `image` paths are relative to.
+            """)
+    }
+
+    /// Where the paths would resolve instead: one folder up, or in a subfolder one level down.
+    func hint(_ misses: [String]) -> String {
+        guard let example = misses.first else { return "" }
+        var candidates = [(imagesRoot as NSString).appendingPathComponent("..")]
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: imagesRoot)) ?? []).sorted().prefix(200)
+        for child in children {
+            let path = (imagesRoot as NSString).appendingPathComponent(child)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { candidates.append(path) }
+        }
+        for candidate in candidates where (try? ImageRoot(path: candidate).resolve(example)) != nil {
+            return "They resolve under \((candidate as NSString).standardizingPath): try --images \((candidate as NSString).standardizingPath)\n"
+        }
+        return ""
+    }
+}

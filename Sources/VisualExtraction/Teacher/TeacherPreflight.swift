@@ -1,0 +1,82 @@
+/// Asks each teacher server, before the first call, whether it is there and serves the model:
+/// `GET <base>/models`. A run against a wrong port or a wrong model name would otherwise fail
+/// every record slowly (retries, back-off) or, worse, never say why.
+public struct TeacherPreflight {
+    public let endpoints: [TeacherEndpoint]
+    /// The model the pipeline asks for (an endpoint's own `model` overrides it there).
+    public let model: String
+    let client: CurlHTTPClient
+
+    public init(endpoints: [TeacherEndpoint], model: String, client: CurlHTTPClient) {
+        self.endpoints = endpoints
+        self.model = model
+        self.client = client
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public struct Report: Sendable {
+        /// Lines worth printing: servers that do not list models, models found.
+        public var notes: [String] = []
+        /// Every server answered as the vxt mock teacher.
+        public var allMock = true
+        /// What the servers call the model, for the response cache's key.
+        public var servedModels: [String] = []
+    }
+
+    public func run() async throws(Failure) -> Report {
+        var report = Report()
+        for endpoint in endpoints {
+            let wanted = endpoint.model ?? model
+            var request = HTTPRequest(url: endpoint.baseURL + "/models", headers: endpoint.headerLines, body: [],
+                                      timeoutSeconds: min(endpoint.timeoutSeconds, 30),
+                                      connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+            request.isGet = true
+            switch await client.send(request) {
+            case let .failure(error):
+                throw Failure(message: """
+                    cannot reach the teacher at \(endpoint.baseURL): \(error.message). Is the server running, and is this \
+                    its base URL (scheme, host, port, and the path up to /v1)? Nothing was sent; no record was touched.
+                    """)
+            case let .success(response):
+                switch response.status {
+                case 200:
+                    let json = try? JSONParser.parse(response.body)
+                    guard case let .array(models)? = json?["data"] else {
+                        report.allMock = false
+                        report.notes.append("\(endpoint.baseURL)/models answered without a model list; model \(wanted) not checked")
+                        report.servedModels.append(wanted)
+                        continue
+                    }
+                    let ids = models.compactMap { $0["id"]?.stringValue }
+                    if models.contains(where: { $0["owned_by"]?.stringValue == OpenAITeacher.mockFingerprint }) {
+                        report.servedModels.append("mock")
+                        continue
+                    }
+                    report.allMock = false
+                    guard ids.isEmpty || ids.contains(wanted) else {
+                        throw Failure(message: """
+                            the teacher at \(endpoint.baseURL) serves \(ids.prefix(5).joined(separator: ", ")), not \(wanted): \
+                            pass --model \(ids[0]) (or set teacher.model, or the endpoint's model, in the pipeline file)
+                            """)
+                    }
+                    report.servedModels.append(wanted)
+                case 401, 403:
+                    throw Failure(message: """
+                        the teacher at \(endpoint.baseURL) refused the request (HTTP \(response.status): \
+                        \(OpenAITeacher.errorExcerpt(response.body))): set the API key in the environment variable named by \
+                        --api-key-env (or the endpoint's api_key_env)
+                        """)
+                default:
+                    report.allMock = false
+                    report.servedModels.append(wanted)
+                    report.notes.append("\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(wanted) not checked")
+                }
+            }
+        }
+        return report
+    }
+}
