@@ -30,7 +30,7 @@ public struct ImagePreflight {
 
     public func run() throws(Failure) -> Report {
         var isDirectory: ObjCBool = false
-        let absolute = (imagesRoot as NSString).standardizingPath
+        let absolute = ExtractionJob.absolute(imagesRoot)
         guard FileManager.default.fileExists(atPath: imagesRoot, isDirectory: &isDirectory) else {
             throw Failure(message: "--images \(imagesRoot) does not exist; pass the folder the records' image paths are relative to")
         }
@@ -70,15 +70,16 @@ public struct ImagePreflight {
     /// Where the paths would resolve instead: one folder up, or in a subfolder one level down.
     func hint(_ misses: [String]) -> String {
         guard let example = misses.first else { return "" }
-        var candidates = [(imagesRoot as NSString).appendingPathComponent("..")]
-        let children = ((try? FileManager.default.contentsOfDirectory(atPath: imagesRoot)) ?? []).sorted().prefix(200)
+        let root = ExtractionJob.absolute(imagesRoot)
+        var candidates = [(root as NSString).deletingLastPathComponent]
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().prefix(200)
         for child in children {
-            let path = (imagesRoot as NSString).appendingPathComponent(child)
+            let path = (root as NSString).appendingPathComponent(child)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { candidates.append(path) }
         }
         for candidate in candidates where (try? ImageRoot(path: candidate).resolve(example)) != nil {
-            return "They resolve under \((candidate as NSString).standardizingPath): try --images \((candidate as NSString).standardizingPath)\n"
+            return "They resolve under \(candidate): try --images \(candidate)\n"
         }
         return ""
     }

@@ -24,7 +24,8 @@ public enum StatementParser {
         var statements: [String] = []
         var kept: [String] = []
         var dropped: [String] = []
-        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        // "\r\n" is one Character in Swift: `isNewline` covers it, "\n" and "\r".
+        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0.isNewline }) {
             let line = String(rawLine).trimmed
             if line.isEmpty { continue }
             if isFiller(line) {
@@ -124,7 +125,7 @@ public enum StatementParser {
             changed = false
             let trimmedStart = s.drop(while: { $0 == " " })
             if let bullet = trimmedStart.first, "-•*".contains(bullet), trimmedStart.dropFirst().first == " " {
-                s = trimmedStart.dropFirst(2)
+                s = trimmedStart.dropFirst(2).drop(while: { $0 == " " || $0 == "*" || $0 == "_" })
                 changed = true
             }
             // "Statement 1:", "Statement #1:", "Statement 1 -"

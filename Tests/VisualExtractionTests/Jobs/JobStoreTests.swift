@@ -61,7 +61,8 @@ import Testing
         #expect(try store.detail(id: "a").tasks.last?.output == "desc")
 
         let status = try store.status()
-        #expect(status.failures.contains { $0.reason.contains("needs statements, which failed: HTTP 400: bad") })
+        #expect(status.failures.contains { $0.kind == .upstreamFailed
+                                           && $0.examples.contains { $0.contains("needs statements, which failed: HTTP 400: bad") } })
         #expect(status.inputProblems == 1)
     }
 
@@ -118,7 +119,7 @@ import Testing
         #expect(try store.detail(id: "a").tasks.first?.request == "{\"try\": 1}", "the failed request is kept")
         #expect(try await outputRows() == (1, 1))
 
-        #expect(try store.retry(stage: nil, reasonContaining: nil, pipeline: pipeline) == 2, "statements, and extraction that failed with it")
+        #expect(try store.retry(stage: nil, pipeline: pipeline).returned == 2, "statements, and extraction that failed with it")
         #expect(try store.detail(id: "a").tasks.first?.request == nil)
         #expect(try await outputRows() == (0, 0), "a retried failure's request goes with it")
 

@@ -61,7 +61,34 @@ import Testing
         let teacher = ScriptedTeacher(["x\ny", "", "", ""])
         let result = await collector.collect(for: record, upstream: [:], first: answer("One line.")) { teacher.ask($0) }
         guard case let .failure(failure) = result else { Issue.record("must fail"); return }
-        #expect(failure.message.contains("expected 3, got 1") && failure.message.contains("no statement for pair 1"))
+        #expect(failure.kind == .statementsUnusable)
+        #expect(failure.message.contains("expected 3, got 1") && failure.message.contains("pair 1 asked alone: no statement"), "\(failure.message)")
+    }
+
+    @Test func aPairAskedAlonePicksTheLineAboutIt() async throws {
+        let teacher = ScriptedTeacher(["still one line", "I would describe it as follows.\nThe bus is red.", "Sure!\nIt is not moving.",
+                                       "It has 4 wheels.\nThe bus is red."])
+        let result = try await collector.collect(for: record, upstream: [:], first: answer("One line.")) { teacher.ask($0) }.get()
+        #expect(result.path == .perPair)
+        #expect(result.statements == ["The bus is red.", "It is not moving.", "It has 4 wheels."])
+    }
+
+    @Test func rightCountWrongContentIsAskedAgain() async throws {
+        // Three lines, but the model answered other questions: the count alone would accept it.
+        let teacher = ScriptedTeacher(["The bus is red.\nIt is not moving.\nIt has 4 wheels."])
+        let result = try await collector.collect(for: record, upstream: [:],
+                                                 first: answer("The sky is blue.\nA tree stands nearby.\nGrass covers the ground.")) { teacher.ask($0) }.get()
+        #expect(result.path == .reask && result.calls == 2)
+        #expect(result.statements == ["The bus is red.", "It is not moving.", "It has 4 wheels."])
+    }
+
+    @Test func statementsThatNeverFitFailAsUnusable() async {
+        let teacher = ScriptedTeacher(["I cannot see the image.\nNo.\nMaybe.", "I cannot see the image.", "", ""])
+        let result = await collector.collect(for: record, upstream: [:], first: answer("Unclear.\nUnknown.\nNot sure.")) { teacher.ask($0) }
+        guard case let .failure(failure) = result else { Issue.record("must fail"); return }
+        #expect(failure.kind == .statementsUnusable)
+        #expect(failure.message.contains("shares no word with its question and answer"), "\(failure.message)")
+        #expect(failure.message.contains("no line about the pair"), "\(failure.message)")
     }
 
     @Test(arguments: ["short-once", "short-always"])

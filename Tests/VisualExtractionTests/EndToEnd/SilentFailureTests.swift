@@ -1,0 +1,254 @@
+import Foundation
+import GRDB
+import Testing
+@testable import VisualExtraction
+
+/// A run must never finish "green" with a corpus that is quietly wrong or empty. Each test plays
+/// a real user's mistake or a real model's habit against the `vxt` binary, on 127.0.0.1.
+@Suite struct SilentFailureTests {
+    func run(_ arguments: [String]) async throws -> TestSupport.ProcessResult { try await TestSupport.runVXT(arguments) }
+    let sample = ["--input", "samples/llava_sample.json"]
+
+    /// `chatty_teacher.py` on a free port: answers like a chat model, logs every request.
+    final class ChattyTeacher {
+        let process: Process
+        let baseURL: String
+        let log: URL
+
+        init(in directory: URL, model: String = "chatty-8b") async throws {
+            let portFile = directory.appendingPathComponent("port")
+            log = directory.appendingPathComponent("requests.log")
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
+                                 portFile.path, log.path, model]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var port: String?
+            while port == nil, process.isRunning {
+                try await Task.sleep(nanoseconds: 50_000_000)
+                port = try? String(contentsOf: portFile, encoding: .utf8)
+            }
+            baseURL = "http://127.0.0.1:\(port ?? "1")/v1"
+        }
+
+        var chatRequests: Int {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("POST") }.count
+        }
+
+        deinit { process.terminate() }
+    }
+
+    @Test func aChattyModelsPreamblesNeverBecomeStatements() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir)
+        let work = dir.appendingPathComponent("work").path
+        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work,
+                                    "--teacher", teacher.baseURL, "--model", "chatty-8b"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = dir.appendingPathComponent("out.jsonl")
+        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
+        let lines = try TestSupport.jsonLines(out)
+        #expect(lines.count == 10)
+        for line in lines {
+            guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"],
+                  let description = line["description"]?.stringValue else { Issue.record("fields"); continue }
+            #expect(pairs.count == statements.count)
+            for statement in statements.compactMap(\.stringValue) {
+                #expect(statement.hasPrefix("Regarding"), "\(statement)")
+            }
+            #expect(!description.contains("Here are") && !description.contains("Let me know"), "the extraction prompt carried chatter: \(description)")
+            #expect(line["mock"] == .bool(false))
+        }
+    }
+
+    @Test func mockAnswersInACacheAreNeverServedToARealRun() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cache = dir.appendingPathComponent("cache").path
+        let rehearsal = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images",
+                                       "--work", dir.appendingPathComponent("mock").path, "--cache", cache])
+        #expect(rehearsal.status == 0, "\(rehearsal.stderr)")
+        let teacher = try await ChattyTeacher(in: dir)
+        let real = dir.appendingPathComponent("real").path
+        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", real,
+                                    "--cache", cache, "--teacher", teacher.baseURL, "--model", "chatty-8b"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(teacher.chatRequests == 20, "every task went to the server: statements and extraction of 10 records")
+        let status = try JobStore.open(workDirectory: real).status()
+        #expect(status.stages.allSatisfy { $0.mockOutputs == 0 })
+    }
+
+    @Test func aWrongImagesFolderIsFixedByARerunWithTheRightOne() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        // Past the preflight (as when only some images are missing): every record fails as image_missing.
+        let wrong = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", empty.path, "--work", work, "--skip-preflight"])
+        #expect(wrong.status == 0, "\(wrong.stderr)")
+        let store = try JobStore.open(workDirectory: work)
+        let failures = try store.status().failures
+        #expect(failures.count == 2 && failures.allSatisfy { $0.kind == .imageMissing && $0.count == 10 && $0.examples.count == 3 },
+                "grouped by stage and kind, not by message: \(failures.map { "\($0.stage) \($0.kind) \($0.count)" })")
+        let ids = try await run(["status", "--work", work, "--failed", "--kind", "image_missing", "--ids"])
+        #expect(ids.stdout.split(separator: "\n").count == 10)
+        #expect(ids.stdout.split(separator: "\n").first == "astronaut-0001")
+        let retryOther = try await run(["retry", "--work", work])
+        #expect(retryOther.stderr.contains("0 tasks returned") && retryOther.stderr.contains("20 image_missing"), "\(retryOther.stderr)")
+
+        let right = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work])
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(right.stderr.contains("10 of 10 records that missed one are back to work"), "\(right.stderr)")
+        #expect(try store.counts(stage: "extraction") == [.done: 10, .skipped: 2])
+        #expect(try store.status().inputProblems == 0)
+    }
+
+    @Test func imagesAddedLaterComeBackWithRetry() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        let images = dir.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work, "--skip-preflight"]).status == 0)
+        try FileManager.default.removeItem(at: images)
+        try FileManager.default.copyItem(at: TestSupport.sampleImages, to: images)
+        let retry = try await run(["retry", "--work", work, "--kind", "image_missing"])
+        #expect(retry.stderr.contains("10 of 10 records find their images"), "\(retry.stderr)")
+        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work]).status == 0)
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
+    }
+
+    @Test func preflightStopsARunThatCannotWork() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func attempt(_ extra: [String], images: String = "samples/images") async throws -> TestSupport.ProcessResult {
+            let work = dir.appendingPathComponent(UUID().uuidString).path
+            let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images, "--work", work] + extra)
+            let records = FileManager.default.fileExists(atPath: work + "/vxt.sqlite")
+                ? try JobStore(path: work + "/vxt.sqlite", readOnly: true).status().records : 0
+            #expect(records == 0, "nothing ingested")
+            return result
+        }
+        let missing = try await attempt([], images: dir.appendingPathComponent("nope").path)
+        #expect(missing.status == 3 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        let upOne = try await attempt([], images: "samples")
+        #expect(upOne.status == 3 && upOne.stderr.contains("none of the first 10 records with an image"), "\(upOne.stderr)")
+        #expect(upOne.stderr.contains("try --images \(TestSupport.sampleImages.path)"), "a hint one folder down: \(upOne.stderr)")
+        let refused = try await attempt(["--teacher", "http://127.0.0.1:9/v1"])
+        #expect(refused.status == 3 && refused.stderr.contains("cannot reach the teacher at http://127.0.0.1:9/v1"), "\(refused.stderr)")
+        let teacher = try await ChattyTeacher(in: dir)
+        let model = try await attempt(["--teacher", teacher.baseURL])
+        #expect(model.status == 3 && model.stderr.contains("serves chatty-8b, not Qwen/Qwen3-VL-8B-Instruct: pass --model chatty-8b"),
+                "\(model.stderr)")
+        #expect(teacher.chatRequests == 0)
+    }
+
+    @Test func aTeacherThatDiesMidRunStopsTheRunWithItsReason() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work,
+                                    "--teacher", "http://127.0.0.1:9/v1", "--skip-preflight", "--give-up-after", "1",
+                                    "--progress-interval", "0.2"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("teacher_unreachable at http://127.0.0.1:9/v1"), "progress names the failing attempts: \(result.stderr)")
+        #expect(result.stderr.contains("stopping: no teacher answer"), "\(result.stderr)")
+        let store = try JobStore(path: work + "/vxt.sqlite", readOnly: true)
+        #expect(try store.counts(stage: "statements")[.running] == nil, "nothing left running")
+    }
+
+    @Test func sigtermStopsAtOnceAndTheRerunFinishesEveryRecordOnce() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 2,000 records whose statements calls sit at the mock for 5 s each, all in flight at once.
+        var records: [String] = []
+        for i in 0..<2000 {
+            records.append("{\"id\": \"r\(i)\", \"image\": \"skimage/coffee.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"Coffee number \(i)\"}]}")
+        }
+        let input = dir.appendingPathComponent("big.jsonl")
+        try records.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
+        // Images sent as they are: the test is about signals, not about 2,000 resizes in a debug build.
+        let pipeline = dir.appendingPathComponent("original.yaml")
+        try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "mode: exact", with: "mode: original")
+            .write(to: pipeline, atomically: true, encoding: .utf8)
+        let work = dir.appendingPathComponent("work").path
+        let args = ["run", pipeline.path, "--input", input.path, "--images", "samples/images", "--work", work,
+                    "--concurrency", "2000", "--progress-interval", "0.5"]
+        let err = dir.appendingPathComponent("stderr")
+        let process = try TestSupport.startVXT(args + ["--mock-latency-ms", "5000"], stdout: dir.appendingPathComponent("stdout"), stderr: err)
+        while !(((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("tasks to do")) && process.isRunning {
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        process.terminate()  // SIGTERM, as Slurm sends it
+        let status = await TestSupport.exitStatus(of: process)
+        let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        #expect(status == 143, "\(stderr)")
+        #expect(stderr.contains("handed back to pending"), "\(stderr)")
+        let store = try JobStore(path: work + "/vxt.sqlite", readOnly: true)
+        #expect(try store.counts(stage: "statements")[.running] == nil)
+        let integrity = try await DatabaseQueue(path: work + "/vxt.sqlite").read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+
+        let rerun = try await run(args)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try store.counts(stage: "extraction") == [.done: 2000])
+        let out = dir.appendingPathComponent("out.jsonl")
+        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
+        let ids = try TestSupport.jsonLines(out).compactMap { $0["id"]?.stringValue }
+        #expect(ids.count == 2000 && Set(ids).count == 2000)
+    }
+
+    @Test func aStoreCopiedAloneAfterARunHoldsEverything() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work]).status == 0)
+        let copy = dir.appendingPathComponent("copy")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: work + "/vxt.sqlite", toPath: copy.path + "/vxt.sqlite")
+        let status = try JobStore(path: copy.path + "/vxt.sqlite", readOnly: true).status()
+        #expect(status.records == 12)
+        #expect(status.stages.last?.counts["done"] == 10)
+    }
+
+    @Test func exportsGoToStdoutAndNeverReplaceWhatIsNotAFile() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work]).status == 0)
+        let file = dir.appendingPathComponent("c.jsonl")
+        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", file.path]).status == 0)
+        let toStdout = try await run(["export", "--work", work, "--format", "jsonl", "--out", "-"])
+        #expect(toStdout.status == 0)
+        let written = try String(contentsOf: file, encoding: .utf8)
+        #expect(toStdout.stdout == written)
+        #expect(!FileManager.default.fileExists(atPath: TestSupport.packageRoot.appendingPathComponent("-").path))
+        // A link to a device stays a link; the device gets the bytes.
+        let link = dir.appendingPathComponent("null-link")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "/dev/null")
+        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", link.path]).status == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link.path) == "/dev/null")
+        let missing = try await run(["export", "--work", work, "--format", "jsonl", "--out", dir.path + "/no/such/c.jsonl"])
+        #expect(missing.status != 0 && missing.stderr.contains("folder \(dir.path)/no/such does not exist"), "\(missing.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasSuffix(".partial") })
+    }
+
+    @Test func aMisspelledPipelineKeyIsAnErrorWithItsLine() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try paper.replacingOccurrences(of: "  jpeg_quality: 95", with: "  jpeg_qualty: 95").write(to: bad, atomically: true, encoding: .utf8)
+        let line = paper.components(separatedBy: "\n").firstIndex { $0.hasPrefix("  jpeg_quality") }.map { $0 + 1 } ?? 0
+        let validate = try await run(["validate", bad.path])
+        #expect(validate.status == 1)
+        #expect(validate.stderr.contains("line \(line): unknown key `jpeg_qualty` in image; did you mean `jpeg_quality`?"), "\(validate.stderr)")
+        let runIt = try await run(["run", bad.path] + sample + ["--work", dir.appendingPathComponent("w").path])
+        #expect(runIt.status != 0 && runIt.stderr.contains("jpeg_qualty"))
+        #expect(try await run(["validate", "pipelines/paper.yaml"]).status == 0)
+    }
+}

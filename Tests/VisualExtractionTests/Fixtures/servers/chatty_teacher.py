@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""An OpenAI-compatible teacher on 127.0.0.1 that answers the way instruction-tuned chat models
+do, not the way vxt's mock does: statements wrapped in a preamble, labels and a closing note,
+descriptions that embed whatever statements the prompt carried. It serves one model name and
+logs every request path to a file, so tests can see whether it was called at all.
+
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL]
+Writes the port it listens on to PORT_FILE once it accepts connections."""
+import json
+import re
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
+MODEL = sys.argv[3] if len(sys.argv) > 3 else "chatty-8b"
+
+
+def statements_answer(prompt):
+    pairs = re.findall(r"Question #\d+: (.*?)\nAnswer: (.*?)\n", prompt, re.S)
+    lines = []
+    for i, (question, answer) in enumerate(pairs, 1):
+        question = question.replace("<image>", "").strip().splitlines()[0].rstrip("?")
+        lines.append(f"Statement {i}: Regarding \"{question}\", the answer is {answer.strip()}.")
+    return "Sure! Here are the declarative statements:\n\n" + "\n".join(lines) + \
+        "\n\nLet me know if you need anything else!"
+
+
+def description_answer(prompt):
+    block = prompt.split("incorporate the following information about the image.\n", 1)[-1]
+    block = block.rsplit("\nDescription:", 1)[0]
+    return "The image shows a scene. " + " ".join(line.strip() for line in block.splitlines() if line.strip())
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        with open(LOG_FILE, "a") as log:
+            log.write("GET " + self.path + "\n")
+        if self.path.endswith("/models"):
+            self.reply(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "someone"}]})
+        else:
+            self.reply(404, {"error": {"message": "no route"}})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        with open(LOG_FILE, "a") as log:
+            log.write("POST " + self.path + "\n")
+        if body.get("model") != MODEL:
+            self.reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
+            return
+        content = body["messages"][0]["content"]
+        prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
+        text = statements_answer(prompt) if "Declarative Statement(s):" in prompt else description_answer(prompt)
+        self.reply(200, {"id": "x", "object": "chat.completion", "model": MODEL,
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(PORT_FILE + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os
+os.replace(PORT_FILE + ".tmp", PORT_FILE)
+server.serve_forever()
