@@ -52,6 +52,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The shipped pipelines (links to pipelines/*.yaml), compiled into the binary as bytes so
+            // that `vxt run paper` works from any folder; the YAML files stay the one source.
+            resources: [.embedInCode("Pipeline/BuiltIn/paper.yaml"), .embedInCode("Pipeline/BuiltIn/clean.yaml")],
             swiftSettings: strict
         ),
         .target(

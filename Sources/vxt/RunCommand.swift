@@ -28,7 +28,7 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Pipeline file, e.g. pipelines/paper.yaml.")
+    @Argument(help: "Pipeline file (e.g. pipelines/paper.yaml), or a built-in pipeline by name: paper, clean.")
     var pipeline: String
 
     @Option(help: "Corpus file: a LLaVA JSON array or JSONL, optionally gzip- or zstd-compressed.")

@@ -12,7 +12,7 @@ struct ValidateCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Pipeline file, e.g. pipelines/paper.yaml.")
+    @Argument(help: "Pipeline file (e.g. pipelines/paper.yaml), or a built-in pipeline by name: paper, clean.")
     var pipeline: String
 
     func run() throws {

@@ -50,7 +50,9 @@ public struct AuditReport {
             html += card(sample, thumbnails: thumbnails)
         }
         html += "</main>\n" + AuditReport.script + "</body>\n</html>\n"
-        try Data(html.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        let file = try OutputFile(path: path)
+        try file.write(html)
+        try file.commit()
         return Written(cards: selection.samples.count, flaggedShown: flaggedShown, flaggedTotal: selection.totalFlagged,
                        cleanShown: selection.samples.count - flaggedShown, cleanTotal: selection.totalClean)
     }

@@ -15,6 +15,12 @@ public final class JobStore: Sendable {
 
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        // Commits not yet checkpointed live in the `-wal` file beside the store: without it the
+        // store looks older (or empty) than the run. Say so rather than show that older state.
+        let wal = path + "-wal"
+        if FileManager.default.fileExists(atPath: wal), !FileManager.default.isReadableFile(atPath: wal) {
+            throw StoreError.unreadableLog(path: wal)
+        }
         var configuration = Configuration()
         configuration.readonly = readOnly
         // Readers in other processes (`vxt status` on a live run) wait instead of failing.
@@ -69,6 +75,7 @@ public final class JobStore: Sendable {
         case noStore(workDirectory: String)
         case sharded(workDirectory: String, count: Int)
         case unknownRecord(String)
+        case unreadableLog(path: String)
 
         public var description: String {
             switch self {
@@ -76,6 +83,8 @@ public final class JobStore: Sendable {
             case let .sharded(work, count):
                 return "\(work) holds \(count) shard stores: merge them with `vxt merge --work \(work)`, or name one with --shard i/n"
             case let .unknownRecord(id): return "no record with id or key \"\(id)\" in this work directory"
+            case let .unreadableLog(path):
+                return "\(path) holds the store's latest commits but cannot be read (permissions?); fix its permissions, or run as its owner"
             }
         }
     }
@@ -549,7 +558,7 @@ public final class JobStore: Sendable {
     /// output id, which points into the merged store).
     static let copiedTaskColumns = """
         stage, state, attempts, lease_until, last_error, started_at, finished_at, note, finish_reason, prompt_tokens,
-        completion_tokens, model, endpoint, mock, teacher_attempts
+        completion_tokens, model, endpoint, mock, teacher_attempts, failure_kind, failure_status, failure_endpoint
         """
 
     /// Appends a task's texts (a failure keeps only its request) and returns the row's id.

@@ -16,12 +16,20 @@ public struct Pipeline: Sendable {
         public var description: String { "pipeline \(path): \(message)" }
     }
 
+    /// Loads a pipeline file, or a built-in pipeline by name ("paper", "clean") when no file of
+    /// that name exists.
     public static func load(path: String) throws -> Pipeline {
+        if !path.contains("/"), !FileManager.default.fileExists(atPath: path), let yaml = BuiltInPipelines.yaml(named: path) {
+            return try parse(yaml: yaml, path: path)
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw LoadError(path: path, message: "cannot read the file (\(error.localizedDescription)); pass a pipeline such as pipelines/paper.yaml")
+            throw LoadError(path: path, message: """
+                cannot read the file (\(error.localizedDescription)); pass a pipeline file, or a built-in pipeline by name: \
+                \(BuiltInPipelines.names.joined(separator: ", ")) (`vxt init --from paper` writes one to edit)
+                """)
         }
         return try parse(yaml: text, path: path)
     }

@@ -170,9 +170,9 @@ import Testing
         }
         let input = dir.appendingPathComponent("big.jsonl")
         try records.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
-        // Images sent as they are: the test is about signals, not about 2,000 resizes in a debug build.
-        let pipeline = dir.appendingPathComponent("original.yaml")
-        try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "mode: exact", with: "mode: original")
+        // No image in the requests: the test is about signals, not about 2,000 images in a debug build.
+        let pipeline = dir.appendingPathComponent("textonly.yaml")
+        try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "image: true", with: "image: false")
             .write(to: pipeline, atomically: true, encoding: .utf8)
         let work = dir.appendingPathComponent("work").path
         let args = ["run", pipeline.path, "--input", input.path, "--images", "samples/images", "--work", work,
