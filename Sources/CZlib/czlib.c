@@ -20,6 +20,12 @@ long vxt_gz_read(vxt_gz *handle, void *buffer, size_t len) {
     return n < 0 ? -1 : (long)n;
 }
 
+int vxt_gz_error_code(vxt_gz *handle) {
+    int code = 0;
+    gzerror(handle->file, &code);
+    return code;
+}
+
 const char *vxt_gz_error(vxt_gz *handle) {
     int code = 0;
     return gzerror(handle->file, &code);

@@ -9,6 +9,9 @@ typedef struct vxt_gz vxt_gz;
 vxt_gz *vxt_gz_open(const char *path);
 /// Reads up to len bytes; returns the count, 0 at the end, -1 on error.
 long vxt_gz_read(vxt_gz *file, void *buffer, size_t len);
+/// The last error's zlib code: 0 (Z_OK) when none; at the end of a truncated stream,
+/// gzread returns 0 and this is Z_BUF_ERROR ("unexpected end of file").
+int vxt_gz_error_code(vxt_gz *file);
 /// The last error's text.
 const char *vxt_gz_error(vxt_gz *file);
 void vxt_gz_close(vxt_gz *file);

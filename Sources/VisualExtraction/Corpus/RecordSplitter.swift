@@ -134,6 +134,9 @@ struct InputFile {
     private var fd: Int32 = -1
     private var gz: OpaquePointer?
     private var zstd: OpaquePointer?
+    /// Bytes read to recognise the format that could not be read again (a pipe cannot seek back):
+    /// handed out before the rest of the stream.
+    private var pushback: [UInt8] = []
     let path: String
 
     init(path: String) throws {
@@ -141,7 +144,24 @@ struct InputFile {
         let probe = open(path, O_RDONLY)
         guard probe >= 0 else { throw RecordSplitter.OpenError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         var magic: [UInt8] = [0, 0, 0, 0]
-        let n = Glibc.read(probe, &magic, 4)
+        var n = 0
+        while n < 4 {
+            let got = magic.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return Glibc.read(probe, base + n, 4 - n)
+            }
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
+            n += got
+        }
+        let compressed = (n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd]) || (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        if compressed && lseek(probe, 0, SEEK_SET) < 0 {
+            _ = Glibc.close(probe)
+            throw RecordSplitter.OpenError.cannotOpen(path: path, reason: """
+                a compressed stream from a pipe cannot be read twice; pass the file itself, or decompress into the pipe \
+                (e.g. <(zcat file.json.gz))
+                """)
+        }
         if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
             _ = Glibc.close(probe)
             guard let handle = vxt_zstd_open(path) else {
@@ -155,7 +175,8 @@ struct InputFile {
             }
             gz = handle
         } else {
-            _ = lseek(probe, 0, SEEK_SET)
+            // A pipe or a FIFO cannot seek back: the probed bytes are handed out first instead.
+            if lseek(probe, 0, SEEK_SET) < 0 { pushback = Array(magic.prefix(max(n, 0))) }
             fd = probe
         }
     }
@@ -168,7 +189,19 @@ struct InputFile {
         }
         if let gz {
             let n = vxt_gz_read(gz, buffer.baseAddress, buffer.count)
-            if n < 0 { throw RecordSplitter.OpenError.readFailed(path: path, reason: "gzip: " + String(cString: vxt_gz_error(gz))) }
+            // A truncated stream ends with 0 bytes and an error zlib only reports when asked.
+            if n < 0 || (n == 0 && vxt_gz_error_code(gz) != 0) {
+                throw RecordSplitter.OpenError.readFailed(path: path, reason: """
+                    gzip: \(String(cString: vxt_gz_error(gz))) (the file is truncated or damaged; records read before this \
+                    point are kept, the rest is missing)
+                    """)
+            }
+            return n
+        }
+        if !pushback.isEmpty {
+            let n = min(pushback.count, buffer.count)
+            for i in 0..<n { buffer[i] = pushback[i] }
+            pushback.removeFirst(n)
             return n
         }
         while true {

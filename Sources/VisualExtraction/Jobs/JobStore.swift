@@ -328,6 +328,22 @@ public final class JobStore: Sendable {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM record") ?? 0 }
     }
 
+    /// Inserts a record under its id or, when that key is taken (a duplicate id, or a real id that
+    /// equals another record's fallback such as "x#2"), the first free of `id#position`,
+    /// `id#position#2`, …: deterministic for one input order, so merged shards get the keys an
+    /// unsharded run gives. `insert` must do nothing on a key conflict (`ON CONFLICT(key) DO NOTHING`).
+    static func insertWithFreeKey(_ db: Database, id: String, position: Int, insert: (String) throws -> Void) throws -> String {
+        try insert(id)
+        if db.changesCount == 1 { return id }
+        var candidate = "\(id)#\(position)"
+        for n in 2...10_000 {
+            try insert(candidate)
+            if db.changesCount == 1 { return candidate }
+            candidate = "\(id)#\(position)#\(n)"
+        }
+        throw DatabaseError(message: "no free key for record \(id) at position \(position)")
+    }
+
     /// Records a change accepted with `--allow-changed`, so the store says why it mixes two settings.
     public func recordChange(what: String, before: String, after: String, reason: String) throws {
         try pool.write { db in
@@ -374,11 +390,7 @@ public final class JobStore: Sendable {
                     [key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
                      record.skipReason, problem, offset, line]
                 }
-                try insert.execute(arguments: arguments(key))
-                if db.changesCount == 0 {
-                    key = "\(key)#\(record.position)"
-                    try insert.execute(arguments: arguments(key))
-                }
+                key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) { try insert.execute(arguments: arguments($0)) }
                 let insertTask = try db.cachedStatement(sql: """
                     INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)
                     """)

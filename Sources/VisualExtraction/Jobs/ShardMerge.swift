@@ -96,11 +96,7 @@ public struct ShardMerge {
                         try insert.execute(arguments: [key, position, sourceID, row["source"], row["images"], row["pairs"], row["metadata"],
                                                        row["skip_reason"], row["problem"], row["byte_offset"], row["line"], row["image_sha256"]])
                     }
-                    try insertRecord(key)
-                    if db.changesCount == 0 {
-                        key = "\(key)#\(position)"
-                        try insertRecord(key)
-                    }
+                    key = try JobStore.insertWithFreeKey(db, id: key, position: position, insert: insertRecord)
                     if key != original { summary.renamedKeys += 1 }
                     // Each task's output is appended to the merged store first; the copied task then
                     // points at that new row instead of the shard's.

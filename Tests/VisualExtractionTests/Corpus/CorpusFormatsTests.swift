@@ -111,6 +111,42 @@ import Testing
         #expect(a.sha256 == b.sha256, "the hash is of the decompressed records")
     }
 
+    @Test func aTruncatedGzipIsAnErrorNotAShorterCorpus() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = dir.appendingPathComponent("corpus.json")
+        try FileManager.default.copyItem(at: TestSupport.sampleCorpus, to: plain)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", plain.path]
+        try gzip.run()
+        gzip.waitUntilExit()
+        let whole = try Data(contentsOf: URL(fileURLWithPath: plain.path + ".gz"))
+        let cut = dir.appendingPathComponent("cut.json.gz")
+        try whole.prefix(whole.count * 2 / 3).write(to: cut)
+        #expect {
+            _ = try CorpusInspector(path: cut.path, imageRoot: nil).run()
+        } throws: { error in
+            "\(error)".contains("unexpected end of file") && "\(error)".contains("truncated")
+        }
+    }
+
+    @Test func aPipeIsReadFromItsFirstByte() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("corpus.fifo")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "cat \"$0\" > \"$1\"", TestSupport.sampleCorpus.path, fifo.path]
+        try writer.run()
+        let piped = try CorpusInspector(path: fifo.path, imageRoot: nil).run()
+        let plain = try CorpusInspector(path: TestSupport.sampleCorpus.path, imageRoot: nil).run()
+        #expect(piped.records == 12 && piped.problems == 0, "the magic-byte probe must not eat the first bytes")
+        #expect(piped.sha256 == plain.sha256)
+        _ = await TestSupport.exitStatus(of: writer)
+    }
+
     @Test func zstdInputIsReadTransparentlyAndATruncatedFrameIsNamed() throws {
         // samples/llava_sample.json compressed (`zstd -19 samples/llava_sample.json -o <this file>`;
         // regenerate it when the sample corpus changes).

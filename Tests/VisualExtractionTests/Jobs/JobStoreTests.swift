@@ -26,6 +26,16 @@ import Testing
         return result
     }
 
+    @Test func anIDEqualToAnotherRecordsFallbackKeyStillIngests() throws {
+        // "x#2" is a real id, then "x" twice: the second "x" would fall back to "x#2".
+        var records = ["x#2", "x", "x"].map { TestSupport.record($0, pairs: [("What is it?", "A cup")]) }
+        for i in records.indices { records[i].position = i }
+        try store.ingest(records.map { .record($0, problem: nil) }, stages: pipeline.stages)
+        let keys = try ["x#2", "x", "x#2#2"].map { try store.detail(id: $0).key }
+        #expect(keys == ["x#2", "x", "x#2#2"])
+        #expect(try store.status().records == 3)
+    }
+
     @Test func tasksMoveThroughStagesAndDependentsWait() async throws {
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
