@@ -92,8 +92,9 @@ public struct RecordSplitter {
             total += Int64(n)
         }
         try scanner.finish(at: total, emit: body)
-        if scanner.layout == nil && scanner.records == 0 && total > 0 && scanner.problems == 0 {
-            throw OpenError.notRecords(path: path, reason: "no records found")
+        // An empty file, a gzip of nothing or an empty array is never the corpus someone meant.
+        if scanner.records == 0 && scanner.problems == 0 {
+            throw OpenError.notRecords(path: path, reason: total == 0 ? "it is empty (0 bytes after decompression)" : "no records found")
         }
         return Summary(layout: scanner.layout ?? .jsonLines, records: scanner.records, problems: scanner.problems,
                        bytes: total, sha256: hasher.finalize())

@@ -268,6 +268,10 @@ public final class JobStore: Sendable {
                 CREATE INDEX task_failure ON task(failure_kind, stage) WHERE state = 'failed';
                 """)
         }
+        migrator.registerMigration("v7: input probe") { db in
+            // The input's identity before its full hash exists (ingest incomplete).
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN input_probe TEXT")
+        }
         return migrator
     }
 
@@ -289,7 +293,8 @@ public final class JobStore: Sendable {
                 inputSHA256: row["input_sha256"], imagesRoot: row["images_root"], teacherURL: row["teacher_url"],
                 teacherModel: row["teacher_model"], vxtVersion: row["vxt_version"], createdAt: row["created_at"],
                 ingestComplete: row["ingest_complete"], recordCount: row["record_count"], problemCount: row["problem_count"],
-                shard: (row["shard_index"] as Int?).flatMap { i in (row["shard_count"] as Int?).map { Shard(index: i, count: $0) } })
+                shard: (row["shard_index"] as Int?).flatMap { i in (row["shard_count"] as Int?).map { Shard(index: i, count: $0) } },
+                inputProbe: row["input_probe"])
         }
     }
 
@@ -309,8 +314,8 @@ public final class JobStore: Sendable {
                 """, arguments: [c.pipelineName, c.pipelineHash, c.pipelineJSON, c.inputPath, c.inputSize, c.inputModified,
                                  c.inputSHA256, c.imagesRoot, c.teacherURL, c.teacherModel, c.vxtVersion, c.createdAt,
                                  c.ingestComplete, c.recordCount, c.problemCount])
-            try db.execute(sql: "UPDATE run SET shard_index = ?, shard_count = ? WHERE id = 1",
-                           arguments: [c.shard?.index, c.shard?.count])
+            try db.execute(sql: "UPDATE run SET shard_index = ?, shard_count = ?, input_probe = ? WHERE id = 1",
+                           arguments: [c.shard?.index, c.shard?.count, c.inputProbe])
         }
     }
 

@@ -9,6 +9,9 @@ public struct RunConfiguration: Sendable, Equatable {
     public var inputSize: Int64
     public var inputModified: Double
     public var inputSHA256: String?
+    /// SHA-256 of the input's size, first MiB and last MiB, fixed before the first record is
+    /// stored: a file replaced while ingest was incomplete (no full hash yet) is still told apart.
+    public var inputProbe: String?
     public var imagesRoot: String
     public var teacherURL: String
     public var teacherModel: String
@@ -23,8 +26,9 @@ public struct RunConfiguration: Sendable, Equatable {
     public init(pipelineName: String, pipelineHash: String, pipelineJSON: String, inputPath: String, inputSize: Int64,
                 inputModified: Double, inputSHA256: String?, imagesRoot: String, teacherURL: String, teacherModel: String,
                 vxtVersion: String, createdAt: Double, ingestComplete: Bool = false, recordCount: Int = 0, problemCount: Int = 0,
-                shard: Shard? = nil) {
+                shard: Shard? = nil, inputProbe: String? = nil) {
         self.shard = shard
+        self.inputProbe = inputProbe
         self.pipelineName = pipelineName
         self.pipelineHash = pipelineHash
         self.pipelineJSON = pipelineJSON

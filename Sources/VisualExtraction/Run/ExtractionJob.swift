@@ -66,8 +66,18 @@ public struct ExtractionJob {
         var configuration: RunConfiguration
         var acceptedInputHash: String?
         var previousImagesRoot: String?
+        // Only a regular file can be read twice (a pipe's bytes would be gone before ingest).
+        let probe = attributes[.type] as? FileAttributeType == .typeRegular ? try ExtractionJob.probe(inputPath, size: size) : nil
         if let existing = try store.configuration() {
             if existing.imagesRoot != absoluteImages { previousImagesRoot = existing.imagesRoot }
+            if !existing.ingestComplete, let known = existing.inputProbe, let probe, known != probe {
+                // Part of the earlier file is stored and there is no full hash to accept a change
+                // against: continuing would store the new file's records after the old one's.
+                throw Mismatch(message: """
+                    \(inputPath) is not the file \(workDirectory) began to ingest (\(existing.inputPath)); the store holds part \
+                    of that file. Restore it to finish, or use a new --work directory for this one.
+                    """)
+            }
             if existing.shard != shard {
                 throw Mismatch(message: "this store holds shard \(existing.shard?.description ?? "none"), not \(shard?.description ?? "the whole input")")
             }
@@ -105,6 +115,7 @@ public struct ExtractionJob {
             configuration.pipelineHash = pipeline.hash
             configuration.pipelineJSON = pipelineJSON
             if let rehash = acceptedInputHash { configuration.inputSHA256 = rehash }
+            configuration.inputProbe = probe
             configuration.inputPath = absoluteInput
             configuration.inputSize = size
             configuration.inputModified = modified
@@ -116,7 +127,7 @@ public struct ExtractionJob {
                 pipelineName: pipeline.definition.name, pipelineHash: pipeline.hash, pipelineJSON: pipelineJSON,
                 inputPath: absoluteInput, inputSize: size, inputModified: modified, inputSHA256: nil, imagesRoot: absoluteImages,
                 teacherURL: teacherURL, teacherModel: pipeline.definition.teacher.model, vxtVersion: VXTVersion.current,
-                createdAt: Date().timeIntervalSince1970, shard: shard)
+                createdAt: Date().timeIntervalSince1970, shard: shard, inputProbe: probe)
         }
         try store.saveConfiguration(configuration)
 
@@ -145,6 +156,22 @@ public struct ExtractionJob {
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return (path as NSString).standardizingPath }
         return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    /// SHA-256 of the size, the first MiB and the last MiB: cheap at any size, and different for
+    /// a replaced file in practice (a full hash needs the whole read, at the end of ingest).
+    static func probe(_ path: String, size: Int64) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw Mismatch(message: "cannot read input \(path)") }
+        defer { try? handle.close() }
+        var hasher = ContentHasher()
+        withUnsafeBytes(of: size.littleEndian) { hasher.update($0) }
+        let window = 1 << 20
+        if let head = try handle.read(upToCount: window) { head.withUnsafeBytes { hasher.update($0) } }
+        if size > Int64(window) {
+            try handle.seek(toOffset: UInt64(size - Int64(window)))
+            if let tail = try handle.read(upToCount: window) { tail.withUnsafeBytes { hasher.update($0) } }
+        }
+        return hasher.finalize()
     }
 
     static func hashFile(_ path: String) throws -> String {

@@ -179,7 +179,18 @@ public struct OpenAITeacher: Teacher {
         switch message["content"] {
         case let .string(s)?: text = s
         case .null?, nil: text = ""
-        case let other?: text = other.jsonText
+        case let .array(parts)?:
+            // Some servers answer with content parts ([{"type": "text", "text": …}]): the text is theirs
+            // joined; anything else is not a description.
+            let texts = parts.compactMap { $0["text"]?.stringValue }
+            guard !texts.isEmpty else {
+                return .failure(TeacherFailure(message: "teacher answer's content is a list without text parts: \(errorExcerpt(excerpt()))",
+                                               status: 200, attempts: 1, kind: .badAnswer))
+            }
+            text = texts.joined()
+        case .some:
+            return .failure(TeacherFailure(message: "teacher answer's content is neither text nor a list of parts: \(errorExcerpt(excerpt()))",
+                                           status: 200, attempts: 1, kind: .badAnswer))
         }
         let usage = json["usage"]
         func int(_ v: JSONValue?) -> Int? { if case let .number(n)? = v { return Int(n) ?? Double(n).map { Int($0) } } else { return nil } }

@@ -131,6 +131,15 @@ import Testing
         }
     }
 
+    @Test(arguments: ["", "   \n", "[]", "[\n]\n"])
+    func anInputWithoutRecordsIsAnError(_ text: String) throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("empty.json")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: RecordSplitter.OpenError.self) { _ = try CorpusInspector(path: file.path, imageRoot: nil).run() }
+    }
+
     @Test func aPipeIsReadFromItsFirstByte() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -26,6 +26,19 @@ import Testing
         await server.shutdown()
     }
 
+    /// Chat completions as other servers shape them: content parts are joined; other shapes fail
+    /// as bad answers instead of reaching the corpus as JSON text.
+    @Test func contentPartsAreJoinedAndOtherShapesRefused() throws {
+        func parse(_ content: String) -> Result<ChatResult, TeacherFailure> {
+            OpenAITeacher.parse(Array("{\"choices\": [{\"message\": {\"content\": \(content)}, \"finish_reason\": \"stop\"}]}".utf8))
+        }
+        #expect(try parse("[{\"type\": \"text\", \"text\": \"A red \"}, {\"type\": \"text\", \"text\": \"bus.\"}]").get().text == "A red bus.")
+        guard case let .failure(parts) = parse("[{\"type\": \"image_url\"}]"), case let .failure(number) = parse("42") else {
+            Issue.record("must fail"); return
+        }
+        #expect(parts.kind == .badAnswer && number.kind == .badAnswer)
+    }
+
     @Test func clientErrorsAreNotRetriedAndKeepTheServersMessage() async throws {
         let server = try await MockTeacherServer.start()
         let client = try CurlHTTPClient()
