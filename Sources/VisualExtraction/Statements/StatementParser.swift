@@ -79,8 +79,7 @@ public enum StatementParser {
     /// after markdown emphasis is taken off.
     static let fillerOpenings = [
         "sure", "certainly", "of course", "okay", "ok,", "ok!", "absolutely", "great question", "alright",
-        "here is", "here are", "here's", "below are", "below is", "the following are", "the following is",
-        "the following statement", "i have converted", "i've converted", "i converted", "i have rewritten",
+        "here you go", "the following are", "the following is", "the following statement", "i have converted", "i've converted", "i converted", "i have rewritten",
         "i've rewritten", "these statements", "this statement", "each statement", "the statements above",
         "the statement above", "note:", "note that", "notes:", "(note", "please note", "let me know", "i hope",
         "hope this", "feel free", "if you need", "if you have", "if you'd like", "if you would like",
@@ -98,6 +97,11 @@ public enum StatementParser {
         if bare.hasSuffix(":") { return true }
         let lowered = bare.lowercased()
         if fillerOpenings.contains(where: { lowered.hasPrefix($0) }) { return true }
+        // "Here is a cat on the sofa." can be a statement; "Here are the declarative statements." is not.
+        if ["here is", "here are", "here's", "below is", "below are"].contains(where: { lowered.hasPrefix($0) }),
+           ["statement", "sentence", "converted", "rewritten", "version"].contains(where: { lowered.contains($0) }) {
+            return true
+        }
         // A whole line in emphasis without a sentence's end: a header such as "**Statements**".
         if isEmphasized(line), !bare.hasSuffix("."), bare.split(separator: " ").count <= 4 { return true }
         return false

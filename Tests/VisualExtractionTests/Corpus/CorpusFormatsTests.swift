@@ -94,9 +94,8 @@ import Testing
         #expect(report.records == 3 && report.problems == 0 && report.pairs == 3)
     }
 
-    @Test func gzipInputIsReadTransparently() throws {
-        let dir = try TestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// The sample corpus copied into `dir` as corpus.json, with corpus.json.gz beside it (gzip -k).
+    static func gzippedSampleCorpus(in dir: URL) throws -> URL {
         let plain = dir.appendingPathComponent("corpus.json")
         try FileManager.default.copyItem(at: TestSupport.sampleCorpus, to: plain)
         let gzip = Process()
@@ -104,6 +103,13 @@ import Testing
         gzip.arguments = ["gzip", "-k", plain.path]
         try gzip.run()
         gzip.waitUntilExit()
+        return plain
+    }
+
+    @Test func gzipInputIsReadTransparently() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = try CorpusFormatsTests.gzippedSampleCorpus(in: dir)
         let a = try CorpusInspector(path: plain.path, imageRoot: nil).run()
         let b = try CorpusInspector(path: plain.path + ".gz", imageRoot: nil).run()
         #expect(a.records == 12 && b.records == 12)
@@ -114,13 +120,7 @@ import Testing
     @Test func aTruncatedGzipIsAnErrorNotAShorterCorpus() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let plain = dir.appendingPathComponent("corpus.json")
-        try FileManager.default.copyItem(at: TestSupport.sampleCorpus, to: plain)
-        let gzip = Process()
-        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        gzip.arguments = ["gzip", "-k", plain.path]
-        try gzip.run()
-        gzip.waitUntilExit()
+        let plain = try CorpusFormatsTests.gzippedSampleCorpus(in: dir)
         let whole = try Data(contentsOf: URL(fileURLWithPath: plain.path + ".gz"))
         let cut = dir.appendingPathComponent("cut.json.gz")
         try whole.prefix(whole.count * 2 / 3).write(to: cut)

@@ -36,13 +36,18 @@ import Testing
             ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("POST") }.count
         }
 
-        deinit { process.terminate() }
+        /// Ends the server; each test calls it in a `defer` (the script also stops by itself when
+        /// the test process is gone).
+        func stop() {
+            if process.isRunning { process.terminate() }
+        }
     }
 
     @Test func aChattyModelsPreamblesNeverBecomeStatements() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let teacher = try await ChattyTeacher(in: dir)
+        defer { teacher.stop() }
         let work = dir.appendingPathComponent("work").path
         let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work,
                                     "--teacher", teacher.baseURL, "--model", "chatty-8b"])
@@ -71,6 +76,7 @@ import Testing
                                        "--work", dir.appendingPathComponent("mock").path, "--cache", cache])
         #expect(rehearsal.status == 0, "\(rehearsal.stderr)")
         let teacher = try await ChattyTeacher(in: dir)
+        defer { teacher.stop() }
         let real = dir.appendingPathComponent("real").path
         let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", real,
                                     "--cache", cache, "--teacher", teacher.baseURL, "--model", "chatty-8b"])
@@ -140,6 +146,7 @@ import Testing
         let refused = try await attempt(["--teacher", "http://127.0.0.1:9/v1"])
         #expect(refused.status == 3 && refused.stderr.contains("cannot reach the teacher at http://127.0.0.1:9/v1"), "\(refused.stderr)")
         let teacher = try await ChattyTeacher(in: dir)
+        defer { teacher.stop() }
         let model = try await attempt(["--teacher", teacher.baseURL])
         #expect(model.status == 3 && model.stderr.contains("serves chatty-8b, not Qwen/Qwen3-VL-8B-Instruct: pass --model chatty-8b"),
                 "\(model.stderr)")

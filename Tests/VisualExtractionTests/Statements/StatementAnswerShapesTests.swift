@@ -54,6 +54,10 @@ import Testing
         ("1. There are 3 people on the sidewalk.", [two[1]], [people]),
         ("The sign reads: STOP.", [QAPair(question: "What does the sign say?", answer: "STOP")], ["The sign reads: STOP."]),
         ("3 people are on the sidewalk.", [two[1]], ["3 people are on the sidewalk."]),
+        // 34-35: "Here is…" that is a statement, and one that is not
+        ("Here is a cat sleeping on the sofa.", [QAPair(question: "What is on the sofa?", answer: "A cat")], ["Here is a cat sleeping on the sofa."]),
+        ("Here is the converted sentence.\nA cat is on the sofa.", [QAPair(question: "What is on the sofa?", answer: "A cat")],
+         ["A cat is on the sofa."]),
     ]
 
     @Test(arguments: shapes.indices)

@@ -68,9 +68,21 @@ class Handler(BaseHTTPRequestHandler):
                          "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
 
 
+def watchdog(parent):
+    # Stops by itself: when the test process that started it is gone, or after 15 minutes.
+    import os, threading, time
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+import os, signal, threading
+# A parent may have blocked SIGTERM; the test's terminate() must end this process.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+threading.Thread(target=watchdog, args=(os.getppid(),), daemon=True).start()
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
-import os
 os.replace(PORT_FILE + ".tmp", PORT_FILE)
 server.serve_forever()
