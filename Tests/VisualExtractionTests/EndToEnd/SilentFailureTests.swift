@@ -22,7 +22,9 @@ import Testing
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
                                  portFile.path, log.path, model]
+            // Neither output may hold the test runner's pipes open after the test.
             process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
             try process.run()
             var port: String?
             while port == nil, process.isRunning {
