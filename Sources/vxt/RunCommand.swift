@@ -316,22 +316,47 @@ final class ProgressBox: @unchecked Sendable {
     func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
 }
 
-/// Counts SIGINT/SIGTERM and hands the count and the signal to a handler on a dispatch queue.
+/// The write end of the pipe the signal handler writes the signal number to.
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+
+/// Counts SIGINT/SIGTERM and hands the count and the signal to a handler, on a thread of its own.
+///
+/// A process can start with these signals blocked: a parent's spawning thread passes its signal
+/// mask on, and dispatch's worker threads block every signal (a test runner starting `vxt` from
+/// one did exactly that, and SIGTERM never arrived). So the handler writes the signal to a pipe
+/// (the only thing a handler may safely do), and the thread that reads the pipe unblocks both
+/// signals for itself: the kernel delivers a process's signal to a thread that does not block it.
 final class SignalWatcher: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
     private var count = 0
 
     init(_ handler: @escaping @Sendable (Int, Int32) -> Void) {
-        let queue = DispatchQueue(label: "vxt.signals")
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { [unowned self] in
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }
+        signalPipeWriteEnd = ends[1]
+        let readEnd = ends[0]
+        let thread = Thread { [self] in
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
                 self.count += 1
-                handler(self.count, sig)
+                handler(self.count, Int32(byte))
             }
-            source.resume()
-            sources.append(source)
+        }
+        thread.name = "vxt-signals"
+        thread.start()
+        for sig in [SIGINT, SIGTERM] {
+            // glibc's signal() restarts interrupted system calls (BSD semantics).
+            signal(sig) { received in
+                var byte = UInt8(truncatingIfNeeded: received)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
         }
     }
 }

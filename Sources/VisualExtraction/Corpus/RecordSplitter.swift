@@ -322,7 +322,9 @@ struct Scanner {
                     if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
                     if b == 0x0a {
                         line += 1
-                        if layout == .jsonLines && !firstRecordPending {
+                        // A raw newline is never inside a JSON string: in JSONL the record was cut
+                        // (even the first one, which would otherwise swallow the file as "concatenated").
+                        if layout == .jsonLines {
                             flushCopy(i)
                             try endRecord(complete: false, reason: "record ends inside a string at the end of its line", emit)
                             i += 1

@@ -47,6 +47,15 @@ import Testing
         #expect(records.count == 2 && problems.isEmpty)
     }
 
+    @Test func aFirstJSONLLineCutInsideAStringLosesOnlyItself() throws {
+        let text = "{\"id\": \"a\", \"conversations\": [{\"from\": \"human\", \"value\": \"What is\n"
+            + (2...5).map { "{\"id\": \"r\($0)\"}" }.joined(separator: "\n") + "\n"
+        let (records, problems, summary) = try split(text)
+        #expect(summary.layout == .jsonLines)
+        #expect(problems.count == 1 && problems.first?.line == 1)
+        #expect(records.count == 4, "the four good records after it are kept")
+    }
+
     @Test func truncatedArrayReportsTheLastRecordWithItsOffset() throws {
         let text = "[{\"id\": \"a\"}, {\"id\": \"b\", \"conversations\": [{\"from\": \"hu"
         let (records, problems, _) = try split(text)

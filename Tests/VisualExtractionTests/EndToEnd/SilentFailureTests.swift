@@ -169,7 +169,11 @@ import Testing
         #expect(try store.counts(stage: "statements")[.running] == nil, "nothing left running")
     }
 
-    @Test func sigtermStopsAtOnceAndTheRerunFinishesEveryRecordOnce() async throws {
+    /// Both ways a process can start: signals unblocked (a thread that ignores the signal must not
+    /// swallow it, as the first version's dispatch source let one do at random) and blocked (a parent's
+    /// thread can pass its mask on).
+    @Test(arguments: [false, true])
+    func sigtermStopsAtOnceAndTheRerunFinishesEveryRecordOnce(startedBlocked: Bool) async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // 2,000 records whose statements calls sit at the mock for 5 s each, all in flight at once.
@@ -187,7 +191,19 @@ import Testing
         let args = ["run", pipeline.path, "--input", input.path, "--images", "samples/images", "--work", work,
                     "--concurrency", "2000", "--progress-interval", "0.5"]
         let err = dir.appendingPathComponent("stderr")
-        let process = try TestSupport.startVXT(args + ["--mock-latency-ms", "5000"], stdout: dir.appendingPathComponent("stdout"), stderr: err)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let mask = startedBlocked ? "signal.SIG_BLOCK" : "signal.SIG_UNBLOCK"
+        process.arguments = ["python3", "-c", """
+            import os, signal, sys
+            signal.pthread_sigmask(\(mask), {signal.SIGTERM, signal.SIGINT})
+            os.execv(sys.argv[1], sys.argv[1:])
+            """, TestSupport.vxtBinary.path] + args + ["--mock-latency-ms", "5000"]
+        process.currentDirectoryURL = TestSupport.packageRoot
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
         while !(((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("tasks to do")) && process.isRunning {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
