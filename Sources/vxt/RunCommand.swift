@@ -115,6 +115,30 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First thing: a SIGTERM during the preflight or a long ingest must stop the run too (an
+        // inherited "ignore" would otherwise swallow it until the watcher exists).
+        let stopTarget = StopTarget()
+        let signals = SignalWatcher { count, signal in
+            let status: Int32 = signal == SIGTERM ? 143 : 130
+            let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+            guard count == 1, let runner = stopTarget.runner else {
+                Output.info(count == 1 ? "stopping (\(name)) before any request was sent; the next run resumes where this one stopped"
+                                       : "quitting now; unfinished requests will be redone by the next run")
+                Glibc.exit(status)
+            }
+            Output.info("stopping (\(name)): committing what has landed; requests in flight go back to pending for the next run "
+                        + "(a second signal quits at once)")
+            Task {
+                do {
+                    let released = try await runner.abandon()
+                    Output.info("stopped: \(released) tasks handed back to pending; run the same command again to go on")
+                } catch {
+                    Output.info("stopped; the store could not be tidied (\(error)); the next run returns abandoned work itself")
+                }
+                Glibc.exit(status)
+            }
+        }
+        defer { withExtendedLifetime(signals) {} }
         var loaded = try Pipeline.load(path: pipeline)
         if let model {
             var definition = loaded.definition
@@ -261,28 +285,9 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
         }
-        let signals = SignalWatcher { count, signal in
-            let status: Int32 = signal == SIGTERM ? 143 : 130
-            if count == 1 {
-                Output.info("stopping (\(signal == SIGTERM ? "SIGTERM" : "SIGINT")): committing what has landed; requests in flight "
-                            + "go back to pending for the next run (a second signal quits at once)")
-                Task {
-                    do {
-                        let released = try await runner.abandon()
-                        Output.info("stopped: \(released) tasks handed back to pending; run the same command again to go on")
-                    } catch {
-                        Output.info("stopped; the store could not be tidied (\(error)); the next run returns abandoned work itself")
-                    }
-                    Glibc.exit(status)
-                }
-            } else {
-                Output.info("quitting now; unfinished requests will be redone by the next run")
-                Glibc.exit(status)
-            }
-        }
+        stopTarget.set(runner)
         let outcome = try await runner.run { meter.record($0) }
         ticker.cancel()
-        _ = signals
         client.shutdown()
         local?.shutdown()
         await mock?.shutdown()
@@ -314,6 +319,14 @@ final class ProgressBox: @unchecked Sendable {
     init(_ meter: ProgressMeter) { self.meter = meter }
     func record(_ event: ProgressEvent) { lock.lock(); meter.record(event); lock.unlock() }
     func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
+}
+
+/// The runner a signal stops, once there is one (before it, a signal ends the process).
+final class StopTarget: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Runner?
+    var runner: Runner? { lock.lock(); defer { lock.unlock() }; return current }
+    func set(_ runner: Runner) { lock.lock(); current = runner; lock.unlock() }
 }
 
 /// The write end of the pipe the signal handler writes the signal number to.

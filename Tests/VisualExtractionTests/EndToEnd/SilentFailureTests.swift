@@ -204,14 +204,18 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
-        while !(((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("tasks to do")) && process.isRunning {
+        // The first progress line: the run is past ingest, its runner claiming work.
+        while !(((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("0/4000 tasks")) && process.isRunning {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         try await Task.sleep(nanoseconds: 1_500_000_000)
+        // How vxt stands toward signals when SIGTERM is sent: a failure below says why.
+        let signalMasks = ((try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? "")
+            .split(separator: "\n").filter { $0.hasPrefix("Sig") || $0.hasPrefix("Shd") || $0.hasPrefix("Threads") }.joined(separator: "; ")
         process.terminate()  // SIGTERM, as Slurm sends it
         let status = await TestSupport.exitStatus(of: process)
         let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-        #expect(status == 143, "\(stderr)")
+        #expect(status == 143, "signal state when sent: \(signalMasks)\n\(stderr)")
         #expect(stderr.contains("handed back to pending"), "\(stderr)")
         let store = try JobStore(path: work + "/vxt.sqlite", readOnly: true)
         #expect(try store.counts(stage: "statements")[.running] == nil)
