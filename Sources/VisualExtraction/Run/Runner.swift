@@ -21,6 +21,8 @@ public final class Runner: Sendable {
     var prefetch: Int { min(max(4, concurrency), 512) }
     /// Commits results in small batches; shared by `run` and `abandon`.
     private let writer: ResultWriter
+    /// One claim at a time; closed by `abandon`.
+    private let claimGate = AsyncBudget(limit: 1)
 
     public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
                 imageFiles: PreparedImageFiles? = nil, concurrency: Int) {
@@ -47,6 +49,23 @@ public final class Runner: Sendable {
         stopFlag.set()
     }
 
+    /// Claims up to `room` ready tasks, later stages first, unless the run is stopping. Claims
+    /// pass through `claimGate`, which `abandon` closes for good: a claim that began before the
+    /// stop must land before abandoned tasks are handed back, or it would leave them running.
+    private func claimReady(order: [Stage], room: Int) async throws -> [ClaimedTask] {
+        await claimGate.acquire(1)
+        defer { claimGate.release(1) }
+        guard !stopFlag.isSet else { return [] }
+        var room = room
+        var claimed: [ClaimedTask] = []
+        for stage in order where room > 0 {
+            let batch = try await store.claim(stage: stage, limit: room)
+            claimed += batch
+            room -= batch.count
+        }
+        return claimed
+    }
+
     /// Stops at once (SIGTERM from Slurm, Ctrl-C): no more claims, results that have landed are
     /// committed, and tasks still in flight go back to pending for the next run. Their answers,
     /// should they arrive before the process exits, find them no longer running and change
@@ -54,6 +73,7 @@ public final class Runner: Sendable {
     @discardableResult
     public func abandon() async throws -> Int {
         stopFlag.set()
+        await claimGate.acquire(1)  // never released: no claim is under way or will start
         await writer.flush()
         let released = try store.releaseAbandoned()
         try store.checkpoint()
@@ -65,23 +85,18 @@ public final class Runner: Sendable {
         var completed = 0
         var failed = 0
         // Later stages first, so records finish one by one and memory stays flat.
-        let claimOrder = pipeline.stages.reversed()
+        let claimOrder = Array(pipeline.stages.reversed())
         try await withThrowingTaskGroup(of: TaskResult.self) { group in
             var inFlight = 0
             while true {
                 if !stopFlag.isSet {
-                    var room = concurrency + prefetch - inFlight
-                    for stage in claimOrder where room > 0 {
-                        let claimed = try await store.claim(stage: stage, limit: room)
-                        for task in claimed {
-                            group.addTask {
-                                let result = await self.execute(task)
-                                await self.writer.add(result)
-                                return result
-                            }
+                    for task in try await claimReady(order: claimOrder, room: concurrency + prefetch - inFlight) {
+                        group.addTask {
+                            let result = await self.execute(task)
+                            await self.writer.add(result)
+                            return result
                         }
-                        inFlight += claimed.count
-                        room -= claimed.count
+                        inFlight += 1
                     }
                 }
                 if inFlight == 0 {
