@@ -210,12 +210,16 @@ import Testing
         }
         try await Task.sleep(nanoseconds: 1_500_000_000)
         // How vxt stands toward signals when SIGTERM is sent: a failure below says why.
-        let signalMasks = ((try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? "")
-            .split(separator: "\n").filter { $0.hasPrefix("Sig") || $0.hasPrefix("Shd") || $0.hasPrefix("Threads") }.joined(separator: "; ")
-        process.terminate()  // SIGTERM, as Slurm sends it
+        // (/proc files report size 0: read them to the end, not by their size.)
+        let pid = process.processIdentifier
+        let procStatus = FileHandle(forReadingAtPath: "/proc/\(pid)/status").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? "(no /proc entry)"
+        let signalMasks = procStatus.split(separator: "\n")
+            .filter { $0.hasPrefix("Name") || $0.hasPrefix("Sig") || $0.hasPrefix("Shd") || $0.hasPrefix("Threads") }.joined(separator: "; ")
+        let sent = kill(pid, SIGTERM)  // as Slurm sends it
+        let sendError = sent == 0 ? "" : String(cString: strerror(errno))
         let status = await TestSupport.exitStatus(of: process)
         let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-        #expect(status == 143, "signal state when sent: \(signalMasks)\n\(stderr)")
+        #expect(status == 143, "kill(\(pid), SIGTERM) = \(sent) \(sendError); signal state when sent: \(signalMasks)\n\(stderr)")
         #expect(stderr.contains("handed back to pending"), "\(stderr)")
         let store = try JobStore(path: work + "/vxt.sqlite", readOnly: true)
         #expect(try store.counts(stage: "statements")[.running] == nil)
