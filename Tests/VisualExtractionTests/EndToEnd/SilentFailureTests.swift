@@ -176,7 +176,10 @@ import Testing
     func sigtermStopsAtOnceAndTheRerunFinishesEveryRecordOnce(startedBlocked: Bool) async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        // 2,000 records whose statements calls sit at the mock for 5 s each, all in flight at once.
+        // 2,000 records whose statements calls sit at the mock for two minutes, all in flight at once:
+        // however late this test's task is scheduled on a loaded machine (a full suite starved it for
+        // longer than a 5 s latency once, and the run finished before the signal), the signal finds
+        // the run mid-flight.
         var records: [String] = []
         for i in 0..<2000 {
             records.append("{\"id\": \"r\(i)\", \"image\": \"skimage/coffee.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"Coffee number \(i)\"}]}")
@@ -208,7 +211,7 @@ import Testing
             code = child.wait()
             with open(status_file + ".tmp", "w") as f: f.write(str(code))
             os.replace(status_file + ".tmp", status_file)
-            """, pidFile.path, statusFile.path, err.path, TestSupport.vxtBinary.path] + args + ["--mock-latency-ms", "5000"]
+            """, pidFile.path, statusFile.path, err.path, TestSupport.vxtBinary.path] + args + ["--mock-latency-ms", "120000"]
         parent.currentDirectoryURL = TestSupport.packageRoot
         parent.standardOutput = FileHandle.nullDevice
         parent.standardError = FileHandle.nullDevice
