@@ -334,11 +334,11 @@ nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 
 /// Counts SIGINT/SIGTERM and hands the count and the signal to a handler, on a thread of its own.
 ///
-/// A process can start with these signals blocked: a parent's spawning thread passes its signal
-/// mask on, and dispatch's worker threads block every signal (a test runner starting `vxt` from
-/// one did exactly that, and SIGTERM never arrived). So the handler writes the signal to a pipe
-/// (the only thing a handler may safely do), and the thread that reads the pipe unblocks both
-/// signals for itself: the kernel delivers a process's signal to a thread that does not block it.
+/// A process can start with these signals blocked (a parent's spawning thread passes its mask on)
+/// or ignored (an ignore is inherited across exec, and Linux discards an ignored signal at once).
+/// So a real handler is installed, which writes the signal to a pipe (the only thing a handler may
+/// safely do), and the thread that reads the pipe unblocks both signals for itself: the kernel
+/// delivers a process's signal to a thread that does not block it.
 final class SignalWatcher: @unchecked Sendable {
     private var count = 0
 

@@ -169,9 +169,8 @@ import Testing
         #expect(try store.counts(stage: "statements")[.running] == nil, "nothing left running")
     }
 
-    /// Both ways a process can start: signals unblocked (a thread that ignores the signal must not
-    /// swallow it, as the first version's dispatch source let one do at random) and blocked (a parent's
-    /// thread can pass its mask on).
+    /// Both ways a process can start: signals unblocked, and blocked (a parent's thread can pass its
+    /// mask on, and a handler must still be reached).
     @Test(arguments: [false, true])
     func sigtermStopsAtOnceAndTheRerunFinishesEveryRecordOnce(startedBlocked: Bool) async throws {
         let dir = try TestSupport.temporaryDirectory()
