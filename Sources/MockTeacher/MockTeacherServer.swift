@@ -134,6 +134,9 @@ final class MockHTTPHandler: ChannelInboundHandler {
                     return
                 }
             } else if head.method == .GET && head.uri.hasSuffix("/models") {
+                // The latency stands for inference; listing models is instant on real servers, and
+                // vxt's preflight asks before anything else.
+                delay = 0
                 answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"owned_by\":\"\(OpenAITeacher.mockFingerprint)\"}]}")
             } else {
                 answer = .init(status: 404, body: "{\"error\":{\"message\":\"no route \(head.method) \(head.uri)\"}}")
