@@ -40,13 +40,8 @@ public final class Runner: Sendable {
         public var completed: Int
         public var failed: Int
         public var seconds: Double
-        /// Stopped by `stop()` (Ctrl-C) before all work was done.
+        /// Stopped by `abandon()` (a signal) before all work was done.
         public var interrupted: Bool
-    }
-
-    /// Asks the run to stop claiming work; requests in flight still land in the store.
-    public func stop() {
-        stopFlag.set()
     }
 
     /// Claims up to `room` ready tasks, later stages first, unless the run is stopping. Claims
