@@ -206,7 +206,7 @@ extension JobStore {
     }
 
     /// The pipeline's `teacher.prices`, as stored with the run.
-    static func prices(_ db: Database) throws -> [String: PipelineDefinition.Price] {
+    static func prices(_ db: Database) throws -> [String: TokenPrice] {
         guard let json = try String.fetchOne(db, sql: "SELECT pipeline_json FROM run WHERE id = 1"),
               let definition = try? PipelineDefinition.stored(json) else { return [:] }
         return definition.teacher.prices ?? [:]

@@ -45,32 +45,8 @@ public struct TaskResult: Sendable {
         case failed(reason: String, kind: FailureKind = .other)
     }
 
-    public struct Completion: Sendable {
-        public var output: String
-        public var parsed: String?
-        public var note: String?
-        public var finishReason: String?
-        public var promptTokens: Int?
-        public var completionTokens: Int?
-        public var model: String?
-        public var endpoint: String?
-        public var mock: Bool
-        public var attempts: Int
-
-        public init(output: String, parsed: String?, note: String?, finishReason: String?, promptTokens: Int?, completionTokens: Int?,
-                    model: String?, endpoint: String?, mock: Bool, attempts: Int) {
-            self.output = output
-            self.parsed = parsed
-            self.note = note
-            self.finishReason = finishReason
-            self.promptTokens = promptTokens
-            self.completionTokens = completionTokens
-            self.model = model
-            self.endpoint = endpoint
-            self.mock = mock
-            self.attempts = attempts
-        }
-    }
+    /// What a done task stores; made by the stage executors.
+    public typealias Completion = StageCompletion
 
     public init(recordKey: String, stage: String, outcome: Outcome, request: String?, startedAt: Double, finishedAt: Double, imageSHA256: String? = nil) {
         self.recordKey = recordKey

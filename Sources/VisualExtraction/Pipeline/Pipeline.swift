@@ -172,8 +172,8 @@ public struct Pipeline: Sendable {
     }
 }
 
-/// One step of a pipeline: a prompt template, whether the image goes along, and how to read
-/// the answer. The runner knows nothing about any particular stage.
+/// One step of a pipeline: a prompt template, whether the image goes along, and the kind of
+/// output its executor reads from the answer.
 public struct Stage: Sendable {
     public let definition: PipelineDefinition.StageDefinition
     public let template: PromptTemplate
@@ -198,39 +198,5 @@ public struct Stage: Sendable {
     /// The exact prompt text for a record, given the outputs of the stages it needs.
     public func prompt(for record: CorpusRecord, upstream: [String: String]) throws -> String {
         try template.render(PromptContext.values(for: record, upstream: upstream, clean: usesCleanValues))
-    }
-
-
-    /// What the stage keeps from a model's answer, next to the raw text.
-    public func read(_ text: String, for record: CorpusRecord) -> StageReading {
-        switch definition.output ?? .text {
-        case .text:
-            return StageReading(statements: nil, note: nil)
-        case .statements:
-            let reading = StatementParser.read(text, expected: record.pairs.count)
-            let note = StatementCollector.problem(with: reading.statements, for: record.pairs).map { "statements: \($0)" }
-            // Lines that were not statements (a preamble, a closing note) do not go downstream.
-            let cleaned = reading.dropped.isEmpty ? nil : reading.text
-            return StageReading(statements: reading.statements, note: note, text: cleaned)
-        case .answers:
-            let lines = StatementParser.parse(text)
-            let note = lines.count == record.pairs.count ? nil : "expected \(record.pairs.count) answers, got \(lines.count)"
-            return StageReading(statements: lines, note: note)
-        }
-    }
-}
-
-public struct StageReading: Sendable, Equatable {
-    public var statements: [String]?
-    /// Something worth a look that does not fail the task (a statement count mismatch).
-    public var note: String?
-    /// The output to store instead of the raw answer, when lines that were not statements were
-    /// left out of it; nil keeps the answer as the model wrote it.
-    public var text: String?
-
-    public init(statements: [String]?, note: String?, text: String? = nil) {
-        self.statements = statements
-        self.note = note
-        self.text = text
     }
 }

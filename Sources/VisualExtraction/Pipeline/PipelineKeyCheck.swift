@@ -21,9 +21,9 @@ enum PipelineKeyCheck {
 
     static let pipeline: Shape = .mapping([
         "name": .value, "description": .value,
-        "teacher": .mapping(keys(PipelineDefinition.TeacherSettings.CodingKeys.self, [
-            "endpoints": .list(.mapping(keys(PipelineDefinition.EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)]))),
-            "prices": .dictionary(.mapping(keys(PipelineDefinition.Price.CodingKeys.self))),
+        "teacher": .mapping(keys(TeacherSettings.CodingKeys.self, [
+            "endpoints": .list(.mapping(keys(EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)]))),
+            "prices": .dictionary(.mapping(keys(TokenPrice.CodingKeys.self))),
         ])),
         "image": .mapping(keys(ImageSettings.CodingKeys.self)),
         "stages": .list(.mapping(keys(PipelineDefinition.StageDefinition.CodingKeys.self))),

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Runs the pipeline's stages over the job store: claims ready tasks, builds each request,
-/// calls the teacher, and commits each result as it arrives. It knows nothing about what a
-/// stage means; stages are values from the pipeline file.
+/// Runs the pipeline's stages over the job store: claims ready tasks, hands each to the executor
+/// of its stage's output kind (`StageExecutor`), bounds the teacher calls in flight, and commits
+/// each result as it arrives. What a stage's output means lives in its executor, not here.
 public final class Runner: Sendable {
     public let store: JobStore
     public let pipeline: Pipeline
@@ -134,119 +134,40 @@ public final class Runner: Sendable {
 
     private func perform(_ task: ClaimedTask) async -> TaskResult {
         let started = Date().timeIntervalSince1970
-        func failure(_ reason: String, kind: FailureKind, request: String? = nil, teacher: TeacherFailure? = nil) -> TaskResult {
-            var result = TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason, kind: kind),
-                                    request: request, startedAt: started, finishedAt: Date().timeIntervalSince1970)
-            result.failureStatus = teacher?.status
-            result.failureEndpoint = teacher?.endpoint
-            return result
+        let result: StageResult
+        if let stage = pipeline.stage(named: task.stage) {
+            let imageFiles = imageFiles
+            let preparer = preparer
+            let work = StageWork(
+                stage: stage, record: task.record, upstream: task.upstream, model: pipeline.definition.teacher.model,
+                temperature: pipeline.definition.teacher.temperature,
+                prepareImage: { path throws(ImageError) in
+                    if let imageFiles { return try imageFiles.prepare(path, with: preparer) }
+                    return try preparer.prepare(path)
+                },
+                send: { request in await self.call(request) })
+            result = await Self.executor(for: stage).execute(work)
+        } else {
+            result = .failed("stage \(task.stage) is not in the pipeline", kind: .other)
         }
-        guard let stage = pipeline.stage(named: task.stage) else {
-            return failure("stage \(task.stage) is not in the pipeline", kind: .other)
+        let outcome: TaskResult.Outcome
+        switch result.outcome {
+        case let .done(completion): outcome = .done(completion)
+        case let .failed(reason, kind): outcome = .failed(reason: reason, kind: kind)
         }
-        // Rule fast path: pairs a rule can write skip the model; the rest go in one call.
-        var record = task.record
-        var ruled: [Int: StatementRules.Written] = [:]
-        if stage.definition.rules == true && stage.definition.output == .statements {
-            let split = StatementRules.split(task.record)
-            ruled = split.ruled
-            record = split.remaining
-            if record.pairs.isEmpty {
-                let statements = StatementRules.merge(ruled: ruled, model: [], total: task.record.pairs.count)
-                return TaskResult(
-                    recordKey: task.recordKey, stage: task.stage,
-                    outcome: .done(.init(output: statements.joined(separator: "\n"), parsed: JSONValue.array(statements.map { .string($0) }).jsonText,
-                                         note: "statements: \(ruled.count) by rule, 0 by model", finishReason: nil, promptTokens: 0,
-                                         completionTokens: 0, model: "rules", endpoint: nil, mock: false, attempts: 0)),
-                    request: nil, startedAt: started, finishedAt: Date().timeIntervalSince1970)
-            }
-        }
-        let prompt: String
-        do {
-            prompt = try stage.prompt(for: record, upstream: task.upstream)
-        } catch {
-            return failure("cannot render the \(stage.name) prompt: \(error)", kind: .promptUnrenderable)
-        }
-        var images: [PreparedImage] = []
-        if stage.sendsImage {
-            for path in task.record.images {
-                do {
-                    if let imageFiles {
-                        images.append(try imageFiles.prepare(path, with: preparer))
-                    } else {
-                        images.append(try preparer.prepare(path))
-                    }
-                } catch {
-                    return failure(error.description, kind: error.failureKind)
-                }
-            }
-        }
-        let teacherSettings = pipeline.definition.teacher
-        let request = ChatRequest(model: teacherSettings.model, prompt: prompt, images: images,
-                                  maxTokens: stage.definition.maxTokens, temperature: teacherSettings.temperature)
-        let logged = request.loggedBody()
-        switch await call(request) {
-        case let .failure(error):
-            return failure(error.message, kind: error.kind, request: logged, teacher: error)
-        case var .success(answer):
-            var truncationNote: String?
-            if answer.finishReason == "length", let larger = stage.definition.retryTruncatedMaxTokens, larger > request.maxTokens {
-                // Once, with the larger limit the pipeline names; the tokens of both calls count.
-                var retry = request
-                retry.maxTokens = larger
-                if case var .success(second) = await call(retry) {
-                    second.promptTokens = (second.promptTokens ?? 0) + (answer.promptTokens ?? 0)
-                    second.completionTokens = (second.completionTokens ?? 0) + (answer.completionTokens ?? 0)
-                    second.attempts += answer.attempts
-                    truncationNote = "truncated at max_tokens \(request.maxTokens); asked again with \(larger)"
-                    answer = second
-                }
-            }
-            if answer.text.trimmed.isEmpty {
-                return failure("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", kind: .badAnswer,
-                               request: logged)
-            }
-            var reading = stage.read(answer.text, for: record)
-            if let cleaned = reading.text { answer.text = cleaned }
-            if let correction = stage.countCorrection, reading.note != nil {
-                let collector = StatementCollector(stage: stage, correction: correction)
-                let outcome = await collector.collect(for: record, upstream: task.upstream, first: answer) { prompt in
-                    await self.call(ChatRequest(model: request.model, prompt: prompt, images: images,
-                                                            maxTokens: request.maxTokens, temperature: request.temperature))
-                }
-                switch outcome {
-                case let .failure(error):
-                    return failure(error.message, kind: error.kind, request: logged, teacher: error)
-                case let .success(collected):
-                    let usage = (collected.promptTokens, collected.completionTokens)
-                    answer = collected.last
-                    answer.text = collected.text
-                    answer.promptTokens = usage.0
-                    answer.completionTokens = usage.1
-                    reading = StageReading(statements: collected.statements,
-                                           note: "statements via \(collected.path.rawValue) (\(collected.calls) calls)")
-                }
-            }
-            if !ruled.isEmpty, let modelStatements = reading.statements {
-                let merged = StatementRules.merge(ruled: ruled, model: modelStatements, total: task.record.pairs.count)
-                answer.text = merged.joined(separator: "\n")
-                reading = StageReading(statements: merged, note: ["statements: \(ruled.count) by rule, \(record.pairs.count) by model",
-                                                                  reading.note].compactMap { $0 }.joined(separator: "; "))
-            }
-            let parsed = reading.statements.map { JSONValue.array($0.map { .string($0) }).jsonText }
-            var note = [reading.note, truncationNote].compactMap { $0 }.joined(separator: "; ")
-            if answer.finishReason == "length" {
-                let limit = truncationNote == nil ? request.maxTokens : (stage.definition.retryTruncatedMaxTokens ?? request.maxTokens)
-                note = [note, "truncated: finish_reason length at max_tokens \(limit)"].filter { !$0.isEmpty }.joined(separator: "; ")
-            }
-            var result = TaskResult(
-                recordKey: task.recordKey, stage: task.stage,
-                outcome: .done(.init(output: answer.text, parsed: parsed, note: note.isEmpty ? nil : note, finishReason: answer.finishReason,
-                                     promptTokens: answer.promptTokens, completionTokens: answer.completionTokens,
-                                     model: answer.model, endpoint: answer.endpoint, mock: answer.mock, attempts: answer.attempts)),
-                request: logged, startedAt: started, finishedAt: Date().timeIntervalSince1970)
-            result.imageSHA256 = images.first?.sourceSHA256
-            return result
+        var taskResult = TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: outcome, request: result.request,
+                                    startedAt: started, finishedAt: Date().timeIntervalSince1970, imageSHA256: result.imageSHA256)
+        taskResult.failureStatus = result.failureStatus
+        taskResult.failureEndpoint = result.failureEndpoint
+        return taskResult
+    }
+
+    /// The executor that knows what the stage's output kind means.
+    static func executor(for stage: Stage) -> any StageExecutor {
+        switch stage.definition.output ?? .text {
+        case .text: TextExecutor()
+        case .statements: StatementsExecutor()
+        case .answers: AnswersExecutor()
         }
     }
 }

@@ -22,9 +22,9 @@ public enum TeacherFleet {
 
     /// Endpoints for the URLs given on the command line (each with the defaults), then those of
     /// the pipeline file (each with its own settings, the defaults filling gaps).
-    public static func endpoints(urls: [String], settings: PipelineDefinition.TeacherSettings, defaults: Defaults,
+    public static func endpoints(urls: [String], settings: TeacherSettings, defaults: Defaults,
                                  environment: [String: String]) throws -> [TeacherEndpoint] {
-        var listed = urls.map { PipelineDefinition.EndpointSettings(url: $0) }
+        var listed = urls.map { EndpointSettings(url: $0) }
         listed += settings.endpoints ?? []
         return try listed.map { item in
             guard item.url.hasPrefix("http://") || item.url.hasPrefix("https://") else {

@@ -69,10 +69,8 @@ import Testing
     }
 
     @Test func aPreambleIsNeverKeptDownstream() throws {
-        let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
-        let stage = try #require(pipeline.statementsStage)
         let record = TestSupport.record("r", pairs: [("What color is the bus?", "Red")])
-        let reading = stage.read("Here are the statements:\n\nStatement 1: The bus is red.\n\nLet me know if you need more.", for: record)
+        let reading = StatementsExecutor.read("Here are the statements:\n\nStatement 1: The bus is red.\n\nLet me know if you need more.", for: record)
         #expect(reading.statements == ["The bus is red."])
         #expect(reading.note == nil)
         // The extraction prompt embeds the stored output: the statement line, not the chatter.
