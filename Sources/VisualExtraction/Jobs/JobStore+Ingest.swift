@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+
+/// Records and their tasks enter the store here, in batches, resumable from the last one.
+extension JobStore {
+    /// A record as it enters the store: usable, skipped, or a problem to report.
+    public enum IngestItem: Sendable {
+        case record(CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid)
+        case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
+    }
+
+    /// The file position after the last stored record: ingest writes in file order, so on resume
+    /// every record before it is known and can be passed over (with or without sharding).
+    public func ingestResumePosition() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM record") ?? 0 }
+    }
+
+    /// Inserts a record under its id or, when that key is taken (a duplicate id, or a real id that
+    /// equals another record's fallback such as "x#2"), the first free of `id#position`,
+    /// `id#position#2`, …: deterministic for one input order, so merged shards get the keys an
+    /// unsharded run gives. `insert` must do nothing on a key conflict (`ON CONFLICT(key) DO NOTHING`).
+    static func insertWithFreeKey(_ db: Database, id: String, position: Int, insert: (String) throws -> Void) throws -> String {
+        try insert(id)
+        if db.changesCount == 1 { return id }
+        var candidate = "\(id)#\(position)"
+        for n in 2...10_000 {
+            try insert(candidate)
+            if db.changesCount == 1 { return candidate }
+            candidate = "\(id)#\(position)#\(n)"
+        }
+        throw DatabaseError(message: "no free key for record \(id) at position \(position)")
+    }
+
+    /// Records a change accepted with `--allow-changed`, so the store says why it mixes two settings.
+    public func recordChange(what: String, before: String, after: String, reason: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO run_change (changed_at, what, before, after, reason) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [Date().timeIntervalSince1970, what, before, after, reason])
+        }
+    }
+
+    public func changes() throws -> [(what: String, before: String, after: String, reason: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run_change ORDER BY id").map { ($0["what"], $0["before"], $0["after"], $0["reason"]) }
+        }
+    }
+
+    /// Inserts records and their tasks in one transaction. Duplicate ids get a key of
+    /// `id#position`, deterministically, so nothing is merged or dropped.
+    public func ingest(_ items: [IngestItem], stages: [Stage]) throws {
+        try pool.write { db in
+            for item in items {
+                let record: CorpusRecord
+                let problem: String?
+                var kind = FailureKind.inputInvalid
+                var offset: Int64?
+                var line: Int?
+                switch item {
+                case let .record(r, p, k):
+                    record = r
+                    problem = p
+                    kind = k
+                case let .problem(position, byteOffset, l, recordID, reason):
+                    record = CorpusRecord(position: position, sourceID: recordID, images: [], pairs: [])
+                    problem = reason
+                    offset = byteOffset
+                    line = l
+                }
+                let images = JSONValue.array(record.images.map { .string($0) }).jsonText
+                let pairs = JSONValue.array(record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }).jsonText
+                var key = record.sourceID ?? "#\(record.position)"
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                    """)
+                let arguments: (String) -> StatementArguments = { key in
+                    [key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
+                     record.skipReason, problem, offset, line]
+                }
+                key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) { try insert.execute(arguments: arguments($0)) }
+                let insertTask = try db.cachedStatement(sql: """
+                    INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)
+                    """)
+                for stage in stages {
+                    let state: TaskState
+                    var reason: String?
+                    if let problem {
+                        state = .failed
+                        reason = "input: \(problem)"
+                    } else if let skip = record.skipReason {
+                        state = .skipped
+                        reason = skip
+                    } else {
+                        state = stage.needs.isEmpty ? .pending : .waiting
+                    }
+                    try insertTask.execute(arguments: [key, stage.name, state.rawValue, reason,
+                                                       state == .failed ? kind.rawValue : nil])
+                }
+            }
+        }
+    }
+}
