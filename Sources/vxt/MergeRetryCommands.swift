@@ -65,15 +65,14 @@ struct RetryCommand: ParsableCommand {
 
     func run() throws {
         let store = try options.open(readOnly: false)
-        let pipeline = try Pipeline(definition: try store.storedPipeline(), path: "(stored in \(options.work))")
+        let graph = StageGraph(try store.storedPipeline())
         let kinds = try kind.map { try FailureKind.parseList($0) }
         if kinds?.contains(.imageMissing) == true {
             let root = try images ?? store.configuration()?.imagesRoot ?? "."
-            let recheck = try ImageRecheck(store: store, root: ImageRoot(path: root), stages: pipeline.stages).run()
+            let recheck = try ImageRecheck(store: store, root: ImageRoot(path: root), stages: graph.stages).run()
             Output.info("image_missing: \(recheck.found) of \(recheck.checked) records find their images under \(root) now; back to work")
         }
-        let summary = try store.retry(stage: stage, kinds: kinds?.filter { $0 != .imageMissing }, reasonContaining: reason,
-                                      pipeline: pipeline)
+        let summary = try store.retry(stage: stage, kinds: kinds?.filter { $0 != .imageMissing }, reasonContaining: reason, graph: graph)
         try store.checkpoint()
         Output.info("\(summary.returned) tasks returned to work; run the same `vxt run` command again to do them")
         if summary.returned == 0 {

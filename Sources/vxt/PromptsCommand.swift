@@ -45,7 +45,7 @@ struct PromptsCommand: ParsableCommand {
             if let store, !stage.needs.isEmpty {
                 guard let detail = try? store.detail(id: String(record.position)) else { return }
                 for need in stage.needs {
-                    guard let output = detail.tasks.first(where: { $0.stage == need && $0.state == "done" })?.output else { return }
+                    guard let output = detail.tasks.first(where: { $0.stage == need && $0.state == .done })?.output else { return }
                     upstream[need] = output
                 }
             }

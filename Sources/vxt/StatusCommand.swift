@@ -69,7 +69,7 @@ struct StatusCommand: ParsableCommand {
                 let part = try store.status()
                 parts.append(part)
                 first = try first ?? store.configuration()
-                let done = part.stages.last?.counts["done"] ?? 0
+                let done = part.stages.last?.counts[.done] ?? 0
                 let open = part.stages.reduce(0) { $0 + $1.remaining }
                 perShard.append("  \((path as NSString).lastPathComponent): \(part.records) records, \(done) described, \(open) tasks open")
             }

@@ -14,10 +14,10 @@ public struct Auditor {
         definition = try store.storedPipeline()
     }
 
-    var descriptionStage: String { definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction" }
-    var statementsStage: String? { definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name }
+    var descriptionStage: String { StageGraph(definition).descriptionStage }
+    var statementsStage: String? { StageGraph(definition).statementsStage }
     /// The optional answerability stage: the first stage whose output is `answers`.
-    var answersStage: String? { definition.stages.first { $0.output == .answers }?.name }
+    var answersStage: String? { StageGraph(definition).answersStage }
 
     public struct Outcome: Sendable {
         /// Samples checked in this call (the rest were audited before and have not changed).

@@ -59,7 +59,7 @@ extension JobStore {
             for row in rows {
                 let stamp: String = row["stamp"]
                 if (row["audited_stamp"] as String?) == stamp { continue }
-                let answersDone = (row["q_state"] as String?) == "done"
+                let answersDone = (row["q_state"] as String?) == TaskState.done.rawValue
                 inputs.append(AuditInput(
                     key: row["key"], record: try JobStore.decodeRecord(row), description: row["d_output"] ?? "",
                     finishReason: row["d_finish"], statements: JobStore.stringArray(row["s_parsed"]),

@@ -69,8 +69,7 @@ public struct Exporter {
 
     public func export(_ format: ExportFormat, to path: String, filter: ExportFilter = ExportFilter()) throws -> ExportSummary {
         if !filter.isEmpty, try store.auditSummary().samples == 0 { throw ExportFilter.NotAudited() }
-        let descriptionStage = definition.export.descriptionStage ?? definition.stages.last?.name ?? "extraction"
-        let statementsStage = definition.export.statementsStage ?? definition.stages.first { $0.output == .statements }?.name
+        let graph = StageGraph(definition)
         let instruction = try PromptTemplate(definition.export.instruction)
         let file = try OutputFile(path: path)
         var summary = ExportSummary()
@@ -83,8 +82,8 @@ public struct Exporter {
             }
         }
         if format == .llava { buffer += "[\n" }
-        try store.forEachExportRow(descriptionStage: descriptionStage, statementsStage: statementsStage,
-                                   hintStage: definition.export.hintStage) { row in
+        try store.forEachExportRow(descriptionStage: graph.descriptionStage, statementsStage: graph.statementsStage,
+                                   hintStage: graph.hintStage) { row in
             let skipped = row.problem == nil && row.record.skipReason != nil
             if skipped {
                 summary.skipped += 1
@@ -93,8 +92,8 @@ public struct Exporter {
                 }
                 return
             }
-            guard row.descriptionState == "done", let description = row.description else {
-                if row.problem != nil || row.descriptionState == "failed" { summary.failed += 1 } else { summary.unfinished += 1 }
+            guard row.descriptionState == .done, let description = row.description else {
+                if row.problem != nil || row.descriptionState == .failed { summary.failed += 1 } else { summary.unfinished += 1 }
                 return
             }
             guard filter.keeps(row) else {

@@ -15,7 +15,7 @@ extension JobStore {
     /// Marks up to `limit` ready tasks of `stage` as running and returns them, in input order,
     /// with their records and the outputs of the stages they need. A handful of statements per
     /// batch, not per task: claiming is on every task's path.
-    public func claim(stage: Stage, limit: Int, leaseSeconds: Double = 3600) async throws -> [ClaimedTask] {
+    public func claim(stage: StageGraph.Node, limit: Int, leaseSeconds: Double = 3600) async throws -> [ClaimedTask] {
         let now = Date().timeIntervalSince1970
         let needs = stage.needs
         let name = stage.name

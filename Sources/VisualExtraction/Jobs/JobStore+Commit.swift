@@ -5,8 +5,8 @@ import GRDB
 extension JobStore {
     /// Commits finished tasks in one transaction and moves their dependents along: a done task
     /// makes dependents whose needs are all done pending; a failed one fails its dependents.
-    public func commit(_ results: [TaskResult], pipeline: Pipeline) async throws {
-        let promotions = JobStore.promotions(pipeline)
+    public func commit(_ results: [TaskResult], graph: StageGraph) async throws {
+        let promotions = JobStore.promotions(graph)
         try await pool.write { db in
             // Records whose task of a stage became done here; their dependents move after the loop,
             // one statement per dependent stage for the whole batch.
@@ -49,7 +49,7 @@ extension JobStore {
                     }
                     var frontier = [result.stage]
                     while let stage = frontier.popLast() {
-                        for dependent in pipeline.dependents(of: stage) {
+                        for dependent in graph.dependents(of: stage) {
                             try db.execute(sql: """
                                 UPDATE task SET state = 'failed', last_error = ?, failure_kind = 'upstream_failed'
                                 WHERE record_key = ? AND stage = ? AND state = 'waiting'
@@ -95,10 +95,10 @@ extension JobStore {
     /// to a JSON array of the record keys just done. A dependent that needs only that stage needs
     /// no check of the others (the commit just made its one need done); stage names are letters,
     /// digits, '_' and '-' (checked when the pipeline loads), so they can be part of the statements' text.
-    static func promotions(_ pipeline: Pipeline) -> [String: [String]] {
+    static func promotions(_ graph: StageGraph) -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for stage in pipeline.stages {
-            result[stage.name] = pipeline.dependents(of: stage.name).map { dependent in
+        for stage in graph.stages {
+            result[stage.name] = graph.dependents(of: stage.name).map { dependent in
                 // Unary `+` keeps the planner off the (stage, state) index, which would scan every
                 // waiting task of the stage; the keys lead to each task through (record_key, stage).
                 let promote = """

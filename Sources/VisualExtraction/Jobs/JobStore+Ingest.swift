@@ -47,7 +47,7 @@ extension JobStore {
 
     /// Inserts records and their tasks in one transaction. Duplicate ids get a key of
     /// `id#position`, deterministically, so nothing is merged or dropped.
-    public func ingest(_ items: [IngestItem], stages: [Stage]) throws {
+    public func ingest(_ items: [IngestItem], stages: [StageGraph.Node]) throws {
         try pool.write { db in
             for item in items {
                 let record: CorpusRecord

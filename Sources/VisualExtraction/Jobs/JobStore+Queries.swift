@@ -5,13 +5,14 @@ import GRDB
 public struct StatusSummary: Sendable, Codable {
     public struct StageCounts: Sendable, Codable {
         public var stage: String
-        public var counts: [String: Int]
+        /// Tasks by state; in JSON an object keyed by the state's name.
+        public var counts: [TaskState: Int]
         public var promptTokens: Int
         public var completionTokens: Int
         public var mockOutputs: Int
         /// Tasks finished per second over the last five minutes of activity.
         public var recentRate: Double
-        public var remaining: Int { (counts["waiting"] ?? 0) + (counts["pending"] ?? 0) + (counts["running"] ?? 0) }
+        public var remaining: Int { (counts[.waiting] ?? 0) + (counts[.pending] ?? 0) + (counts[.running] ?? 0) }
         public var total: Int { counts.values.reduce(0, +) }
     }
 
@@ -58,7 +59,7 @@ public struct StatusSummary: Sendable, Codable {
 public struct RecordDetail: Sendable {
     public struct TaskDetail: Sendable {
         public var stage: String
-        public var state: String
+        public var state: TaskState
         public var attempts: Int
         public var lastError: String?
         public var request: String?
@@ -87,7 +88,8 @@ public struct ExportRow: Sendable {
     public var key: String
     public var record: CorpusRecord
     public var problem: String?
-    public var descriptionState: String
+    /// The description task's state; nil when the record has no such task.
+    public var descriptionState: TaskState?
     public var description: String?
     public var descriptionError: String?
     public var statements: [String]?
@@ -117,7 +119,8 @@ extension JobStore {
                     byStage[stage] = .init(stage: stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
                     order.append(stage)
                 }
-                byStage[stage]?.counts[row["state"]] = row["n"]
+                guard let state = TaskState(rawValue: row["state"]) else { continue }
+                byStage[stage]?.counts[state] = row["n"]
             }
             for row in try Row.fetchAll(db, sql: """
                 SELECT stage, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
@@ -139,11 +142,11 @@ extension JobStore {
                     byStage[stage]?.recentRate = n > 1 ? Double(n - 1) / span : 0
                 }
             }
-            func grouped(_ state: String, _ column: String) throws -> [StatusSummary.ReasonCount] {
+            func grouped(_ state: TaskState, _ column: String) throws -> [StatusSummary.ReasonCount] {
                 try Row.fetchAll(db, sql: """
                     SELECT stage, \(column) AS reason, COUNT(*) AS n FROM task WHERE state = ? AND \(column) IS NOT NULL
                     GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
-                    """, arguments: [state]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
+                    """, arguments: [state.rawValue]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
             }
             let prices = try JobStore.prices(db)
             let endpoints = try Row.fetchAll(db, sql: """
@@ -159,8 +162,8 @@ extension JobStore {
             }
             return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
                                  endpoints: endpoints,
-                                 failures: try JobStore.failureGroups(db), skips: try grouped("skipped", "last_error"),
-                                 notes: try grouped("done", "note"))
+                                 failures: try JobStore.failureGroups(db), skips: try grouped(.skipped, "last_error"),
+                                 notes: try grouped(.done, "note"))
         }
     }
 
@@ -228,7 +231,7 @@ extension JobStore {
                 FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
                 """, arguments: [key]).map { t in
                 RecordDetail.TaskDetail(
-                    stage: t["stage"], state: t["state"], attempts: t["attempts"], lastError: t["last_error"], request: t["request"],
+                    stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"], lastError: t["last_error"], request: t["request"],
                     output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
                     promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
                     endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
@@ -274,7 +277,7 @@ extension JobStore {
                 let statements = parsed.flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) }
                 try body(ExportRow(
                     key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
-                    descriptionState: row["d_state"] ?? "missing", description: row["d_output"], descriptionError: row["d_error"],
+                    descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)), description: row["d_output"], descriptionError: row["d_error"],
                     statements: statements, statementsText: row["s_output"], model: row["d_model"],
                     mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
                     hint: row["h_output"],

@@ -17,7 +17,7 @@ extension JobStore {
     /// Selected by kind, never by message text; input problems are not retried here (the input
     /// must be fixed; missing images are checked again by `ImageRecheck`).
     public func retry(stage: String?, kinds: [FailureKind]? = nil, reasonContaining: String? = nil,
-                      pipeline: Pipeline) throws -> RetrySummary {
+                      graph: StageGraph) throws -> RetrySummary {
         try pool.write { db in
             var filter = "state = 'failed'"
             var arguments: StatementArguments = []
@@ -43,7 +43,7 @@ extension JobStore {
             for row in rows {
                 let key: String = row["record_key"]
                 let name: String = row["stage"]
-                guard let stage = pipeline.stage(named: name) else { continue }
+                guard let stage = graph.stage(named: name) else { continue }
                 let notDone = try Int.fetchOne(db, sql: """
                     SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
                     """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
@@ -51,12 +51,12 @@ extension JobStore {
                     UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
                         output_id = NULL
                     WHERE record_key = ? AND stage = ?
-                    """, arguments: [notDone == 0 ? "pending" : "waiting", key, name])
+                    """, arguments: [(notDone == 0 ? TaskState.pending : .waiting).rawValue, key, name])
                 if let output: Int64 = row["output_id"] { try JobStore.removeOutput(db, id: output) }
                 changed += 1
                 var frontier = [name]
                 while let upstream = frontier.popLast() {
-                    for dependent in pipeline.dependents(of: upstream) {
+                    for dependent in graph.dependents(of: upstream) {
                         try db.execute(sql: """
                             UPDATE task SET state = 'waiting', last_error = NULL, failure_kind = NULL
                             WHERE record_key = ? AND stage = ? AND state = 'failed' AND failure_kind = 'upstream_failed'
@@ -89,7 +89,7 @@ extension JobStore {
     /// Puts records whose input problem is gone (their images found now) back to work: the record
     /// loses its problem and each task waits for its needs again, or is pending when it has none.
     @discardableResult
-    public func revive(recordKeys keys: [String], stages: [Stage]) throws -> Int {
+    public func revive(recordKeys keys: [String], stages: [StageGraph.Node]) throws -> Int {
         guard !keys.isEmpty else { return 0 }
         return try pool.write { db in
             let list = JobStore.jsonArray(keys)
@@ -100,7 +100,7 @@ extension JobStore {
                     UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
                         output_id = NULL
                     WHERE record_key IN (SELECT value FROM json_each(?)) AND stage = ? AND state = 'failed'
-                    """, arguments: [stage.needs.isEmpty ? "pending" : "waiting", list, stage.name])
+                    """, arguments: [(stage.needs.isEmpty ? TaskState.pending : .waiting).rawValue, list, stage.name])
                 changed += db.changesCount
             }
             try JobStore.refreshProblemCount(db)

@@ -1,5 +1,5 @@
 /// Where one (record, stage) task is. Every transition is committed in a transaction.
-public enum TaskState: String, Sendable, CaseIterable, Codable {
+public enum TaskState: String, Sendable, CaseIterable, Codable, CodingKeyRepresentable {
     /// Needs an upstream stage that is not done yet.
     case waiting
     /// Ready to be claimed.

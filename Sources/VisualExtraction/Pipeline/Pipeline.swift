@@ -6,6 +6,8 @@ import Yams
 public struct Pipeline: Sendable {
     public let definition: PipelineDefinition
     public let stages: [Stage]
+    /// Stage names and needs, and which stage holds what: all the job store knows of a pipeline.
+    public let graph: StageGraph
     public let hash: String
     /// Where it was loaded from, for messages.
     public let path: String
@@ -104,6 +106,7 @@ public struct Pipeline: Sendable {
             throw LoadError(path: path, message: "image mode max-side needs max_side")
         }
         self.stages = stages
+        graph = StageGraph(definition)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // Where the teacher runs, what it costs and how images travel to it do not change outputs:
@@ -123,17 +126,12 @@ public struct Pipeline: Sendable {
 
     /// The stage whose output is the training target.
     public var descriptionStage: Stage {
-        definition.export.descriptionStage.flatMap(stage(named:)) ?? stages[stages.count - 1]
+        stage(named: graph.descriptionStage) ?? stages[stages.count - 1]
     }
 
     /// The stage whose output holds the declarative statements, if any.
     public var statementsStage: Stage? {
-        definition.export.statementsStage.flatMap(stage(named:)) ?? stages.first { $0.definition.output == .statements }
-    }
-
-    /// Stages that list `name` among their needs.
-    public func dependents(of name: String) -> [Stage] {
-        stages.filter { ($0.definition.needs ?? []).contains(name) }
+        graph.statementsStage.flatMap(stage(named:))
     }
 
     /// A decoding error in plain words, with the line of the value it is about.
@@ -194,6 +192,8 @@ public struct Stage: Sendable {
     public var name: String { definition.name }
     public var needs: [String] { definition.needs ?? [] }
     public var sendsImage: Bool { definition.image ?? false }
+    /// The stage as the job store sees it: its name and needs.
+    public var node: StageGraph.Node { StageGraph.Node(name: name, needs: needs) }
 
     /// The exact prompt text for a record, given the outputs of the stages it needs.
     public func prompt(for record: CorpusRecord, upstream: [String: String]) throws -> String {

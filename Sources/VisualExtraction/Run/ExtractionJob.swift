@@ -134,7 +134,7 @@ public struct ExtractionJob {
         var ingested: Ingestor.Summary?
         if !configuration.ingestComplete {
             let summary = try Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot), shard: shard)
-                .run(into: store, stages: pipeline.stages, progress: ingestProgress)
+                .run(into: store, stages: pipeline.graph.stages, progress: ingestProgress)
             configuration.ingestComplete = true
             configuration.inputSHA256 = summary.sha256
             let status = try store.status()
@@ -146,7 +146,7 @@ public struct ExtractionJob {
         var recheck: ImageRecheck.Outcome?
         if let previous = previousImagesRoot {
             log("--images changed from \(previous) to \(absoluteImages): looking again for the images that were missing")
-            recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.stages).run()
+            recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.graph.stages).run()
         }
         let released = try store.releaseAbandoned()
         return Opened(store: store, lock: lock, configuration: configuration, released: released, ingested: ingested,

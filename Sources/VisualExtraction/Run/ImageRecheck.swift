@@ -4,9 +4,9 @@
 public struct ImageRecheck {
     public let store: JobStore
     public let root: ImageRoot
-    public let stages: [Stage]
+    public let stages: [StageGraph.Node]
 
-    public init(store: JobStore, root: ImageRoot, stages: [Stage]) {
+    public init(store: JobStore, root: ImageRoot, stages: [StageGraph.Node]) {
         self.store = store
         self.root = root
         self.stages = stages

@@ -26,7 +26,7 @@ public struct Ingestor {
         public var sha256: String
     }
 
-    public func run(into store: JobStore, stages: [Stage], progress: ((Int, Int64) -> Void)? = nil) throws -> Summary {
+    public func run(into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil) throws -> Summary {
         let already = try store.ingestResumePosition()
         let shard = self.shard
         let root = imageRoot

@@ -3,16 +3,16 @@
 /// tasks are still `running` in the store and are simply redone by the next run.
 actor ResultWriter {
     let store: JobStore
-    let pipeline: Pipeline
+    let graph: StageGraph
     let maxBatch: Int
     let delayNanoseconds: UInt64
     private var buffer: [TaskResult] = []
     private var flushScheduled = false
     private var failure: (any Error)?
 
-    init(store: JobStore, pipeline: Pipeline, maxBatch: Int = 256, delayMilliseconds: UInt64 = 5) {
+    init(store: JobStore, graph: StageGraph, maxBatch: Int = 256, delayMilliseconds: UInt64 = 5) {
         self.store = store
-        self.pipeline = pipeline
+        self.graph = graph
         self.maxBatch = maxBatch
         delayNanoseconds = delayMilliseconds * 1_000_000
     }
@@ -37,7 +37,7 @@ actor ResultWriter {
         let batch = buffer
         buffer.removeAll(keepingCapacity: true)
         do {
-            try await store.commit(batch, pipeline: pipeline)
+            try await store.commit(batch, graph: graph)
         } catch {
             failure = failure ?? error
         }

@@ -33,7 +33,7 @@ public final class Runner: Sendable {
         self.imageFiles = imageFiles
         self.concurrency = max(1, concurrency)
         calls = AsyncBudget(limit: max(1, concurrency))
-        writer = ResultWriter(store: store, pipeline: pipeline)
+        writer = ResultWriter(store: store, graph: pipeline.graph)
     }
 
     public struct Outcome: Sendable {
@@ -47,7 +47,7 @@ public final class Runner: Sendable {
     /// Claims up to `room` ready tasks, later stages first, unless the run is stopping. Claims
     /// pass through `claimGate`, which `abandon` closes for good: a claim that began before the
     /// stop must land before abandoned tasks are handed back, or it would leave them running.
-    private func claimReady(order: [Stage], room: Int) async throws -> [ClaimedTask] {
+    private func claimReady(order: [StageGraph.Node], room: Int) async throws -> [ClaimedTask] {
         await claimGate.acquire(1)
         defer { claimGate.release(1) }
         guard !stopFlag.isSet else { return [] }
@@ -80,7 +80,7 @@ public final class Runner: Sendable {
         var completed = 0
         var failed = 0
         // Later stages first, so records finish one by one and memory stays flat.
-        let claimOrder = Array(pipeline.stages.reversed())
+        let claimOrder = Array(pipeline.graph.stages.reversed())
         try await withThrowingTaskGroup(of: TaskResult.self) { group in
             var inFlight = 0
             while true {

@@ -15,7 +15,7 @@ public enum StatusReport {
         for stage in s.stages {
             let eta = stage.remaining == 0 ? "-" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
             var row = [stage.stage]
-            row += columns.map { String(stage.counts[$0.rawValue] ?? 0) }
+            row += columns.map { String(stage.counts[$0] ?? 0) }
             row += ["\(stage.promptTokens)/\(stage.completionTokens)", String(format: "%.1f", stage.recentRate), eta]
             rows.append(row)
         }

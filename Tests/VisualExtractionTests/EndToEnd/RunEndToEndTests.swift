@@ -46,8 +46,8 @@ import Testing
 
         let status = try await run(["status", "--work", work.path, "--json"])
         let summary = try JSONDecoder().decode(StatusSummary.self, from: Data(status.stdout.utf8))
-        #expect(summary.stages.map { $0.counts["done"] ?? 0 } == [10, 10])
-        #expect(summary.stages.map { $0.counts["skipped"] ?? 0 } == [2, 2])
+        #expect(summary.stages.map { $0.counts[.done] ?? 0 } == [10, 10])
+        #expect(summary.stages.map { $0.counts[.skipped] ?? 0 } == [2, 2])
 
         let show = try await run(["show", "--work", work.path, "--id", "coffee-0004"])
         #expect(show.stdout.contains("Question #1: <image>\\nContext: The photo was taken at a café table."))
@@ -206,7 +206,7 @@ import Testing
         #expect(status.stdout.contains("truncated"))
         let json = try JSONDecoder().decode(StatusSummary.self, from: Data(try await run(["status", "--work", work.path, "--json"]).stdout.utf8))
         #expect(json.inputProblems == 4)
-        #expect(json.stages.allSatisfy { $0.counts["failed"] == 4 && $0.counts["done"] == 1 })
+        #expect(json.stages.allSatisfy { $0.counts[.failed] == 4 && $0.counts[.done] == 1 })
 
         let out = dir.appendingPathComponent("out.jsonl")
         let export = try await run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path])

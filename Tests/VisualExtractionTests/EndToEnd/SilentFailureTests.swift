@@ -255,7 +255,7 @@ import Testing
         try FileManager.default.copyItem(atPath: work + "/vxt.sqlite", toPath: copy.path + "/vxt.sqlite")
         let status = try JobStore(path: copy.path + "/vxt.sqlite", readOnly: true).status()
         #expect(status.records == 12)
-        #expect(status.stages.last?.counts["done"] == 10)
+        #expect(status.stages.last?.counts[.done] == 10)
     }
 
     @Test func exportsGoToStdoutAndNeverReplaceWhatIsNotAFile() async throws {

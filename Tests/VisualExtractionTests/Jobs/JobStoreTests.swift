@@ -30,7 +30,7 @@ import Testing
         // "x#2" is a real id, then "x" twice: the second "x" would fall back to "x#2".
         var records = ["x#2", "x", "x"].map { TestSupport.record($0, pairs: [("What is it?", "A cup")]) }
         for i in records.indices { records[i].position = i }
-        try store.ingest(records.map { .record($0, problem: nil) }, stages: pipeline.stages)
+        try store.ingest(records.map { .record($0, problem: nil) }, stages: pipeline.graph.stages)
         let keys = try ["x#2", "x", "x#2#2"].map { try store.detail(id: $0).key }
         #expect(keys == ["x#2", "x", "x#2#2"])
         #expect(try store.status().records == 3)
@@ -45,29 +45,29 @@ import Testing
         text.position = 2
         text.skipReason = "no image"
         try store.ingest([.record(a, problem: nil), .record(b, problem: nil), .record(text, problem: nil),
-                          .problem(position: 3, byteOffset: 99, line: 4, recordID: nil, reason: "bad JSON")], stages: pipeline.stages)
+                          .problem(position: 3, byteOffset: 99, line: 4, recordID: nil, reason: "bad JSON")], stages: pipeline.graph.stages)
         #expect(try store.counts(stage: "statements") == [.pending: 2, .skipped: 1, .failed: 1])
         #expect(try store.counts(stage: "extraction") == [.waiting: 2, .skipped: 1, .failed: 1])
 
         let extraction = try #require(pipeline.stage(named: "extraction"))
         let statements = try #require(pipeline.stage(named: "statements"))
-        #expect(try await store.claim(stage: extraction, limit: 10).isEmpty, "extraction waits for statements")
-        let claimed = try await store.claim(stage: statements, limit: 10)
+        #expect(try await store.claim(stage: extraction.node, limit: 10).isEmpty, "extraction waits for statements")
+        let claimed = try await store.claim(stage: statements.node, limit: 10)
         #expect(claimed.map(\.recordKey) == ["a", "b"])
         #expect(try store.counts(stage: "statements")[.running] == 2)
 
-        try await store.commit([done(claimed[0], "A is x.")], pipeline: pipeline)
-        try await store.commit([TaskResult(recordKey: "b", stage: "statements", outcome: .failed(reason: "HTTP 400: bad"), request: nil, startedAt: 0, finishedAt: 1)], pipeline: pipeline)
+        try await store.commit([done(claimed[0], "A is x.")], graph: pipeline.graph)
+        try await store.commit([TaskResult(recordKey: "b", stage: "statements", outcome: .failed(reason: "HTTP 400: bad"), request: nil, startedAt: 0, finishedAt: 1)], graph: pipeline.graph)
         #expect(try store.counts(stage: "extraction") == [.pending: 1, .failed: 2, .skipped: 1])
 
-        let next = try await store.claim(stage: extraction, limit: 10)
+        let next = try await store.claim(stage: extraction.node, limit: 10)
         #expect(next.map(\.recordKey) == ["a"])
         #expect(next.first?.upstream == ["statements": "A is x."])
 
         // A committed result is final: committing it again changes nothing, by id or by key.
-        try await store.commit([done(next[0], "desc")], pipeline: pipeline)
-        try await store.commit([done(next[0], "other")], pipeline: pipeline)
-        try await store.commit([done(next[0], "by key", byKey: true)], pipeline: pipeline)
+        try await store.commit([done(next[0], "desc")], graph: pipeline.graph)
+        try await store.commit([done(next[0], "other")], graph: pipeline.graph)
+        try await store.commit([done(next[0], "by key", byKey: true)], graph: pipeline.graph)
         #expect(try store.detail(id: "a").tasks.last?.output == "desc")
 
         let status = try store.status()
@@ -92,19 +92,19 @@ import Testing
             """)
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
-        try store.ingest([.record(a, problem: nil)], stages: fan.stages)
+        try store.ingest([.record(a, problem: nil)], stages: fan.graph.stages)
         func stage(_ name: String) throws -> Stage { try #require(fan.stage(named: name)) }
         #expect(try store.counts(stage: "extraction") == [.waiting: 1])
 
-        let statements = try await store.claim(stage: try stage("statements"), limit: 1)
-        try await store.commit([done(statements[0], "A is x.", byKey: true)], pipeline: fan)
+        let statements = try await store.claim(stage: try stage("statements").node, limit: 1)
+        try await store.commit([done(statements[0], "A is x.", byKey: true)], graph: fan.graph)
         #expect(try store.counts(stage: "hint") == [.pending: 1], "one need, done")
         #expect(try store.counts(stage: "extraction") == [.waiting: 1], "caption is not done yet")
 
-        let caption = try await store.claim(stage: try stage("caption"), limit: 1)
-        try await store.commit([done(caption[0], "A photo.")], pipeline: fan)
+        let caption = try await store.claim(stage: try stage("caption").node, limit: 1)
+        try await store.commit([done(caption[0], "A photo.")], graph: fan.graph)
         #expect(try store.counts(stage: "extraction") == [.pending: 1])
-        let extraction = try await store.claim(stage: try stage("extraction"), limit: 1)
+        let extraction = try await store.claim(stage: try stage("extraction").node, limit: 1)
         #expect(extraction.first?.upstream == ["caption": "A photo.", "statements": "A is x."])
     }
 
@@ -114,7 +114,7 @@ import Testing
     @Test func outputsAreWrittenOnceAndNeverOrphaned() async throws {
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
-        try store.ingest([.record(a, problem: nil)], stages: pipeline.stages)
+        try store.ingest([.record(a, problem: nil)], stages: pipeline.graph.stages)
         let statements = try #require(pipeline.stage(named: "statements"))
         func outputRows() async throws -> (rows: Int, pointedAt: Int) {
             try await store.pool.read { db in
@@ -123,22 +123,22 @@ import Testing
             }
         }
 
-        let first = try await store.claim(stage: statements, limit: 1)
+        let first = try await store.claim(stage: statements.node, limit: 1)
         try await store.commit([TaskResult(recordKey: "a", stage: "statements", outcome: .failed(reason: "HTTP 400: no"),
-                                           request: "{\"try\": 1}", startedAt: 0, finishedAt: 1)], pipeline: pipeline)
+                                           request: "{\"try\": 1}", startedAt: 0, finishedAt: 1)], graph: pipeline.graph)
         #expect(try store.detail(id: "a").tasks.first?.request == "{\"try\": 1}", "the failed request is kept")
         #expect(try await outputRows() == (1, 1))
 
-        #expect(try store.retry(stage: nil, pipeline: pipeline).returned == 2, "statements, and extraction that failed with it")
+        #expect(try store.retry(stage: nil, graph: pipeline.graph).returned == 2, "statements, and extraction that failed with it")
         #expect(try store.detail(id: "a").tasks.first?.request == nil)
         #expect(try await outputRows() == (0, 0), "a retried failure's request goes with it")
 
         // The first claim's result arrives after the task was released and claimed again.
         #expect(try store.releaseAbandoned() == 0)
-        let second = try await store.claim(stage: statements, limit: 1)
+        let second = try await store.claim(stage: statements.node, limit: 1)
         #expect(second.first?.attempt == 2)
-        try await store.commit([done(second[0], "A is x.")], pipeline: pipeline)
-        try await store.commit([done(first[0], "late")], pipeline: pipeline)
+        try await store.commit([done(second[0], "A is x.")], graph: pipeline.graph)
+        try await store.commit([done(first[0], "late")], graph: pipeline.graph)
         #expect(try store.detail(id: "a").tasks.first?.output == "A is x.")
         #expect(try await outputRows() == (1, 1), "the late result left no row")
         #expect(try store.status().stages.first?.promptTokens == 1)
@@ -172,7 +172,7 @@ import Testing
         #expect(a.tasks.map(\.stage) == ["statements", "extraction"])
         #expect(a.tasks[0].output == "A is x." && a.tasks[0].parsed == "[\"A is x.\"]" && a.tasks[0].request == "{\"r\": 1}")
         #expect(a.tasks[0].promptTokens == 10 && a.tasks[0].completionTokens == 5 && a.tasks[0].finishReason == "stop")
-        #expect(a.tasks[1].state == "pending" && a.tasks[1].output == nil)
+        #expect(a.tasks[1].state == .pending && a.tasks[1].output == nil)
         #expect(try upgraded.detail(id: "b").tasks.first?.request == "{\"r\": 2}")
         let status = try upgraded.status()
         #expect(status.endpoints.first?.attempts == 3)
@@ -181,7 +181,7 @@ import Testing
 
         // Work goes on in the upgraded store: the pending extraction sees its upstream output.
         let store = try JobStore(path: path)
-        let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "extraction")), limit: 5)
+        let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "extraction")).node, limit: 5)
         #expect(claimed.map(\.recordKey) == ["a"])
         #expect(claimed.first?.upstream == ["statements": "A is x."])
     }
@@ -189,8 +189,8 @@ import Testing
     @Test func abandonedRunningTasksReturnToPending() async throws {
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
-        try store.ingest([.record(a, problem: nil)], stages: pipeline.stages)
-        _ = try await store.claim(stage: try #require(pipeline.stage(named: "statements")), limit: 1)
+        try store.ingest([.record(a, problem: nil)], stages: pipeline.graph.stages)
+        _ = try await store.claim(stage: try #require(pipeline.stage(named: "statements")).node, limit: 1)
         #expect(try store.counts(stage: "statements")[.running] == 1)
         #expect(try store.releaseAbandoned() == 1)
         #expect(try store.counts(stage: "statements") == [.pending: 1])
@@ -201,7 +201,7 @@ import Testing
         first.position = 0
         var second = TestSupport.record("dup", pairs: [("q", "2")])
         second.position = 1
-        try store.ingest([.record(first, problem: nil), .record(second, problem: nil)], stages: pipeline.stages)
+        try store.ingest([.record(first, problem: nil), .record(second, problem: nil)], stages: pipeline.graph.stages)
         #expect(try store.detail(id: "dup").record.pairs[0].answer == "1")
         #expect(try store.detail(id: "dup#1").record.pairs[0].answer == "2")
     }

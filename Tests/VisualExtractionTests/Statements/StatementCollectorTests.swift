@@ -102,7 +102,7 @@ import Testing
         let path = fault == "short-once" ? "statements via re-ask (2 calls)" : "statements via per-pair"
         let rerouted = status.notes.filter { $0.stage == "statements" && $0.reason.hasPrefix(path) }.reduce(0) { $0 + $1.count }
         #expect(rerouted == 8, "the eight records with more than one pair: \(status.notes)")
-        #expect(status.stages.first?.counts["done"] == 10)
+        #expect(status.stages.first?.counts[.done] == 10)
         let out = work.appendingPathComponent("out.jsonl")
         #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
         for line in try TestSupport.jsonLines(out) {

@@ -18,9 +18,9 @@ enum JobStoreBenchmark {
         for i in 0..<records {
             items.append(.record(CorpusRecord(position: i, sourceID: "r\(i)", images: ["coco/\(i).jpg"],
                                               pairs: [QAPair(question: "<image>\nWhat is it?", answer: "A thing.")]), problem: nil))
-            if items.count == 5000 { try store.ingest(items, stages: pipeline.stages); items.removeAll() }
+            if items.count == 5000 { try store.ingest(items, stages: pipeline.graph.stages); items.removeAll() }
         }
-        if !items.isEmpty { try store.ingest(items, stages: pipeline.stages) }
+        if !items.isEmpty { try store.ingest(items, stages: pipeline.graph.stages) }
 
         let output = String(repeating: "A fine-grained description of the image. ", count: 20)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -29,7 +29,7 @@ enum JobStoreBenchmark {
         for stage in pipeline.stages {
             while true {
                 let claimStart = DispatchTime.now().uptimeNanoseconds
-                let claimed = try await store.claim(stage: stage, limit: batch)
+                let claimed = try await store.claim(stage: stage.node, limit: batch)
                 claimNanos += DispatchTime.now().uptimeNanoseconds - claimStart
                 if claimed.isEmpty { break }
                 let results = claimed.map { task in
@@ -40,7 +40,7 @@ enum JobStoreBenchmark {
                     result.taskID = task.taskID
                     return result
                 }
-                try await store.commit(results, pipeline: pipeline)
+                try await store.commit(results, graph: pipeline.graph)
                 committed += results.count
             }
         }
