@@ -70,19 +70,19 @@ struct RunCommand: AsyncParsableCommand {
     var mockLatencyMs = 0
 
     @Option(help: "Mock teacher only: answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
-    var mockStatementFault: String?
+    var mockStatementFault: MockResponder.StatementFault?
 
     @Option(help: "Mock teacher only: share of requests that meet a fault (see --mock-faults), seeded and reproducible.")
     var mockFailRate: Double = 0
 
     @Option(help: "Mock teacher only: which faults, from 429,500,drop,stall,length.")
-    var mockFaults = "429,500,drop,stall,length"
+    var mockFaults = MockFaultKinds.all
 
     @Option(help: "Seconds between progress lines on stderr.")
     var progressInterval: Double = 5
 
     @Option(help: ArgumentHelp("Run only slice i of n (0-based), into <work>/shard-000i-of-000n.sqlite; read from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VXT_SHARD_COUNT when absent.", valueName: "i/n"))
-    var shard: String?
+    var shard: Shard?
 
     @Option(help: ArgumentHelp("Accept a changed pipeline (or --model) or input under an existing work directory; the reason is recorded in the store.", valueName: "why"))
     var allowChanged: String?
@@ -161,65 +161,35 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         var mock: MockTeacherServer?
-        let localCommand = teacher.lazy.compactMap(LocalProcessTeacher.command(from:)).first
-        var urls = localCommand == nil ? teacher : []
-        if localCommand == nil && urls.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
-            let fault = try mockStatementFault.map { name -> MockResponder.StatementFault in
-                guard let fault = MockResponder.StatementFault(rawValue: name) else {
-                    throw ValidationError("--mock-statement-fault takes \(MockResponder.StatementFault.allCases.map(\.rawValue).joined(separator: " or "))")
-                }
-                return fault
-            }
-            let faults: MockFaults
-            do {
-                faults = MockFaults(failRate: mockFailRate, kinds: try MockFaults.parseKinds(mockFaults))
-            } catch {
-                throw ValidationError("--mock-faults: \(error)")
-            }
-            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: fault, faults: faults))
+        var teachers = teacher
+        if teachers.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
+            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: mockStatementFault,
+                                                                 faults: MockFaults(failRate: mockFailRate, kinds: mockFaults.kinds)))
             mock = server
-            urls = [server.baseURL]
+            teachers = [server.baseURL]
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
         }
-
-        var endpoints: [TeacherEndpoint] = []
-        if localCommand == nil { do {
-            var settings = pipeline.definition.teacher
-            if let timeout { settings.timeoutSeconds = timeout }
-            endpoints = try TeacherFleet.endpoints(
-                urls: urls, settings: settings,
-                defaults: .init(apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency, requestsPerMinute: rpm, tokensPerMinute: tpm),
-                environment: ProcessInfo.processInfo.environment)
+        var setup = TeacherSetup(teachers: teachers, concurrency: concurrency)
+        setup.apiKeyEnv = apiKeyEnv
+        setup.endpointConcurrency = endpointConcurrency
+        setup.timeoutSeconds = timeout
+        setup.requestsPerMinute = rpm
+        setup.tokensPerMinute = tpm
+        setup.cacheDirectory = cache
+        setup.preflight = !skipPreflight
+        setup.isMock = mock != nil
+        let connection: TeacherSetup.Connection
+        do {
+            connection = try await setup.connect(settings: pipeline.definition.teacher, environment: ProcessInfo.processInfo.environment)
         } catch {
-            throw ValidationError("\(error)")
-        } }
-        let local = localCommand.map {
-            LocalProcessTeacher(command: $0, timeoutSeconds: timeout ?? pipeline.definition.teacher.timeoutSeconds ?? 600,
-                                maxAttempts: pipeline.definition.teacher.maxAttempts ?? 4)
+            await mock?.shutdown()
+            Output.info("vxt run: \(error)")
+            if case .preflight = error { throw ExitCode(3) }
+            throw ExitCode.validationFailure
         }
-        let client = try CurlHTTPClient()
-        var teacherIdentity = pipeline.definition.teacher.model
-        var teacherIsMock = mock != nil
-        if local == nil {
-            Output.info("teacher endpoints: " + endpoints.map(\.baseURL).joined(separator: ", "))
-        }
-        if local == nil && !skipPreflight {
-            do {
-                let report = try await TeacherPreflight(endpoints: endpoints, model: pipeline.definition.teacher.model, client: client).run()
-                for note in report.notes { Output.info("preflight: \(note)") }
-                teacherIsMock = teacherIsMock || report.allMock
-                teacherIdentity = Set(report.servedModels).sorted().joined(separator: ",")
-            } catch {
-                client.shutdown()
-                await mock?.shutdown()
-                Output.info("vxt run: preflight failed: \(error)")
-                throw ExitCode(3)
-            }
-        } else if let localCommand {
-            teacherIdentity = "cmd:" + localCommand
-        }
-        let baseURL = local?.endpointDescription ?? endpoints.map(\.baseURL).joined(separator: ", ")
-        let slice = try shard.map { try Shard(parsing: $0) } ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
+        for note in connection.notes { Output.info(note) }
+        let baseURL = connection.destination
+        let slice = try shard ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
         let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
                                 shard: slice, allowChanged: allowChanged)
         let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
@@ -239,14 +209,7 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("returned \(opened.released) tasks left running by an earlier process to pending")
         }
 
-        let monitor = TeacherMonitor()
-        var teacher: any Teacher = local ?? OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor)
-        if let cache {
-            let responses = try ResponseCache(directory: cache)
-            Output.info("response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
-                        + (teacherIsMock ? "mock" : teacherIdentity))
-            teacher = CachingTeacher(inner: teacher, cache: responses, identity: teacherIdentity, isMock: teacherIsMock)
-        }
+        let monitor = connection.monitor
         var imageFiles: PreparedImageFiles?
         if pipeline.definition.teacher.imageTransport == .file {
             let files = PreparedImageFiles(directory: pipeline.definition.teacher.imageDirectory
@@ -255,7 +218,7 @@ struct RunCommand: AsyncParsableCommand {
                         + "servers must read that path, e.g. vLLM --allowed-local-media-path \(files.directory))")
             imageFiles = files
         }
-        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: teacher,
+        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: connection.teacher,
                             preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
                             imageFiles: imageFiles, concurrency: concurrency)
 
@@ -288,10 +251,9 @@ struct RunCommand: AsyncParsableCommand {
         stopTarget.set(runner)
         let outcome = try await runner.run { meter.record($0) }
         ticker.cancel()
-        client.shutdown()
-        local?.shutdown()
+        connection.shutdown()
         await mock?.shutdown()
-        if let local, local.restarts > 0 { Output.info("the local teacher process was restarted \(local.restarts) times") }
+        if connection.restarts > 0 { Output.info("the local teacher process was restarted \(connection.restarts) times") }
 
         try opened.store.checkpoint()
         let status = try opened.store.status()

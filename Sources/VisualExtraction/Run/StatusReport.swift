@@ -89,3 +89,48 @@ extension String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
+
+/// The status of a work directory as `vxt status` shows it: one store's, or the sum of its shard
+/// stores' while they are not merged (each shard's line kept), read without writing.
+public struct WorkStatus: Sendable {
+    public var summary: StatusSummary
+    public var configuration: RunConfiguration?
+    /// One line per shard store, when several were summed.
+    public var shardLines: [String] = []
+    /// Accepted changes of pipeline or input, one line each.
+    public var changes: [String] = []
+
+    /// The stores a work directory's status is read from: the named shard's, the merged or
+    /// unsharded store, or every shard store while there is no merged one.
+    public static func stores(workDirectory: String, shard: Shard?) throws -> [JobStore] {
+        let merged = FileManager.default.fileExists(atPath: (workDirectory as NSString).appendingPathComponent(JobStore.fileName))
+        let shards = JobStore.shardStorePaths(workDirectory: workDirectory)
+        if shard == nil && !merged && shards.count > 1 {
+            return try shards.map { try JobStore(path: $0, readOnly: true) }
+        }
+        return [try JobStore.open(workDirectory: workDirectory, shard: shard)]
+    }
+
+    public static func read(workDirectory: String, shard: Shard?) throws -> WorkStatus {
+        let stores = try stores(workDirectory: workDirectory, shard: shard)
+        guard stores.count > 1 else {
+            let store = stores[0]
+            let changes = try store.changes().map { change in
+                "accepted change of \(change.what) (\(change.before.prefix(12)) → \(change.after.prefix(12))): \(change.reason)"
+            }
+            return WorkStatus(summary: try store.status(), configuration: try store.configuration(), changes: changes)
+        }
+        var parts: [StatusSummary] = []
+        var lines: [String] = []
+        var first: RunConfiguration?
+        for store in stores {
+            let part = try store.status()
+            parts.append(part)
+            first = try first ?? store.configuration()
+            let done = part.stages.last?.counts[.done] ?? 0
+            let open = part.stages.reduce(0) { $0 + $1.remaining }
+            lines.append("  \((store.path as NSString).lastPathComponent): \(part.records) records, \(done) described, \(open) tasks open")
+        }
+        return WorkStatus(summary: StatusSummary.combined(parts), configuration: first, shardLines: lines)
+    }
+}

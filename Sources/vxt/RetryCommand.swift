@@ -2,35 +2,6 @@ import ArgumentParser
 import Foundation
 import VisualExtraction
 
-struct MergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "merge",
-        abstract: "Join the shard stores of a work directory into <work>/vxt.sqlite, for status, show and export.",
-        discussion: """
-            Checks first that the shards are one run (same pipeline hash, input hash and shard count), that none is \
-            missing and that all are finished; lists every problem instead of merging around it. Records keep their \
-            input order, and duplicate ids get the same keys as in an unsharded run.
-            """
-    )
-
-    @Option(help: "Work directory holding shard-*-of-*.sqlite stores.")
-    var work: String
-
-    @Flag(help: "Merge even when shards still have unfinished tasks.")
-    var allowUnfinished = false
-
-    func run() throws {
-        do {
-            let summary = try ShardMerge(workDirectory: work).run(allowUnfinished: allowUnfinished)
-            Output.info("merged \(summary.shards) shards: \(summary.records) records, \(summary.tasks) tasks → \(summary.path)")
-            Output.info("next: \(CommandLine.arguments[0]) export --work \(work) --format llava --out \(work)/corpus.llava.json")
-        } catch let problems as ShardMerge.Problems {
-            Output.info(problems.description)
-            throw ExitCode(1)
-        }
-    }
-}
-
 struct RetryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
@@ -51,7 +22,7 @@ struct RetryCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Only failures of these kinds (\(FailureKind.allCases.map(\.rawValue).joined(separator: ", "))).",
                                valueName: "kind,kind"))
-    var kind: String?
+    var kind: FailureKinds?
 
     @Option(help: "Only failures whose message contains this text (prefer --kind).")
     var reason: String?
@@ -59,14 +30,10 @@ struct RetryCommand: ParsableCommand {
     @Option(help: "With --kind image_missing: the folder to look in (default: the run's --images).")
     var images: String?
 
-    func validate() throws {
-        if let kind { do { _ = try FailureKind.parseList(kind) } catch { throw ValidationError("--kind: \(error)") } }
-    }
-
     func run() throws {
         let store = try options.open(readOnly: false)
         let graph = StageGraph(try store.storedPipeline())
-        let kinds = try kind.map { try FailureKind.parseList($0) }
+        let kinds = kind?.kinds
         if kinds?.contains(.imageMissing) == true {
             let root = try images ?? store.configuration()?.imagesRoot ?? "."
             let recheck = try ImageRecheck(store: store, root: ImageRoot(path: root), stages: graph.stages).run()

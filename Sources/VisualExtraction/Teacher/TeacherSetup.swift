@@ -1,0 +1,143 @@
+import Foundation
+
+/// Builds a run's teacher from the pipeline's `teacher:` section and the command line: an
+/// OpenAI-compatible fleet (or one local process), checked by the preflight, optionally behind
+/// the response cache. One place, so that the defaults of `TeacherFleet` are not repeated by
+/// each caller and the CLI only parses and prints.
+public struct TeacherSetup: Sendable {
+    /// `--teacher` values: http(s) base URLs, or one `cmd:'<command>'`.
+    public var teachers: [String]
+    public var apiKeyEnv: String = "OPENAI_API_KEY"
+    /// Requests in flight over the run; also each endpoint's default limit.
+    public var concurrency: Int
+    public var endpointConcurrency: Int?
+    /// Overrides `teacher.timeout_seconds`.
+    public var timeoutSeconds: Double?
+    public var requestsPerMinute: Double?
+    public var tokensPerMinute: Double?
+    /// Directory of the response cache; nil: no cache.
+    public var cacheDirectory: String?
+    /// Ask each server for its models before anything is sent.
+    public var preflight = true
+    /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
+    public var isMock = false
+
+    public init(teachers: [String], concurrency: Int) {
+        self.teachers = teachers
+        self.concurrency = concurrency
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        /// The settings cannot make a teacher (a bad URL, a cmd: mixed with URLs).
+        case configuration(String)
+        /// The servers are not there or do not serve the model: nothing was sent.
+        case preflight(String)
+
+        public var description: String {
+            switch self {
+            case let .configuration(message): message
+            case let .preflight(message): "preflight failed: \(message)"
+            }
+        }
+    }
+
+    /// The teacher, ready, with what the run prints about it and shuts down after it.
+    public final class Connection: Sendable {
+        public let teacher: any Teacher
+        /// Where requests go, for messages: the endpoints' URLs or the local command.
+        public let destination: String
+        public let monitor: TeacherMonitor
+        /// Lines worth showing before the run (preflight notes, the cache in use).
+        public let notes: [String]
+        let client: CurlHTTPClient
+        let local: LocalProcessTeacher?
+
+        init(teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient,
+             local: LocalProcessTeacher?) {
+            self.teacher = teacher
+            self.destination = destination
+            self.monitor = monitor
+            self.notes = notes
+            self.client = client
+            self.local = local
+        }
+
+        /// How often the local teacher process had to be restarted (0 for servers).
+        public var restarts: Int { local?.restarts ?? 0 }
+
+        public func shutdown() {
+            client.shutdown()
+            local?.shutdown()
+        }
+    }
+
+    public func connect(settings: TeacherSettings, environment: [String: String]) async throws(Failure) -> Connection {
+        let monitor = TeacherMonitor()
+        var notes: [String] = []
+        let client: CurlHTTPClient
+        do {
+            client = try CurlHTTPClient()
+        } catch {
+            throw .configuration("cannot start the HTTP client: \(error)")
+        }
+        let inner: any Teacher
+        let local: LocalProcessTeacher?
+        var identity = settings.model
+        var allMock = isMock
+        if let command = teachers.lazy.compactMap(LocalProcessTeacher.command(from:)).first {
+            guard teachers.count == 1 else {
+                throw .configuration("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
+            }
+            let process = LocalProcessTeacher(command: command, timeoutSeconds: timeoutSeconds ?? settings.timeoutSeconds ?? 600,
+                                              maxAttempts: settings.maxAttempts ?? 4)
+            local = process
+            inner = process
+            identity = "cmd:" + command
+        } else {
+            var settings = settings
+            if let timeoutSeconds { settings.timeoutSeconds = timeoutSeconds }
+            let endpoints: [TeacherEndpoint]
+            do {
+                endpoints = try TeacherFleet.endpoints(
+                    urls: teachers, settings: settings,
+                    defaults: .init(apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency,
+                                    requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute),
+                    environment: environment)
+            } catch {
+                throw .configuration("\(error)")
+            }
+            guard !endpoints.isEmpty else {
+                throw .configuration("no teacher: give --teacher URL, or list teacher.endpoints in the pipeline file")
+            }
+            notes.append("teacher endpoints: " + endpoints.map(\.baseURL).joined(separator: ", "))
+            if preflight {
+                do {
+                    let report = try await TeacherPreflight(endpoints: endpoints, model: settings.model, client: client).run()
+                    notes += report.notes.map { "preflight: \($0)" }
+                    allMock = allMock || report.allMock
+                    identity = Set(report.servedModels).sorted().joined(separator: ",")
+                } catch {
+                    client.shutdown()
+                    throw .preflight(error.message)
+                }
+            }
+            local = nil
+            inner = OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor)
+        }
+        var teacher = inner
+        if let cacheDirectory {
+            do {
+                let responses = try ResponseCache(directory: cacheDirectory)
+                notes.append("response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
+                             + (allMock ? "mock" : identity))
+                teacher = CachingTeacher(inner: teacher, cache: responses, identity: identity, isMock: allMock)
+            } catch {
+                client.shutdown()
+                local?.shutdown()
+                throw .configuration("response cache \(cacheDirectory): \(error)")
+            }
+        }
+        return Connection(teacher: teacher, destination: local?.endpointDescription ?? inner.endpointDescription, monitor: monitor,
+                          notes: notes, client: client, local: local)
+    }
+}

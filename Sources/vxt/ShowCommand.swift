@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import VisualExtraction
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Everything about one record: its QA pairs and, per stage, the exact request, output, usage and timing."
+    )
+
+    @OptionGroup var options: WorkOption
+
+    @Option(help: "The record's id as in the input file, its store key, or its 0-based position.")
+    var id: String
+
+    func run() throws {
+        let store = try options.open()
+        let detail = try store.detail(id: id)
+        var lines: [String] = []
+        let r = detail.record
+        lines.append("record \(r.displayID) (key \(detail.key), position \(r.position))")
+        lines.append("images: \(r.images.isEmpty ? "none" : r.images.joined(separator: ", "))" + (detail.imageSHA256.map { " (sha256 \($0.prefix(16))…)" } ?? ""))
+        if let source = r.source { lines.append("source: \(source)") }
+        if let skip = r.skipReason { lines.append("skipped: \(skip)") }
+        if let problem = detail.problem { lines.append("problem: \(problem)") }
+        for (i, pair) in r.pairs.enumerated() {
+            lines.append("Q\(i + 1): \(pair.question.replacingOccurrences(of: "\n", with: "\\n"))")
+            lines.append("A\(i + 1): \(pair.answer.replacingOccurrences(of: "\n", with: "\\n"))")
+        }
+        for task in detail.tasks {
+            lines.append("")
+            lines.append("── \(task.stage): \(task.state), attempts \(task.attempts)" + (task.mock ? ", MOCK output" : ""))
+            if let e = task.lastError { lines.append("reason: \(e)") }
+            if let note = task.note { lines.append("note: \(note)") }
+            if let model = task.model { lines.append("model: \(model) at \(task.endpoint ?? "?")") }
+            if let p = task.promptTokens, let c = task.completionTokens { lines.append("usage: \(p) prompt + \(c) completion tokens, finish_reason \(task.finishReason ?? "?")") }
+            if let s = task.startedAt, let f = task.finishedAt { lines.append(String(format: "time: %.3f s", f - s)) }
+            if let request = task.request { lines.append("request: \(request)") }
+            if let output = task.output { lines.append("output:\n\(output)") }
+        }
+        Output.data(lines.joined(separator: "\n"))
+    }
+}
