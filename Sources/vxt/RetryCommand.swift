@@ -20,7 +20,7 @@ struct RetryCommand: ParsableCommand {
     @Option(help: "Only this stage.")
     var stage: String?
 
-    @Option(help: ArgumentHelp("Only failures of these kinds (\(FailureKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+    @Option(help: ArgumentHelp("Only failures of these kinds, comma-separated.",
                                valueName: "kind,kind"))
     var kind: FailureKinds?
 

@@ -75,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Mock teacher only: share of requests that meet a fault (see --mock-faults), seeded and reproducible.")
     var mockFailRate: Double = 0
 
-    @Option(help: "Mock teacher only: which faults, from 429,500,drop,stall,length.")
+    @Option(help: "Mock teacher only: which faults, comma-separated.")
     var mockFaults = MockFaultKinds.all
 
     @Option(help: "Seconds between progress lines on stderr.")

@@ -17,7 +17,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "With --ids: list records with a failed task.")
     var failed = false
 
-    @Option(help: ArgumentHelp("With --failed: only failures of these kinds (\(FailureKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+    @Option(help: ArgumentHelp("With --failed: only failures of these kinds, comma-separated.",
                                valueName: "kind,kind"))
     var kind: FailureKinds?
 

@@ -41,5 +41,8 @@ final class AsyncBudget: @unchecked Sendable {
         for continuation in ready { continuation.resume() }
     }
 
+    /// Claims waiting now; lets a test see that a claim has queued instead of sleeping for it.
+    var waiting: Int { lock.withLock { waiters.count } }
+
     private func fits(_ units: Int) -> Bool { used == 0 || used + units <= limit }
 }

@@ -65,8 +65,14 @@ public actor EndpointBalancer {
     public static let firstEjectionSeconds = 5.0
     public static let longestEjectionSeconds = 60.0
 
-    public init(limits: [EndpointLimits]) {
-        let now = Date().timeIntervalSince1970
+    /// Seconds since the epoch; a test passes its own clock so that "one decrease a second" and
+    /// ejection windows are decided by the test, not by how busy the machine is.
+    private let now: @Sendable () -> Double
+
+    public init(limits: [EndpointLimits], now: (@Sendable () -> Double)? = nil) {
+        let clock = now ?? { Date().timeIntervalSince1970 }
+        self.now = clock
+        let now = clock()
         states = limits.map { limits in
             State(limits: limits, limit: Double(limits.maxConcurrency),
                   requestTokens: EndpointBalancer.burst(limits.requestsPerMinute),
@@ -81,7 +87,7 @@ public actor EndpointBalancer {
     /// Waits for an endpoint with room and takes a slot on it; returns its index.
     public func acquire(estimatedTokens: Int) async -> Int {
         while true {
-            let now = Date().timeIntervalSince1970
+            let now = now()
             if let index = pick(now: now, tokens: Double(estimatedTokens)) {
                 states[index].outstanding += 1
                 if states[index].limits.requestsPerMinute != nil { states[index].requestTokens -= 1 }
@@ -95,7 +101,7 @@ public actor EndpointBalancer {
 
     /// Gives the slot back with what happened, and lets waiters look again.
     public func release(_ index: Int, _ outcome: Outcome) {
-        let now = Date().timeIntervalSince1970
+        let now = now()
         var state = states[index]
         state.outstanding -= 1
         switch outcome {
@@ -203,9 +209,12 @@ public actor EndpointBalancer {
         for waiter in woken { waiter.resume() }
     }
 
+    /// Acquirers waiting for room now (for tests: a waiter has queued, without sleeping for it).
+    var waitingCount: Int { waiters.count }
+
     /// Per endpoint: outstanding requests, current adaptive limit, answers, failures, and whether it is out.
     public func snapshot() -> [(outstanding: Int, limit: Double, completed: Int, failures: Int, ejected: Bool)] {
-        let now = Date().timeIntervalSince1970
+        let now = now()
         return states.map { ($0.outstanding, $0.limit, $0.completed, $0.failures, $0.ejectedUntil > now) }
     }
 }

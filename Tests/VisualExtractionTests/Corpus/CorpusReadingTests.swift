@@ -145,11 +145,9 @@ import Testing
         #expect(utf8.description.contains("UTF-8"))
     }
 
-    @Test func realScienceQARecordsWhenSharedDataIsPresent() throws {
-        guard let shared = TestSupport.sharedData else {
-            print("SKIPPED realScienceQARecordsWhenSharedDataIsPresent: ../shared/data is not beside this checkout")
-            return
-        }
+    @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
+    func realScienceQARecordsWhenSharedDataIsPresent() throws {
+        let shared = try #require(TestSupport.sharedData)
         let file = shared.appendingPathComponent("records/llava_eval_32cebc3/scienceqa_llava_test_CQM-A.first300.json")
         var withImage = 0, withoutImage = 0, problems = 0
         _ = try RecordSplitter(path: file.path).forEach { event in

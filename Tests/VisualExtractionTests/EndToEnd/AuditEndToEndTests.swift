@@ -6,7 +6,8 @@ import Testing
 /// `vxt audit` as a user runs it: a clean run has no flags; after a teacher's bad outputs (written
 /// into the store the way a real run would have stored them) each is flagged, the export can
 /// leave them out, and the HTML report renders in a real browser with one card per sample.
-@Suite(.serialized) struct AuditEndToEndTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.serialized, .timeLimit(.minutes(15))) struct AuditEndToEndTests {
     /// Realistic bad outputs of a VLM teacher, by the flag each must raise.
     static let badOutputs: [(key: String, flag: AuditFlag, text: String, finish: String)] = [
         ("astronaut-0001", .truncated, "The image shows a smiling astronaut in a bright orange spacesuit posing in front of an American flag. She holds a white helmet with a dark visor in her left arm. In the background on the right stands a model of the Space Shuttle with its white body and black nose, and the flag of the United States hangs behind her. Mission patches are visible on the suit's chest and the", "length"),

@@ -3,7 +3,8 @@ import Testing
 @testable import VisualExtraction
 
 /// `vxt` as a user runs it: a child process, the mock teacher over real loopback HTTP, files on disk.
-@Suite(.serialized) struct RunEndToEndTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.serialized, .timeLimit(.minutes(15))) struct RunEndToEndTests {
     func run(_ arguments: [String]) async throws -> TestSupport.ProcessResult {
         try await TestSupport.runVXT(arguments)
     }
@@ -146,10 +147,12 @@ import Testing
         #expect(try Pipeline.load(path: pipeline.path).hash == Pipeline.load(path: TestSupport.paperPipeline.path).hash,
                 "how images travel is not part of the pipeline hash")
 
+        var runLogs: [String: String] = [:]
         func descriptions(_ pipelinePath: String, _ name: String) async throws -> [String: String] {
             let work = dir.appendingPathComponent(name)
             let result = try await run(["run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
                                   "--work", work.path, "--concurrency", "4"])
+            runLogs[name] = result.stderr
             #expect(result.status == 0, "\(result.stderr)")
             let out = work.appendingPathComponent("out.jsonl")
             #expect(try await run(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
@@ -163,8 +166,12 @@ import Testing
 
         // One file per distinct image, named by the hash of its bytes, a 512x512 JPEG.
         let root = dir.appendingPathComponent("files/prepared-images")
-        let written = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".jpg") }
-        #expect(written.count == 10)
+        // (This once failed in a full fresh-clone suite and never alone; if it fails again, what the
+        // work directory holds and what the run said are in the message.)
+        let listing = (FileManager.default.enumerator(atPath: dir.appendingPathComponent("files").path)?.allObjects as? [String]) ?? []
+        let written = listing.filter { $0.hasPrefix("prepared-images/") && $0.hasSuffix(".jpg") }
+            .map { String($0.dropFirst("prepared-images/".count)) }
+        #expect(written.count == 10, "files/ holds \(listing.sorted()); the run said:\n\(runLogs["files"] ?? "")")
         for name in written {
             let bytes = try [UInt8](Data(contentsOf: root.appendingPathComponent(name)))
             #expect(name == "\(name.prefix(2))/\(ContentHasher.sha256(bytes)).jpg")
@@ -244,7 +251,8 @@ import Testing
     }
 }
 
-@Suite struct SecretHandlingTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.timeLimit(.minutes(15))) struct SecretHandlingTests {
     /// The key reaches the server as a Bearer header and nowhere else: not the store, the exports or the logs.
     @Test func apiKeyNeverLandsInTheStoreExportsOrLogs() async throws {
         let dir = try TestSupport.temporaryDirectory()

@@ -3,7 +3,8 @@ import Testing
 @testable import VisualExtraction
 
 /// Sharded runs, merge, retry and the response cache, through the `vxt` binary.
-@Suite(.serialized) struct ShardedRunTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.serialized, .timeLimit(.minutes(15))) struct ShardedRunTests {
     func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> TestSupport.ProcessResult {
         try await TestSupport.runVXT(arguments, environment: environment)
     }

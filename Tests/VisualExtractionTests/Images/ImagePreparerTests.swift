@@ -112,11 +112,9 @@ import Testing
         }
     }
 
-    @Test func llavaBenchWebPNamedJpgAndProgressiveJPEG() throws {
-        guard let shared = TestSupport.sharedData else {
-            print("SKIPPED llavaBenchWebPNamedJpgAndProgressiveJPEG: ../shared/data is not beside this checkout")
-            return
-        }
+    @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
+    func llavaBenchWebPNamedJpgAndProgressiveJPEG() throws {
+        let shared = try #require(TestSupport.sharedData)
         let preparer = ImagePreparer(root: ImageRoot(path: shared.appendingPathComponent("images/fetched/llava_bench").path), settings: paper.settings)
         let webp = try preparer.prepare("023.jpg")
         #expect(webp.sourceFormat == .webp)

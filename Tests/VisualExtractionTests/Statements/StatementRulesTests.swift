@@ -40,11 +40,9 @@ import Testing
                 == ["It is a flower.", "The flower is orange.", "Because."])
     }
 
-    @Test func popeQuestionsWhenSharedDataIsPresent() throws {
-        guard let shared = TestSupport.sharedData else {
-            print("SKIPPED popeQuestionsWhenSharedDataIsPresent: ../shared/data is not beside this checkout")
-            return
-        }
+    @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
+    func popeQuestionsWhenSharedDataIsPresent() throws {
+        let shared = try #require(TestSupport.sharedData)
         // POPE: "Is there a <object> in the image?" with gold yes/no (AoiDragon/POPE).
         let lines = try String(contentsOf: shared.appendingPathComponent("records/pope_gold/coco_pope_adversarial.head300.json"), encoding: .utf8)
             .split(whereSeparator: \.isNewline).map { try JSONParser.parse(String($0)) }

@@ -16,9 +16,9 @@ struct AsyncBudgetTests {
         let log = Log()
         await budget.acquire(3)
         let big = Task { await budget.acquire(3); log.add("big") }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        await Self.until { budget.waiting == 1 }
         let small = Task { await budget.acquire(1); log.add("small") }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        await Self.until { budget.waiting == 2 }
         // One unit is free, but the small claim queues behind the big one: no overtaking.
         #expect(log.all.isEmpty)
         budget.release(3)
@@ -29,11 +29,22 @@ struct AsyncBudgetTests {
 
     @Test func aClaimLargerThanTheBudgetGoesAlone() async throws {
         let budget = AsyncBudget(limit: 10)
+        let log = Log()
         await budget.acquire(25)  // nothing else held: it goes
-        let next = Task { await budget.acquire(1) }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        log.add("25")
+        let next = Task { await budget.acquire(1); log.add("1") }
+        await Self.until { budget.waiting == 1 }
+        #expect(log.all == ["25"], "nothing fits beside a claim over the limit")
+        log.add("released")
         budget.release(25)
         await next.value
+        #expect(log.all == ["25", "released", "1"])
+        #expect(budget.waiting == 0)
+    }
+
+    /// Yields until `condition` holds: order is asserted on what happened, never on how long it took.
+    static func until(_ condition: () -> Bool) async {
+        while !condition() { await Task.yield() }
     }
 
     @Test func theQueueKeepsOrderAcrossCompactions() {

@@ -5,7 +5,8 @@ import Testing
 /// `--teacher cmd:'...'`: a model in a local process speaking JSONL. Driven against
 /// `vxt mock-teacher --stdio`, a real child process that answers out of order and, when told,
 /// crashes with requests still in hand.
-@Suite(.serialized) struct LocalProcessTeacherTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.serialized, .timeLimit(.minutes(15))) struct LocalProcessTeacherTests {
     static var mockCommand: String { "'\(TestSupport.vxtBinary.path)' mock-teacher --stdio" }
 
     static func complete(_ teacher: LocalProcessTeacher, _ range: Range<Int>) async -> [Int: Result<ChatResult, TeacherFailure>] {
@@ -52,11 +53,10 @@ import Testing
         }
         #expect(failure.message.contains("exited with status 7"), "\(failure.message)")
         #expect(failure.message.contains("gave up after 2 attempts"))
-        // One pause of a second between the two starts: no spinning. The exit ends each attempt,
-        // not the 30 s timeout; the bound leaves room for a fully parallel suite on two cores,
-        // where a test task has resumed ~8 s late.
+        // One pause of a second between the two starts: no spinning. (The exit, not the 30 s
+        // timeout, ends each attempt: the message says so; real time is only bounded below.)
         #expect(Date().timeIntervalSince(start) >= 0.9)
-        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(!failure.message.contains("within"), "\(failure.message)")
     }
 
     @Test func aRefusalIsRecordedWithTheProcesssMessageAndNotRetried() async {
@@ -74,14 +74,12 @@ import Testing
     @Test func aHungProcessCannotHangARequest() async {
         let teacher = LocalProcessTeacher(command: "sleep 30", timeoutSeconds: 0.5, maxAttempts: 2)
         defer { teacher.shutdown() }
-        let start = Date()
         guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
             Issue.record("no answer must fail"); return
         }
+        // The timeout, not the process's end after 30 s, ended both attempts.
         #expect(failure.message.contains("no answer from cmd:sleep 30 within"), "\(failure.message)")
-        // The hang is 30 s; two 0.5 s timeouts end it far sooner. The bound leaves room for a fully
-        // parallel suite on two cores, where resuming this test's task alone has taken ~10 s.
-        #expect(Date().timeIntervalSince(start) < 15)
+        #expect(failure.attempts == 2)
     }
 
     @Test func aWholeRunThroughACrashingLocalProcessFinishes() async throws {

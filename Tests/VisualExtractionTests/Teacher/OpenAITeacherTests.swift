@@ -4,7 +4,8 @@ import Testing
 @testable import VisualExtraction
 
 /// The libcurl client against the mock teacher over real loopback HTTP.
-@Suite struct OpenAITeacherTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.timeLimit(.minutes(15))) struct OpenAITeacherTests {
     @Test func statementsAndDescriptionsFromTheMock() async throws {
         let server = try await MockTeacherServer.start()
         let client = try CurlHTTPClient()

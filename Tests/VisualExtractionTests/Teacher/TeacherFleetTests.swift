@@ -6,7 +6,8 @@ import Testing
 /// The client against a misbehaving fleet, over loopback: faults end done or failed with a
 /// reason, Retry-After is obeyed, a dead endpoint is ejected and gets its share back once it
 /// recovers, a stalled server cannot hang a request, and the limits hold.
-@Suite(.serialized) struct TeacherFleetTests {
+// A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
+@Suite(.serialized, .timeLimit(.minutes(15))) struct TeacherFleetTests {
     static func request(_ n: Int) -> ChatRequest {
         ChatRequest(model: "m", prompt: "Question #1: What color is cup \(n)?\nAnswer: Red\nDeclarative Statement(s):", images: [], maxTokens: 32, temperature: 0)
     }
@@ -160,8 +161,8 @@ import Testing
         let answer = try await teacher.complete(Self.request(n)).get()
         let elapsed = Date().timeIntervalSince(start)
         #expect(answer.attempts == 2)
+        // Only a lower bound on real time: a busy machine may resume this task late, never early.
         #expect(elapsed >= Double(seconds) - 0.05, "retried after \(elapsed) s, Retry-After was \(seconds)")
-        #expect(elapsed < Double(seconds) + 1.5)
         await server.shutdown()
     }
 
@@ -170,10 +171,11 @@ import Testing
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
         let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 0.5, maxAttempts: 2), client: client)
-        let start = Date()
+        // That it returns at all is the point (the suite's time limit catches a hang); the
+        // failure says it was the timeout, on each of the two attempts.
         guard case let .failure(failure) = await teacher.complete(Self.request(1)) else { Issue.record("a stalled server must fail the request"); return }
-        #expect(Date().timeIntervalSince(start) < 5)
         #expect(failure.message.contains("curl 28"), "a timeout: \(failure.message)")
+        #expect(failure.kind == .timeout)
         #expect(failure.attempts == 2)
         await server.shutdown()
     }
@@ -219,12 +221,13 @@ import Testing
     }
 
     @Test func concurrencyLimitAndAdaptiveDecrease() async {
-        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 4)])
+        // A clock that stands still: both 429s fall within the same second, however slow the machine.
+        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 4)], now: { 1_000_000 })
         var taken: [Int] = []
         for _ in 0..<4 { taken.append(await balancer.acquire(estimatedTokens: 1)) }
         #expect(taken == [0, 0, 0, 0])
         let fifth = Task { await balancer.acquire(estimatedTokens: 1) }
-        try? await Task.sleep(nanoseconds: 100_000_000)
+        while await balancer.waitingCount == 0 { await Task.yield() }
         #expect(await balancer.snapshot()[0].outstanding == 4, "the fifth waits for a free slot")
         await balancer.release(0, .success)
         _ = await fifth.value
@@ -245,6 +248,7 @@ import Testing
             await balancer.release(index, .success)
         }
         let elapsed = Date().timeIntervalSince(start)
-        #expect(elapsed >= 0.9 && elapsed < 3, "22 requests at 120/min after a burst of 20 took \(elapsed) s")
+        // The two after the burst wait for the bucket to refill: never sooner than ~1 s.
+        #expect(elapsed >= 0.9, "22 requests at 120/min after a burst of 20 took \(elapsed) s")
     }
 }
