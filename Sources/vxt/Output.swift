@@ -3,16 +3,48 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
+import VisualExtraction
 
 /// Messages for people go to stderr; stdout is kept for data (JSON, JSONL) other tools read.
+/// With `--log-format json` every stderr line is a JSON object instead (messages, progress and
+/// log entries alike), so a cluster's log collector reads the whole stream.
 enum Output {
+    /// Set once by `LogOptions.bootstrap`, before any output.
+    nonisolated(unsafe) static var format: LogFormat = .text
+
     static func info(_ message: String) {
-        let bytes = Array((message + "\n").utf8)
-        bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+        switch format {
+        case .text: write(message)
+        case .json:
+            // Blank lines space out the text for people; a collector has no use for them.
+            if !message.isEmpty { writeJSON([("level", "info"), ("label", "vxt"), ("message", message)]) }
+        }
+    }
+
+    /// The progress line: apart from log entries (never filtered by level), marked as progress in JSON.
+    static func progress(_ line: String) {
+        switch format {
+        case .text: write(line)
+        case .json: writeJSON([("level", "info"), ("label", "vxt.progress"), ("message", line)])
+        }
     }
 
     static func data(_ text: String) {
         print(text)
+    }
+
+    /// One line on stderr, written whole (one write call) so that lines of threads do not interleave.
+    static func write(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// One JSON object per line, the time first.
+    static func writeJSON(_ fields: [(String, String)]) {
+        let time = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        let object = JSONValue.object([(key: "ts", value: .string(time))] + fields.map { (key: $0.0, value: .string($0.1)) })
+        write(object.jsonText)
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }

@@ -96,6 +96,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
     var skipPreflight = false
 
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(LocalProcessTeacher.scheme)) {
@@ -115,6 +117,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
+        let logger = logging.logger()
         // First thing: a SIGTERM during the preflight or a long ingest must stop the run too (an
         // inherited "ignore" would otherwise swallow it until the watcher exists).
         let stopTarget = StopTarget()
@@ -178,6 +182,7 @@ struct RunCommand: AsyncParsableCommand {
         setup.cacheDirectory = cache
         setup.preflight = !skipPreflight
         setup.isMock = mock != nil
+        setup.logger = logger
         let connection: TeacherSetup.Connection
         do {
             connection = try await setup.connect(settings: pipeline.definition.teacher, environment: ProcessInfo.processInfo.environment)
@@ -195,7 +200,7 @@ struct RunCommand: AsyncParsableCommand {
         let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
         Output.info("reading \(input) into \(storePath)" + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
         let ingestStart = ProgressMeter.now()
-        let opened = try job.open(log: Output.info)
+        let opened = try job.open(logger: logger)
         if let summary = opened.ingested {
             Output.info(String(format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
                                summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
@@ -220,7 +225,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let runner = Runner(store: opened.store, pipeline: pipeline, teacher: connection.teacher,
                             preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
-                            imageFiles: imageFiles, concurrency: concurrency)
+                            imageFiles: imageFiles, concurrency: concurrency, logger: logger)
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }
@@ -238,7 +243,7 @@ struct RunCommand: AsyncParsableCommand {
                 if sincePrint >= interval {
                     sincePrint = 0
                     let attempts = monitor.summary()
-                    Output.info(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
+                    Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
                 }
                 if let reason = monitor.stalled(window: giveUp) {
                     Output.info("vxt run: stopping: \(reason). Check the server, then run the same command again "
@@ -257,7 +262,7 @@ struct RunCommand: AsyncParsableCommand {
 
         try opened.store.checkpoint()
         let status = try opened.store.status()
-        Output.info(meter.line())
+        Output.progress(meter.line())
         Output.info("")
         Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))
         Output.info("""

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// Opens (or creates) a work directory for a pipeline and an input, refuses a mismatched
 /// resume, ingests what is not ingested yet, and returns abandoned work to pending.
@@ -46,7 +47,7 @@ public struct ExtractionJob {
         public let imageRecheck: ImageRecheck.Outcome?
     }
 
-    public func open(log: (String) -> Void, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
+    public func open(logger: Logger = .disabled, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
         let fm = FileManager.default
         try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let lock = try WorkDirectoryLock(workDirectory: workDirectory, stem: shard?.fileStem ?? "vxt")
@@ -83,7 +84,7 @@ public struct ExtractionJob {
             }
             if existing.pipelineHash != pipeline.hash {
                 if let reason = allowChanged {
-                    log("accepting a changed pipeline under \(workDirectory): \(reason)")
+                    logger.notice("accepting a changed pipeline", metadata: ["work.directory": "\(workDirectory)", "change.reason": "\(reason)"])
                     try store.recordChange(what: "pipeline", before: existing.pipelineHash, after: pipeline.hash, reason: reason)
                 } else {
                     throw Mismatch(message: """
@@ -96,7 +97,7 @@ public struct ExtractionJob {
             }
             if existing.inputSize != size || existing.inputModified != modified || existing.inputPath != absoluteInput {
                 if let known = existing.inputSHA256 {
-                    log("input changed on disk or moved; checking its content hash")
+                    logger.notice("input changed on disk or moved; checking its content hash", metadata: ["input.path": "\(inputPath)"])
                     let hash = try ExtractionJob.hashFile(inputPath)
                     if hash != known {
                         if let reason = allowChanged {
@@ -145,7 +146,7 @@ public struct ExtractionJob {
         }
         var recheck: ImageRecheck.Outcome?
         if let previous = previousImagesRoot {
-            log("--images changed from \(previous) to \(absoluteImages): looking again for the images that were missing")
+            logger.notice("--images changed: looking again for the images that were missing", metadata: ["images.before": "\(previous)", "images.after": "\(absoluteImages)"])
             recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.graph.stages).run()
         }
         let released = try store.releaseAbandoned()

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// Runs the pipeline's stages over the job store: claims ready tasks, hands each to the executor
 /// of its stage's output kind (`StageExecutor`), bounds the teacher calls in flight, and commits
@@ -11,6 +12,8 @@ public final class Runner: Sendable {
     /// Set for `image_transport: file`: prepared images are written there and sent as paths.
     public let imageFiles: PreparedImageFiles?
     public let concurrency: Int
+    /// Each failed task at debug level, with its record, stage and failure kind.
+    let logger: Logger
     let stopFlag = StopFlag()
     /// Teacher calls in flight, at most `concurrency`. Tasks are claimed beyond it (see
     /// `prefetch`) so that the next tasks' image work runs while the slots are busy waiting
@@ -25,8 +28,9 @@ public final class Runner: Sendable {
     private let claimGate = AsyncBudget(limit: 1)
 
     public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
-                imageFiles: PreparedImageFiles? = nil, concurrency: Int) {
+                imageFiles: PreparedImageFiles? = nil, concurrency: Int, logger: Logger = .disabled) {
         self.store = store
+        self.logger = logger
         self.pipeline = pipeline
         self.teacher = teacher
         self.preparer = preparer
@@ -159,6 +163,10 @@ public final class Runner: Sendable {
                                     startedAt: started, finishedAt: Date().timeIntervalSince1970, imageSHA256: result.imageSHA256)
         taskResult.failureStatus = result.failureStatus
         taskResult.failureEndpoint = result.failureEndpoint
+        if case let .failed(reason, kind) = result.outcome {
+            logger.debug("task failed", metadata: ["record.key": "\(task.recordKey)", "task.stage": "\(task.stage)",
+                                                   "failure.kind": "\(kind.rawValue)", "failure.reason": "\(reason)"])
+        }
         return taskResult
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// A teacher that is a long-running local process speaking JSONL, for users who run a model
 /// in-process (`--teacher cmd:'python3 serve.py'`).
@@ -48,11 +49,14 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
     private var nonJSONWarnings = 0
     private var isShutDown = false
     private var restartCount = 0
+    /// Lines the process printed that are not answers (the first five), as warnings.
+    let logger: Logger
 
     /// - Parameters:
     ///   - timeoutSeconds: how long one request may wait for its answer before it is retried.
-    public init(command: String, timeoutSeconds: Double = 600, maxAttempts: Int = 4) {
+    public init(command: String, timeoutSeconds: Double = 600, maxAttempts: Int = 4, logger: Logger = .disabled) {
         self.command = command
+        self.logger = logger
         self.timeoutSeconds = timeoutSeconds
         self.maxAttempts = max(1, maxAttempts)
         // Writing to a process that just died must be an error we handle, not a signal that kills vxt.
@@ -155,7 +159,8 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
             let warn = lock.withLock { () -> Bool in nonJSONWarnings += 1; return nonJSONWarnings <= 5 }
             if warn {
                 let text = String(decoding: line.prefix(120), as: UTF8.self)
-                FileHandle.standardError.write(Data("warning: \(endpointDescription) printed a line that is not a JSON object (print logs to stderr): \(text)\n".utf8))
+                logger.warning("the local teacher printed a line that is not a JSON object (it should print logs to stderr)",
+                               metadata: ["endpoint.url": "\(endpointDescription)", "line": "\(text)"])
             }
             return
         }

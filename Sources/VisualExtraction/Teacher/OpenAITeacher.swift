@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// Where a teacher server is and how to talk to it. The API key is read from the environment
 /// by name and kept only in memory: never logged, stored or exported.
@@ -49,15 +50,18 @@ public struct OpenAITeacher: Teacher {
     let client: CurlHTTPClient
     /// Told of every attempt's end, for the progress line and the stalled-teacher stop.
     public let monitor: TeacherMonitor?
+    /// Every failed attempt at debug level, with its endpoint, kind and the wait before the next.
+    let logger: Logger
 
     /// The mock teacher signs its answers with this `system_fingerprint`.
     public static let mockFingerprint = "vxt-mock-teacher"
 
-    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient, monitor: TeacherMonitor? = nil) {
+    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient, monitor: TeacherMonitor? = nil, logger: Logger = .disabled) {
         precondition(!endpoints.isEmpty, "a teacher needs at least one endpoint")
         self.endpoints = endpoints
         self.client = client
         self.monitor = monitor
+        self.logger = logger
         balancer = EndpointBalancer(limits: endpoints.map(\.limits))
     }
 
@@ -129,6 +133,11 @@ public struct OpenAITeacher: Teacher {
                     delay = OpenAITeacher.backoff(attempt: attempt)
                 }
             }
+            logger.debug("teacher attempt failed", metadata: [
+                "endpoint.url": "\(endpoint.baseURL)", "attempt.number": "\(attempt)", "attempt.limit": "\(maxAttempts)",
+                "failure.kind": "\(lastKind.rawValue)", "http.status": "\(lastStatus.map(String.init) ?? "none")",
+                "retry.delay_seconds": "\(String(format: "%.3f", attempt < maxAttempts ? delay ?? 0 : 0))",
+            ])
             if attempt < maxAttempts, let delay, delay > 0 {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// Builds a run's teacher from the pipeline's `teacher:` section and the command line: an
 /// OpenAI-compatible fleet (or one local process), checked by the preflight, optionally behind
@@ -21,6 +22,7 @@ public struct TeacherSetup: Sendable {
     public var preflight = true
     /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
     public var isMock = false
+    public var logger: Logger = .disabled
 
     public init(teachers: [String], concurrency: Int) {
         self.teachers = teachers
@@ -89,7 +91,7 @@ public struct TeacherSetup: Sendable {
                 throw .configuration("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
             }
             let process = LocalProcessTeacher(command: command, timeoutSeconds: timeoutSeconds ?? settings.timeoutSeconds ?? 600,
-                                              maxAttempts: settings.maxAttempts ?? 4)
+                                              maxAttempts: settings.maxAttempts ?? 4, logger: logger)
             local = process
             inner = process
             identity = "cmd:" + command
@@ -122,7 +124,7 @@ public struct TeacherSetup: Sendable {
                 }
             }
             local = nil
-            inner = OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor)
+            inner = OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor, logger: logger)
         }
         var teacher = inner
         if let cacheDirectory {

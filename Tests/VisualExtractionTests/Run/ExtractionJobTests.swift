@@ -15,7 +15,7 @@ import Testing
         let job = ExtractionJob(pipeline: pipeline, inputPath: input.path, imagesRoot: TestSupport.sampleImages.path,
                                 workDirectory: work, teacherURL: "mock")
         // The lock is released when the opened job goes (deinit), as at the end of a process.
-        _ = try job.open(log: { _ in })
+        _ = try job.open()
         // As a kill during ingest leaves it: part of the records stored, no full hash yet.
         try DatabaseQueue(path: work + "/vxt.sqlite").write { db in
             try db.execute(sql: "UPDATE run SET ingest_complete = 0, input_sha256 = NULL")
@@ -25,7 +25,7 @@ import Testing
         let other = try String(contentsOf: input, encoding: .utf8).replacingOccurrences(of: "astronaut", with: "cosmonaut")
         try other.write(to: input, atomically: true, encoding: .utf8)
         #expect {
-            _ = try job.open(log: { _ in })
+            _ = try job.open()
         } throws: { error in
             "\(error)".contains("is not the file \(work) began to ingest")
         }
