@@ -49,7 +49,10 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Option(help: "With --stdio: exit with status 3 after this many answers, abandoning the rest, to rehearse a crashing model process.")
     var exitAfter: Int?
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
+        logging.bootstrap()
         if stdio {
             await MockStdioTeacher.serve(latencyMs: latencyMs, jitterMs: jitterMs, exitAfter: exitAfter)
             return

@@ -7,7 +7,7 @@ extension JobStore {
     @discardableResult
     public func releaseAbandoned() throws -> Int {
         try pool.write { db in
-            try db.execute(sql: "UPDATE task SET state = 'pending', lease_until = NULL WHERE state = 'running'")
+            try db.execute(sql: "UPDATE task SET state = 'pending' WHERE state = 'running'")
             return db.changesCount
         }
     }
@@ -15,19 +15,19 @@ extension JobStore {
     /// Marks up to `limit` ready tasks of `stage` as running and returns them, in input order,
     /// with their records and the outputs of the stages they need. A handful of statements per
     /// batch, not per task: claiming is on every task's path.
-    public func claim(stage: StageGraph.Node, limit: Int, leaseSeconds: Double = 3600) async throws -> [ClaimedTask] {
+    public func claim(stage: StageGraph.Node, limit: Int) async throws -> [ClaimedTask] {
         let now = Date().timeIntervalSince1970
         let needs = stage.needs
         let name = stage.name
         return try await pool.write { db in
             let marked = try Row.fetchAll(db.cachedStatement(sql: """
-                UPDATE task SET state = 'running', lease_until = ?, started_at = ?, attempts = attempts + 1
+                UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1
                 WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
-                RETURNING record_key, attempts, id
-                """), arguments: [now + leaseSeconds, now, name, limit])
+                RETURNING record_key, id
+                """), arguments: [now, name, limit])
             guard !marked.isEmpty else { return [] }
-            var attempts: [String: (attempt: Int, id: Int64)] = [:]
-            for row in marked { attempts[row[0]] = (row[1], row[2]) }
+            var ids: [String: Int64] = [:]
+            for row in marked { ids[row[0]] = row[1] }
             let keys = JobStore.jsonArray(marked.map { $0[0] as String })
             var upstream: [String: [String: String]] = [:]
             for need in needs {
@@ -42,9 +42,9 @@ extension JobStore {
                 SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
                 """), arguments: [keys]).map { row in
                 let key: String = row[0]
-                guard let claimed = attempts[key] else { throw DatabaseError(message: "record \(key) was read for a claim it is not part of") }
-                return ClaimedTask(taskID: claimed.id, recordKey: key, stage: name, attempt: claimed.attempt,
-                                   record: try JobStore.decodeRecord(row), upstream: upstream[key] ?? [:])
+                guard let id = ids[key] else { throw DatabaseError(message: "record \(key) was read for a claim it is not part of") }
+                return ClaimedTask(taskID: id, recordKey: key, stage: name, record: try JobStore.decodeRecord(row),
+                                   upstream: upstream[key] ?? [:])
             }
         }
     }

@@ -11,7 +11,7 @@ extension JobStore {
             // Records whose task of a stage became done here; their dependents move after the loop,
             // one statement per dependent stage for the whole batch.
             var doneKeys: [String: [String]] = [:]
-            let done = "UPDATE task SET state = 'done', lease_until = NULL, last_error = NULL, output_id = ?, started_at = ?, finished_at = ?, "
+            let done = "UPDATE task SET state = 'done', last_error = NULL, output_id = ?, started_at = ?, finished_at = ?, "
                 + "note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?, mock = ?, teacher_attempts = ? "
             let doneByID = try db.cachedStatement(sql: done + "WHERE id = ? AND state = 'running'")
             let doneByKey = try db.cachedStatement(sql: done + "WHERE record_key = ? AND stage = ? AND state = 'running'")
@@ -38,7 +38,7 @@ extension JobStore {
                     let output = try result.request.map { try JobStore.appendOutput(db, request: $0, output: nil, parsed: nil) }
                     try db.execute(sql: """
                         UPDATE task
-                        SET state = 'failed', lease_until = NULL, last_error = ?, failure_kind = ?, failure_status = ?,
+                        SET state = 'failed', last_error = ?, failure_kind = ?, failure_status = ?,
                             failure_endpoint = ?, output_id = ?, started_at = ?, finished_at = ?
                         WHERE record_key = ? AND stage = ? AND state = 'running'
                         """, arguments: [reason, kind.rawValue, result.failureStatus, result.failureEndpoint, output,
@@ -74,7 +74,7 @@ extension JobStore {
     /// The task columns a merge copies as they are (besides the key, which may change, and the
     /// output id, which points into the merged store).
     static let copiedTaskColumns = """
-        stage, state, attempts, lease_until, last_error, started_at, finished_at, note, finish_reason, prompt_tokens,
+        stage, state, attempts, last_error, started_at, finished_at, note, finish_reason, prompt_tokens,
         completion_tokens, model, endpoint, mock, teacher_attempts, failure_kind, failure_status, failure_endpoint
         """
 

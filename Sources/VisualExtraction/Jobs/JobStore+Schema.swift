@@ -185,6 +185,11 @@ extension JobStore {
             // The input's identity before its full hash exists (ingest incomplete).
             try db.execute(sql: "ALTER TABLE run ADD COLUMN input_probe TEXT")
         }
+        migrator.registerMigration("v8: no lease column") { db in
+            // Written on every claim, never read: the work directory's lock, not a lease, says
+            // whether the process that claimed a task is alive.
+            try db.execute(sql: "ALTER TABLE task DROP COLUMN lease_until")
+        }
         return migrator
     }
 }

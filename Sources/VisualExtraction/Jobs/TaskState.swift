@@ -18,7 +18,6 @@ public struct ClaimedTask: Sendable {
     public let taskID: Int64
     public let recordKey: String
     public let stage: String
-    public let attempt: Int
     public let record: CorpusRecord
     /// Raw output text of each finished stage of this record.
     public let upstream: [String: String]
