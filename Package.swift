@@ -4,7 +4,7 @@ import PackageDescription
 /// Every Swift target gets the same strict settings: cheap now, expensive to add later.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("InternalImportsByDefault")
 ]
 
 let package = Package(
@@ -12,14 +12,14 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vxt", targets: ["vxt"]),
-        .library(name: "VisualExtraction", targets: ["VisualExtraction"]),
+        .library(name: "VisualExtraction", targets: ["VisualExtraction"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2")
     ],
     targets: [
         // C shims: only what Swift cannot call directly (variadic curl_easy_setopt,
@@ -50,7 +50,7 @@ let package = Package(
                 "CCurl", "CJPEG", "CHash", "CZlib", "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             // The shipped pipelines (links to pipelines/*.yaml), compiled into the binary as bytes so
             // that `vxt run paper` works from any folder; the YAML files stay the one source.
@@ -63,7 +63,7 @@ let package = Package(
                 "VisualExtraction",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ],
             swiftSettings: strict
         ),
@@ -72,7 +72,7 @@ let package = Package(
             dependencies: [
                 "VisualExtraction", "MockTeacher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
@@ -88,7 +88,7 @@ let package = Package(
             dependencies: ["VisualExtraction", "MockTeacher", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"],
             swiftSettings: strict
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

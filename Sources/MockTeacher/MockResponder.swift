@@ -90,19 +90,23 @@ public enum MockResponder {
         let completionTokens = max(1, content.utf8.count / 4)
         var out = "{\"id\":\"mock-\(ContentHasher.sha256(body).prefix(16))\",\"object\":\"chat.completion\",\"created\":0,\"model\":"
         JSONValueWriter.string(model, to: &out)
-        out += ",\"system_fingerprint\":\"\(OpenAITeacher.mockFingerprint)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+        out +=
+            ",\"system_fingerprint\":\"\(OpenAITeacher.mockFingerprint)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
         JSONValueWriter.string(content, to: &out)
-        out += "},\"finish_reason\":\"\(truncated ? "length" : "stop")\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
+        out +=
+            "},\"finish_reason\":\"\(truncated ? "length" : "stop")\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
         return Answer(status: 200, body: out)
     }
 
     /// The benchmark stand-in's answer to everything: one sentence, so a one-pair statements
     /// prompt parses too.
-    static let fixed = Answer(status: 200, body: """
-        {"id":"mock-fixed","object":"chat.completion","created":0,"model":"mock","system_fingerprint":"vxt-mock-teacher",\
-        "choices":[{"index":0,"message":{"role":"assistant","content":"The object in the image is red."},"finish_reason":"stop"}],\
-        "usage":{"prompt_tokens":300,"completion_tokens":8,"total_tokens":308}}
-        """)
+    static let fixed = Answer(
+        status: 200,
+        body: """
+            {"id":"mock-fixed","object":"chat.completion","created":0,"model":"mock","system_fingerprint":"vxt-mock-teacher",\
+            "choices":[{"index":0,"message":{"role":"assistant","content":"The object in the image is red."},"finish_reason":"stop"}],\
+            "usage":{"prompt_tokens":300,"completion_tokens":8,"total_tokens":308}}
+            """)
 
     static func error(_ status: Int, _ message: String) -> Answer {
         var out = "{\"error\":{\"message\":"
@@ -137,7 +141,8 @@ public enum MockResponder {
     /// declarative sentence, but it carries the question's subject and the answer verbatim, so
     /// the audit's coverage check and the answerability stage can find both.
     static func statement(question: String, answer: String) -> String {
-        let firstLine = question.replacingOccurrences(of: "<image>", with: "")
+        let firstLine =
+            question.replacingOccurrences(of: "<image>", with: "")
             .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
         var q = firstLine
         while q.hasSuffix("?") || q.hasSuffix(".") { q.removeLast() }
@@ -170,13 +175,17 @@ public enum MockResponder {
             return String(rest[..<end])
         }
         func words(_ text: String) -> Set<String> {
-            Set(text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
-                .filter { $0.count > 3 && !["what", "which", "where", "many", "much", "this", "that", "there", "shown", "image"].contains($0) })
+            Set(
+                text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+                    .filter {
+                        $0.count > 3 && !["what", "which", "where", "many", "much", "this", "that", "there", "shown", "image"].contains($0)
+                    })
         }
         let asked = words(question)
         let sentences = description.components(separatedBy: ". ")
         guard let best = sentences.max(by: { words($0).intersection(asked).count < words($1).intersection(asked).count }),
-              !words(best).intersection(asked).isEmpty else { return "unknown" }
+            !words(best).intersection(asked).isEmpty
+        else { return "unknown" }
         let first = question.lowercased().split(separator: " ").first.map(String.init) ?? ""
         if ["is", "are", "does", "do", "can", "was", "were", "has", "have"].contains(first) {
             let lower = " " + best.lowercased() + " "
@@ -229,7 +238,9 @@ public enum MockResponder {
             return .failure(MockError("cannot decode the request's image: \(error)"))
         case let .success(image):
             let mean = image.meanColor
-            return .success("This is a \(image.width)x\(image.height) image whose average colour is \(colorName(mean)) (RGB \(mean.red), \(mean.green), \(mean.blue)).")
+            return .success(
+                "This is a \(image.width)x\(image.height) image whose average colour is \(colorName(mean)) (RGB \(mean.red), \(mean.green), \(mean.blue))."
+            )
         }
     }
 
@@ -244,12 +255,13 @@ public enum MockResponder {
             ("light grey", 192, 192, 192), ("red", 200, 30, 30), ("green", 40, 160, 40), ("blue", 40, 60, 200),
             ("yellow", 230, 220, 40), ("orange", 240, 140, 30), ("brown", 120, 80, 40), ("purple", 120, 50, 150),
             ("pink", 240, 150, 180), ("teal", 30, 130, 130), ("olive", 110, 110, 40), ("navy", 20, 30, 90),
-            ("beige", 220, 200, 160),
+            ("beige", 220, 200, 160)
         ]
         var best = palette[0]
         var bestDistance = Int.max
         for entry in palette {
-            let d = (entry.1 - c.red) * (entry.1 - c.red) + (entry.2 - c.green) * (entry.2 - c.green) + (entry.3 - c.blue) * (entry.3 - c.blue)
+            let d =
+                (entry.1 - c.red) * (entry.1 - c.red) + (entry.2 - c.green) * (entry.2 - c.green) + (entry.3 - c.blue) * (entry.3 - c.blue)
             if d < bestDistance { bestDistance = d; best = entry }
         }
         return best.0

@@ -27,8 +27,10 @@ public final class MockTeacherServer: Sendable {
         /// body: the stand-in for benchmarks, where the server must cost as little as possible.
         public var fixedAnswer: Bool
 
-        public init(host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil,
-                    faults: MockFaults = MockFaults(), threads: Int = 1, fixedAnswer: Bool = false) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, latencyMs: Int = 0, statementFault: MockResponder.StatementFault? = nil,
+            faults: MockFaults = MockFaults(), threads: Int = 1, fixedAnswer: Bool = false
+        ) {
             self.host = host
             self.port = port
             self.latencyMs = latencyMs
@@ -52,8 +54,10 @@ public final class MockTeacherServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(latencyMs: latency, statementFault: fault,
-                                                                                      faults: faults, ledger: ledger, fixedAnswer: fixed))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MockHTTPHandler(
+                            latencyMs: latency, statementFault: fault,
+                            faults: faults, ledger: ledger, fixedAnswer: fixed))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -137,7 +141,11 @@ final class MockHTTPHandler: ChannelInboundHandler {
                 // The latency stands for inference; listing models is instant on real servers, and
                 // vxt's preflight asks before anything else.
                 delay = 0
-                answer = .init(status: 200, body: "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"owned_by\":\"\(OpenAITeacher.mockFingerprint)\"}]}")
+                answer = .init(
+                    status: 200,
+                    body:
+                        "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"owned_by\":\"\(OpenAITeacher.mockFingerprint)\"}]}"
+                )
             } else {
                 answer = .init(status: 404, body: "{\"error\":{\"message\":\"no route \(head.method) \(head.uri)\"}}")
             }

@@ -55,30 +55,38 @@ struct AuditCommand: ParsableCommand {
         }
         if let html {
             let written = try AuditReport(store: store).write(to: html, maxCards: cards)
-            Output.info("report: \(html) (\(written.cards) cards: \(written.flaggedShown) of \(written.flaggedTotal) flagged, \(written.cleanShown) of \(written.cleanTotal) clean)")
+            Output.info(
+                "report: \(html) (\(written.cards) cards: \(written.flaggedShown) of \(written.flaggedTotal) flagged, \(written.cleanShown) of \(written.cleanTotal) clean)"
+            )
         }
     }
 
     static func table(_ s: AuditSummary, outcome: Auditor.Outcome) -> String {
         func pct(_ x: Double) -> String { String(format: "%5.1f%%", x * 100) }
         var lines: [String] = []
-        lines.append("audited \(outcome.audited) new or changed samples in \(String(format: "%.1f", outcome.seconds)) s; \(s.samples) samples in all")
-        lines.append("clean: \(s.samples - s.flagged) (\(pct(s.samples > 0 ? Double(s.samples - s.flagged) / Double(s.samples) : 0)))   "
-                     + "mean statement coverage: \(pct(s.meanCoverage))   median words: \(s.medianWords)")
+        lines.append(
+            "audited \(outcome.audited) new or changed samples in \(String(format: "%.1f", outcome.seconds)) s; \(s.samples) samples in all"
+        )
+        lines.append(
+            "clean: \(s.samples - s.flagged) (\(pct(s.samples > 0 ? Double(s.samples - s.flagged) / Double(s.samples) : 0)))   "
+                + "mean statement coverage: \(pct(s.meanCoverage))   median words: \(s.medianWords)")
         lines.append("")
         lines.append("flag                  samples   share")
         for flag in AuditFlag.allCases {
             let n = s.flags[flag.rawValue] ?? 0
             let share = s.samples > 0 ? Double(n) / Double(s.samples) : 0
-            lines.append(flag.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%9d", n) + "  " + (flag == .imageProblem ? "  (records)" : pct(share)))
+            lines.append(
+                flag.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%9d", n) + "  "
+                    + (flag == .imageProblem ? "  (records)" : pct(share)))
         }
         lines.append("")
         lines.append("source          samples  flagged  coverage  answerable  top flags")
         for row in s.sources {
             let top = row.flags.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(3)
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            lines.append(row.source.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%9d %8d", row.samples, row.flagged)
-                         + "   " + pct(row.meanCoverage) + "    " + (row.answerableShare.map(pct) ?? "     –") + "   " + top)
+            lines.append(
+                row.source.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%9d %8d", row.samples, row.flagged)
+                    + "   " + pct(row.meanCoverage) + "    " + (row.answerableShare.map(pct) ?? "     –") + "   " + top)
         }
         return lines.joined(separator: "\n")
     }

@@ -20,7 +20,10 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "llava, jsonl or paper.")
     var format: ExportFormat
 
-    @Option(help: "Output file, or - for standard output. A file is written beside its final name and renamed into place when complete, so a reader never sees half an export.")
+    @Option(
+        help:
+            "Output file, or - for standard output. A file is written beside its final name and renamed into place when complete, so a reader never sees half an export."
+    )
     var out: String
 
     @Option(help: ArgumentHelp("Leave out samples with any of these audit flags (see `vxt audit --help`).", valueName: "flag,flag"))

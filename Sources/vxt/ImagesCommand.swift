@@ -35,16 +35,23 @@ struct ImagesCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             Output.data(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            var lines = ["\(report.records) records, \(report.recordsWithImages) with images, \(report.images) images: \(report.ok) ok, \(report.problemCount) with problems"]
-            lines.append("formats: " + report.formats.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                         + (report.misnamed > 0 ? " (\(report.misnamed) with an extension that names another format)" : ""))
-            for (title, problems) in [("missing", report.missing), ("outside --images", report.outsideRoot), ("corrupt", report.corrupt),
-                                      ("unsupported", report.unsupported), ("oversized", report.oversized)] where !problems.isEmpty {
+            var lines = [
+                "\(report.records) records, \(report.recordsWithImages) with images, \(report.images) images: \(report.ok) ok, \(report.problemCount) with problems"
+            ]
+            lines.append(
+                "formats: " + report.formats.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                    + (report.misnamed > 0 ? " (\(report.misnamed) with an extension that names another format)" : ""))
+            for (title, problems) in [
+                ("missing", report.missing), ("outside --images", report.outsideRoot), ("corrupt", report.corrupt),
+                ("unsupported", report.unsupported), ("oversized", report.oversized)
+            ] where !problems.isEmpty {
                 lines.append("\(title): \(problems.count)")
                 for p in problems.prefix(20) { lines.append("  record \(p.record): \(p.reason)") }
                 if problems.count > 20 { lines.append("  … \(problems.count - 20) more (use --json for all)") }
             }
-            if report.unreadableRecords > 0 { lines.append("\(report.unreadableRecords) records could not be read; `vxt run` reports each") }
+            if report.unreadableRecords > 0 {
+                lines.append("\(report.unreadableRecords) records could not be read; `vxt run` reports each")
+            }
             Output.data(lines.joined(separator: "\n"))
         }
         if report.problemCount > 0 { throw ExitCode(1) }

@@ -14,7 +14,8 @@ struct InitCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The built-in pipeline to start from: \(BuiltInPipelines.names.joined(separator: " or ")).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp("The built-in pipeline to start from: \(BuiltInPipelines.names.joined(separator: " or ")).", valueName: "name"))
     var from = "paper"
 
     @Option(help: "Where to write it (default: <from>.yaml in the current folder; - for standard output).")

@@ -49,12 +49,15 @@ struct InspectCommand: ParsableCommand {
             "records: \(report.records) · with image \(report.withImage) · without \(report.withoutImage) · multi-image \(report.multiImage) · video \(report.video) · unusable \(report.problems)",
             "QA pairs: \(report.pairs) · per record min \(report.pairsPerRecord.min) / median \(report.pairsPerRecord.median) / max \(report.pairsPerRecord.max)",
             "answer formats (pairs): \(list(report.answerFormats))",
-            String(format: "multiple choice: %d pairs (%.1f%%) · OCR hints: %d · region boxes: %d", report.multipleChoicePairs,
-                   report.multipleChoiceShare * 100, report.ocrHintPairs, report.regionPairs),
-            "<image> in the first question: \(list(report.imageTokenPlacement))",
+            String(
+                format: "multiple choice: %d pairs (%.1f%%) · OCR hints: %d · region boxes: %d", report.multipleChoicePairs,
+                report.multipleChoiceShare * 100, report.ocrHintPairs, report.regionPairs),
+            "<image> in the first question: \(list(report.imageTokenPlacement))"
         ]
         if !report.sources.isEmpty { lines.append("sources: \(list(report.sources))") }
-        lines.append("duplicate ids: \(report.duplicateIDs)" + (report.duplicateExamples.isEmpty ? "" : " (e.g. \(report.duplicateExamples.prefix(5).joined(separator: ", ")))"))
+        lines.append(
+            "duplicate ids: \(report.duplicateIDs)"
+                + (report.duplicateExamples.isEmpty ? "" : " (e.g. \(report.duplicateExamples.prefix(5).joined(separator: ", ")))"))
         if let missing = report.missingImages {
             lines.append("images missing under \(images ?? ""): \(missing)")
             for example in report.missingExamples.prefix(10) { lines.append("  \(example)") }

@@ -4,7 +4,9 @@ import Logging
 
 /// `--log-level` and `--log-format`, for the commands that do long work.
 struct LogOptions: ParsableArguments {
-    @Option(help: "Least severe log level shown on stderr: trace, debug (every failed attempt and task), info, notice, warning, error, critical.")
+    @Option(
+        help:
+            "Least severe log level shown on stderr: trace, debug (every failed attempt and task), info, notice, warning, error, critical.")
     var logLevel: LogLevel = .info
 
     @Option(help: "text for people; json for log collectors: every message, log entry and progress line on stderr is one JSON object.")

@@ -28,7 +28,10 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Option(help: "Share of chat-completion requests that meet a fault (0-1).")
     var failRate: Double = 0
 
-    @Option(help: "Faults to draw from, comma-separated: 429 (with Retry-After), 500, drop (connection closed unanswered), stall (never answers), length (half an answer, finish_reason length).")
+    @Option(
+        help:
+            "Faults to draw from, comma-separated: 429 (with Retry-After), 500, drop (connection closed unanswered), stall (never answers), length (half an answer, finish_reason length)."
+    )
     var faults = MockFaultKinds.all
 
     @Option(help: "Seed of the fault and jitter draws: the same seed and requests meet the same faults.")
@@ -57,11 +60,15 @@ struct MockTeacherCommand: AsyncParsableCommand {
             await MockStdioTeacher.serve(latencyMs: latencyMs, jitterMs: jitterMs, exitAfter: exitAfter)
             return
         }
-        let server = try await MockTeacherServer.start(.init(
-            host: host, port: port, latencyMs: latencyMs,
-            faults: MockFaults(failRate: failRate, kinds: faults.kinds, seed: seed, retryAfterSeconds: retryAfter, jitterMs: jitterMs), threads: threads,
-            fixedAnswer: fixedAnswer))
-        Output.info("mock teacher listening on \(server.baseURL)" + (failRate > 0 ? " (fault rate \(failRate): \(faults.defaultValueDescription), seed \(seed))" : ""))
+        let server = try await MockTeacherServer.start(
+            .init(
+                host: host, port: port, latencyMs: latencyMs,
+                faults: MockFaults(failRate: failRate, kinds: faults.kinds, seed: seed, retryAfterSeconds: retryAfter, jitterMs: jitterMs),
+                threads: threads,
+                fixedAnswer: fixedAnswer))
+        Output.info(
+            "mock teacher listening on \(server.baseURL)"
+                + (failRate > 0 ? " (fault rate \(failRate): \(faults.defaultValueDescription), seed \(seed))" : ""))
         try await server.wait()
     }
 }

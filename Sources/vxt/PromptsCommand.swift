@@ -32,7 +32,8 @@ struct PromptsCommand: ParsableCommand {
         }
         let store = try work.map { try JobStore.open(workDirectory: $0) }
         if !stage.needs.isEmpty && store == nil {
-            throw ValidationError("stage \(stage.name) needs \(stage.needs.joined(separator: ", ")); pass --work DIR of a run that has them")
+            throw ValidationError(
+                "stage \(stage.name) needs \(stage.needs.joined(separator: ", ")); pass --work DIR of a run that has them")
         }
         var problems = 0
         _ = try RecordSplitter(path: input).forEach { event in

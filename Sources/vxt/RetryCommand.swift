@@ -20,8 +20,10 @@ struct RetryCommand: ParsableCommand {
     @Option(help: "Only this stage.")
     var stage: String?
 
-    @Option(help: ArgumentHelp("Only failures of these kinds, comma-separated.",
-                               valueName: "kind,kind"))
+    @Option(
+        help: ArgumentHelp(
+            "Only failures of these kinds, comma-separated.",
+            valueName: "kind,kind"))
     var kind: FailureKinds?
 
     @Option(help: "Only failures whose message contains this text (prefer --kind).")
@@ -45,11 +47,13 @@ struct RetryCommand: ParsableCommand {
         if summary.returned == 0 {
             let alone = summary.leftAlone.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }
             if !alone.isEmpty {
-                Output.info("not retried: \(alone.joined(separator: ", ")) (input problems are fixed in the input; "
-                            + "missing images with --kind image_missing; dependents come back with the stage they need)")
+                Output.info(
+                    "not retried: \(alone.joined(separator: ", ")) (input problems are fixed in the input; "
+                        + "missing images with --kind image_missing; dependents come back with the stage they need)")
             } else {
-                Output.info("no failed task matches" + (kind.map { " --kind \($0)" } ?? "") + (stage.map { " --stage \($0)" } ?? "")
-                            + (reason.map { " --reason \"\($0)\"" } ?? "") + "; `vxt status --work \(options.work)` lists the failures by kind")
+                Output.info(
+                    "no failed task matches" + (kind.map { " --kind \($0)" } ?? "") + (stage.map { " --stage \($0)" } ?? "")
+                        + (reason.map { " --reason \"\($0)\"" } ?? "") + "; `vxt status --work \(options.work)` lists the failures by kind")
             }
         }
     }

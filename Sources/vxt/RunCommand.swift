@@ -40,9 +40,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Work directory: holds the job store (vxt.sqlite); reuse it to resume.")
     var work: String
 
-    @Option(help: ArgumentHelp(
-        "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; give it once per server to spread requests over a fleet (or list teacher.endpoints in the pipeline file). Or cmd:'<command>': a local process that reads request lines on stdin and writes answer lines on stdout (see the README). Without any, the built-in mock teacher answers.",
-        valueName: "url|cmd:..."))
+    @Option(
+        help: ArgumentHelp(
+            "Teacher base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; give it once per server to spread requests over a fleet (or list teacher.endpoints in the pipeline file). Or cmd:'<command>': a local process that reads request lines on stdin and writes answer lines on stdout (see the README). Without any, the built-in mock teacher answers.",
+            valueName: "url|cmd:..."))
     var teacher: [String] = []
 
     @Option(help: "Model name to request (default: the pipeline's teacher.model).")
@@ -69,7 +70,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Mock teacher only: delay each answer by this many milliseconds.")
     var mockLatencyMs = 0
 
-    @Option(help: "Mock teacher only: answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
+    @Option(
+        help: "Mock teacher only: answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
     var mockStatementFault: MockResponder.StatementFault?
 
     @Option(help: "Mock teacher only: share of requests that meet a fault (see --mock-faults), seeded and reproducible.")
@@ -81,16 +83,28 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between progress lines on stderr.")
     var progressInterval: Double = 5
 
-    @Option(help: ArgumentHelp("Run only slice i of n (0-based), into <work>/shard-000i-of-000n.sqlite; read from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VXT_SHARD_COUNT when absent.", valueName: "i/n"))
+    @Option(
+        help: ArgumentHelp(
+            "Run only slice i of n (0-based), into <work>/shard-000i-of-000n.sqlite; read from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VXT_SHARD_COUNT when absent.",
+            valueName: "i/n"))
     var shard: Shard?
 
-    @Option(help: ArgumentHelp("Accept a changed pipeline (or --model) or input under an existing work directory; the reason is recorded in the store.", valueName: "why"))
+    @Option(
+        help: ArgumentHelp(
+            "Accept a changed pipeline (or --model) or input under an existing work directory; the reason is recorded in the store.",
+            valueName: "why"))
     var allowChanged: String?
 
-    @Option(help: "Directory of the response cache (responses.sqlite), shared across work directories; keep it on local disk. Answers are keyed by the teacher too: a mock rehearsal's answers are never served to a real run.")
+    @Option(
+        help:
+            "Directory of the response cache (responses.sqlite), shared across work directories; keep it on local disk. Answers are keyed by the teacher too: a mock rehearsal's answers are never served to a real run."
+    )
     var cache: String?
 
-    @Option(help: ArgumentHelp("Stop the run when no teacher attempt has been answered for this long and every attempt failed on transport (connection refused, timeout).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Stop the run when no teacher attempt has been answered for this long and every attempt failed on transport (connection refused, timeout).",
+            valueName: "seconds"))
     var giveUpAfter: Double = 300
 
     @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
@@ -101,7 +115,8 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(LocalProcessTeacher.scheme)) {
-            throw ValidationError("--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1, or cmd:'<command>' (got \(url))")
+            throw ValidationError(
+                "--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1, or cmd:'<command>' (got \(url))")
         }
         let commands = teacher.filter { $0.hasPrefix(LocalProcessTeacher.scheme) }
         if !commands.isEmpty {
@@ -126,12 +141,15 @@ struct RunCommand: AsyncParsableCommand {
             let status: Int32 = signal == SIGTERM ? 143 : 130
             let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
             guard count == 1, let runner = stopTarget.runner else {
-                Output.info(count == 1 ? "stopping (\(name)) before any request was sent; the next run resumes where this one stopped"
-                                       : "quitting now; unfinished requests will be redone by the next run")
+                Output.info(
+                    count == 1
+                        ? "stopping (\(name)) before any request was sent; the next run resumes where this one stopped"
+                        : "quitting now; unfinished requests will be redone by the next run")
                 Glibc.exit(status)
             }
-            Output.info("stopping (\(name)): committing what has landed; requests in flight go back to pending for the next run "
-                        + "(a second signal quits at once)")
+            Output.info(
+                "stopping (\(name)): committing what has landed; requests in flight go back to pending for the next run "
+                    + "(a second signal quits at once)")
             Task {
                 do {
                     let released = try await runner.abandon()
@@ -150,13 +168,15 @@ struct RunCommand: AsyncParsableCommand {
             loaded = try Pipeline(definition: definition, path: pipeline)
         }
         let pipeline = loaded
-        let imagesRoot = images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
+        let imagesRoot =
+            images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
         if !skipPreflight {
             do {
                 let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot).run()
                 if report.sampled > 0 && report.resolved < report.sampled {
-                    Output.info("preflight: \(report.sampled - report.resolved) of the first \(report.sampled) records with an image "
-                                + "do not find it under --images \(imagesRoot); they will fail as image_missing")
+                    Output.info(
+                        "preflight: \(report.sampled - report.resolved) of the first \(report.sampled) records with an image "
+                            + "do not find it under --images \(imagesRoot); they will fail as image_missing")
                 }
             } catch {
                 Output.info("vxt run: preflight failed: \(error)")
@@ -167,8 +187,10 @@ struct RunCommand: AsyncParsableCommand {
         var mock: MockTeacherServer?
         var teachers = teacher
         if teachers.isEmpty && (pipeline.definition.teacher.endpoints ?? []).isEmpty {
-            let server = try await MockTeacherServer.start(.init(latencyMs: mockLatencyMs, statementFault: mockStatementFault,
-                                                                 faults: MockFaults(failRate: mockFailRate, kinds: mockFaults.kinds)))
+            let server = try await MockTeacherServer.start(
+                .init(
+                    latencyMs: mockLatencyMs, statementFault: mockStatementFault,
+                    faults: MockFaults(failRate: mockFailRate, kinds: mockFaults.kinds)))
             mock = server
             teachers = [server.baseURL]
             Output.info("no --teacher given: using the built-in mock teacher at \(server.baseURL) (outputs are marked mock)")
@@ -195,20 +217,27 @@ struct RunCommand: AsyncParsableCommand {
         for note in connection.notes { Output.info(note) }
         let baseURL = connection.destination
         let slice = try shard ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
-        let job = ExtractionJob(pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
-                                shard: slice, allowChanged: allowChanged)
+        let job = ExtractionJob(
+            pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
+            shard: slice, allowChanged: allowChanged)
         let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
-        Output.info("reading \(input) into \(storePath)" + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
+        Output.info(
+            "reading \(input) into \(storePath)"
+                + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
         let ingestStart = ProgressMeter.now()
         let opened = try job.open(logger: logger)
         if let summary = opened.ingested {
-            Output.info(String(format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
-                               summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
+            Output.info(
+                String(
+                    format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
+                    summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
         } else {
             Output.info("resuming: input already ingested (\(opened.configuration.recordCount) records)")
         }
         if let recheck = opened.imageRecheck {
-            Output.info("images found again under the new --images: \(recheck.found) of \(recheck.checked) records that missed one are back to work")
+            Output.info(
+                "images found again under the new --images: \(recheck.found) of \(recheck.checked) records that missed one are back to work"
+            )
         }
         if opened.released > 0 {
             Output.info("returned \(opened.released) tasks left running by an earlier process to pending")
@@ -217,15 +246,18 @@ struct RunCommand: AsyncParsableCommand {
         let monitor = connection.monitor
         var imageFiles: PreparedImageFiles?
         if pipeline.definition.teacher.imageTransport == .file {
-            let files = PreparedImageFiles(directory: pipeline.definition.teacher.imageDirectory
-                                           ?? (work as NSString).appendingPathComponent("prepared-images"))
-            Output.info("images go to the teacher as file:// paths under \(files.directory) (image_transport: file; "
-                        + "servers must read that path, e.g. vLLM --allowed-local-media-path \(files.directory))")
+            let files = PreparedImageFiles(
+                directory: pipeline.definition.teacher.imageDirectory
+                    ?? (work as NSString).appendingPathComponent("prepared-images"))
+            Output.info(
+                "images go to the teacher as file:// paths under \(files.directory) (image_transport: file; "
+                    + "servers must read that path, e.g. vLLM --allowed-local-media-path \(files.directory))")
             imageFiles = files
         }
-        let runner = Runner(store: opened.store, pipeline: pipeline, teacher: connection.teacher,
-                            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
-                            imageFiles: imageFiles, concurrency: concurrency, logger: logger)
+        let runner = Runner(
+            store: opened.store, pipeline: pipeline, teacher: connection.teacher,
+            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
+            imageFiles: imageFiles, concurrency: concurrency, logger: logger)
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }
@@ -246,8 +278,9 @@ struct RunCommand: AsyncParsableCommand {
                     Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
                 }
                 if let reason = monitor.stalled(window: giveUp) {
-                    Output.info("vxt run: stopping: \(reason). Check the server, then run the same command again "
-                                + "(finished work is kept; --give-up-after sets how long to wait).")
+                    Output.info(
+                        "vxt run: stopping: \(reason). Check the server, then run the same command again "
+                            + "(finished work is kept; --give-up-after sets how long to wait).")
                     _ = try? await runner.abandon()
                     Glibc.exit(3)
                 }
@@ -265,16 +298,20 @@ struct RunCommand: AsyncParsableCommand {
         Output.progress(meter.line())
         Output.info("")
         Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))
-        Output.info("""
+        Output.info(
+            """
 
             job store: \(storePath)
-            """ + (slice == nil ? """
+            """
+                + (slice == nil
+                    ? """
 
-            export:    \(CommandLine.arguments[0]) export --work \(work) --format llava --out \(work)/corpus.llava.json
-            """ : """
+                    export:    \(CommandLine.arguments[0]) export --work \(work) --format llava --out \(work)/corpus.llava.json
+                    """
+                    : """
 
-            when every shard is done: \(CommandLine.arguments[0]) merge --work \(work), then export
-            """))
+                    when every shard is done: \(CommandLine.arguments[0]) merge --work \(work), then export
+                    """))
         if outcome.interrupted { throw ExitCode(130) }
     }
 }

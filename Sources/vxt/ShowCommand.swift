@@ -19,7 +19,9 @@ struct ShowCommand: ParsableCommand {
         var lines: [String] = []
         let r = detail.record
         lines.append("record \(r.displayID) (key \(detail.key), position \(r.position))")
-        lines.append("images: \(r.images.isEmpty ? "none" : r.images.joined(separator: ", "))" + (detail.imageSHA256.map { " (sha256 \($0.prefix(16))…)" } ?? ""))
+        lines.append(
+            "images: \(r.images.isEmpty ? "none" : r.images.joined(separator: ", "))"
+                + (detail.imageSHA256.map { " (sha256 \($0.prefix(16))…)" } ?? ""))
         if let source = r.source { lines.append("source: \(source)") }
         if let skip = r.skipReason { lines.append("skipped: \(skip)") }
         if let problem = detail.problem { lines.append("problem: \(problem)") }
@@ -33,7 +35,9 @@ struct ShowCommand: ParsableCommand {
             if let e = task.lastError { lines.append("reason: \(e)") }
             if let note = task.note { lines.append("note: \(note)") }
             if let model = task.model { lines.append("model: \(model) at \(task.endpoint ?? "?")") }
-            if let p = task.promptTokens, let c = task.completionTokens { lines.append("usage: \(p) prompt + \(c) completion tokens, finish_reason \(task.finishReason ?? "?")") }
+            if let p = task.promptTokens, let c = task.completionTokens {
+                lines.append("usage: \(p) prompt + \(c) completion tokens, finish_reason \(task.finishReason ?? "?")")
+            }
             if let s = task.startedAt, let f = task.finishedAt { lines.append(String(format: "time: %.3f s", f - s)) }
             if let request = task.request { lines.append("request: \(request)") }
             if let output = task.output { lines.append("output:\n\(output)") }

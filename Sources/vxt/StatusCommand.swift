@@ -17,8 +17,10 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "With --ids: list records with a failed task.")
     var failed = false
 
-    @Option(help: ArgumentHelp("With --failed: only failures of these kinds, comma-separated.",
-                               valueName: "kind,kind"))
+    @Option(
+        help: ArgumentHelp(
+            "With --failed: only failures of these kinds, comma-separated.",
+            valueName: "kind,kind"))
     var kind: FailureKinds?
 
     @Flag(help: "With --failed: print the ids of those records, one per line, in input order (for a fix-up script).")

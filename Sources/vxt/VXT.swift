@@ -24,7 +24,10 @@ struct VXT: AsyncParsableCommand {
             a crash and it continues where it stopped.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, StatusCommand.self, ShowCommand.self, AuditCommand.self, ExportCommand.self, PromptsCommand.self, InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self, ValidateCommand.self, InitCommand.self,
-                      MockTeacherCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, ShowCommand.self, AuditCommand.self, ExportCommand.self, PromptsCommand.self,
+            InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self, ValidateCommand.self, InitCommand.self,
+            MockTeacherCommand.self
+        ]
     )
 }

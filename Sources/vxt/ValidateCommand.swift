@@ -19,8 +19,9 @@ struct ValidateCommand: ParsableCommand {
         do {
             let loaded = try Pipeline.load(path: pipeline)
             let stages = loaded.stages.map { $0.needs.isEmpty ? $0.name : "\($0.name) (needs \($0.needs.joined(separator: ", ")))" }
-            Output.data("\(pipeline): ok · pipeline \(loaded.definition.name) · hash \(loaded.hash.prefix(12)) · stages: "
-                        + stages.joined(separator: ", "))
+            Output.data(
+                "\(pipeline): ok · pipeline \(loaded.definition.name) · hash \(loaded.hash.prefix(12)) · stages: "
+                    + stages.joined(separator: ", "))
         } catch {
             Output.info("vxt validate: \(error)")
             throw ExitCode(1)

@@ -27,7 +27,8 @@ public enum AnswerMatch {
         if goldWords.count <= 3 {
             // Whole-word containment: "red" in "the bus is red", not "red" in "tired".
             guard goldWords.count <= predictedWords.count else { return false }
-            for start in 0...(predictedWords.count - goldWords.count) where Array(predictedWords[start..<(start + goldWords.count)]) == goldWords {
+            for start in 0...(predictedWords.count - goldWords.count)
+            where Array(predictedWords[start..<(start + goldWords.count)]) == goldWords {
                 return true
             }
             return false

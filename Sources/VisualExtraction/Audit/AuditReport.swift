@@ -29,8 +29,9 @@ public struct AuditReport {
         let auditor = try Auditor(store: store)
         let summary = try store.auditSummary()
         let flaggedBudget = max(1, maxCards * 3 / 4)
-        var selection = try store.reportSamples(flagged: flaggedBudget, clean: maxCards, descriptionStage: auditor.descriptionStage,
-                                                statementsStage: auditor.statementsStage, answersStage: auditor.answersStage)
+        var selection = try store.reportSamples(
+            flagged: flaggedBudget, clean: maxCards, descriptionStage: auditor.descriptionStage,
+            statementsStage: auditor.statementsStage, answersStage: auditor.answersStage)
         let flaggedShown = selection.samples.filter { !$0.findings.isEmpty }.count
         let cleanRoom = maxCards - flaggedShown
         var clean = 0
@@ -39,13 +40,15 @@ public struct AuditReport {
             clean += 1
             return clean > cleanRoom
         }
-        let thumbnails = ImagePreparer(root: ImageRoot(path: imagesRoot), settings: ImageSettings(mode: .maxSide, maxSide: 224, jpegQuality: 80))
+        let thumbnails = ImagePreparer(
+            root: ImageRoot(path: imagesRoot), settings: ImageSettings(mode: .maxSide, maxSide: 224, jpegQuality: 80))
         var html = AuditReport.head(title: "vxt audit: \(definition.name)")
         html += "<header><h1>vxt audit <small>\(AuditReport.escape(definition.name)) · \(AuditReport.escape(store.path))</small></h1>\n"
         html += summaryBlock(summary)
         html += "</header>\n"
         html += filterBar(summary, shown: selection.samples)
-        html += "<p class=\"note\">Showing \(flaggedShown) of \(selection.totalFlagged) flagged and \(selection.samples.count - flaggedShown) of \(selection.totalClean) clean samples, in input order.</p>\n<main id=\"cards\">\n"
+        html +=
+            "<p class=\"note\">Showing \(flaggedShown) of \(selection.totalFlagged) flagged and \(selection.samples.count - flaggedShown) of \(selection.totalClean) clean samples, in input order.</p>\n<main id=\"cards\">\n"
         for sample in selection.samples {
             html += card(sample, thumbnails: thumbnails)
         }
@@ -53,8 +56,9 @@ public struct AuditReport {
         let file = try OutputFile(path: path)
         try file.write(html)
         try file.commit()
-        return Written(cards: selection.samples.count, flaggedShown: flaggedShown, flaggedTotal: selection.totalFlagged,
-                       cleanShown: selection.samples.count - flaggedShown, cleanTotal: selection.totalClean)
+        return Written(
+            cards: selection.samples.count, flaggedShown: flaggedShown, flaggedTotal: selection.totalFlagged,
+            cleanShown: selection.samples.count - flaggedShown, cleanTotal: selection.totalClean)
     }
 
     func summaryBlock(_ s: AuditSummary) -> String {
@@ -66,16 +70,20 @@ public struct AuditReport {
         out += AuditReport.number("median words", "\(s.medianWords)")
         out += AuditReport.number("image problems", "\(s.imageProblems)")
         out += "</section>\n<section class=\"charts\">"
-        out += AuditReport.histogram(title: "Statement coverage", bins: s.coverageHistogram,
-                                     labels: (0..<10).map { "\($0 * 10)–\($0 == 9 ? 100 : $0 * 10 + 9)%" })
-        out += AuditReport.histogram(title: "Description length (words)", bins: s.wordHistogram,
-                                     labels: s.wordHistogram.indices.map { "\($0 * s.wordBinWidth)–\(($0 + 1) * s.wordBinWidth - 1)" })
-        out += "</section>\n<table class=\"sources\"><thead><tr><th>source</th><th>samples</th><th>flagged</th><th>coverage</th><th>answerable</th>"
+        out += AuditReport.histogram(
+            title: "Statement coverage", bins: s.coverageHistogram,
+            labels: (0..<10).map { "\($0 * 10)–\($0 == 9 ? 100 : $0 * 10 + 9)%" })
+        out += AuditReport.histogram(
+            title: "Description length (words)", bins: s.wordHistogram,
+            labels: s.wordHistogram.indices.map { "\($0 * s.wordBinWidth)–\(($0 + 1) * s.wordBinWidth - 1)" })
+        out +=
+            "</section>\n<table class=\"sources\"><thead><tr><th>source</th><th>samples</th><th>flagged</th><th>coverage</th><th>answerable</th>"
         let flags = AuditFlag.allCases.filter { (s.flags[$0.rawValue] ?? 0) > 0 }
         for flag in flags { out += "<th>\(flag.rawValue)</th>" }
         out += "</tr></thead><tbody>\n"
         for row in s.sources {
-            out += "<tr><td>\(AuditReport.escape(row.source))</td><td>\(row.samples)</td><td>\(row.flagged)</td><td>\(AuditReport.percent(row.meanCoverage))</td>"
+            out +=
+                "<tr><td>\(AuditReport.escape(row.source))</td><td>\(row.samples)</td><td>\(row.flagged)</td><td>\(AuditReport.percent(row.meanCoverage))</td>"
             out += "<td>\(row.answerableShare.map(AuditReport.percent) ?? "–")</td>"
             for flag in flags { out += "<td>\(row.flags[flag.rawValue] ?? 0)</td>" }
             out += "</tr>\n"
@@ -100,17 +108,21 @@ public struct AuditReport {
         let flags = sample.findings.map(\.flag.rawValue)
         var out = "<article class=\"card\" data-flags=\"\(flags.isEmpty ? "clean" : flags.joined(separator: " "))\">"
         if let path = sample.record.images.first, let thumbnail = try? thumbnails.prepare(path) {
-            out += "<img src=\"\(thumbnail.dataURL)\" width=\"\(thumbnail.width)\" height=\"\(thumbnail.height)\" alt=\"\(AuditReport.escape(path))\">"
+            out +=
+                "<img src=\"\(thumbnail.dataURL)\" width=\"\(thumbnail.width)\" height=\"\(thumbnail.height)\" alt=\"\(AuditReport.escape(path))\">"
         } else {
             out += "<div class=\"noimage\">no image</div>"
         }
-        out += "<div class=\"body\"><h3>\(AuditReport.escape(sample.record.displayID)) <small>\(AuditReport.escape(sample.record.source ?? "")) · \(AuditReport.escape(sample.record.images.joined(separator: ", ")))</small>"
+        out +=
+            "<div class=\"body\"><h3>\(AuditReport.escape(sample.record.displayID)) <small>\(AuditReport.escape(sample.record.source ?? "")) · \(AuditReport.escape(sample.record.images.joined(separator: ", ")))</small>"
         for flag in flags { out += " <span class=\"flag\">\(flag)</span>" }
         if let coverage = sample.coverage { out += " <span class=\"coverage\">coverage \(AuditReport.percent(coverage))</span>" }
         out += "</h3>\n<ol class=\"qa\">"
         for (index, pair) in sample.record.pairs.enumerated() {
             out += "<li><b>Q</b> \(AuditReport.escape(pair.question)) <b>A</b> \(AuditReport.escape(pair.answer))"
-            if let answers = sample.answers { out += " <i>from the description: \(AuditReport.escape(index < answers.count ? answers[index] : ""))</i>" }
+            if let answers = sample.answers {
+                out += " <i>from the description: \(AuditReport.escape(index < answers.count ? answers[index] : ""))</i>"
+            }
             out += "</li>"
         }
         out += "</ol>\n"
@@ -144,12 +156,14 @@ public struct AuditReport {
         let width = 360.0, height = 120.0
         let top = max(1, bins.max() ?? 1)
         let barWidth = bins.isEmpty ? width : width / Double(bins.count)
-        var out = "<figure><figcaption>\(escape(title))</figcaption><svg class=\"histogram\" viewBox=\"0 0 \(Int(width)) \(Int(height) + 14)\" width=\"\(Int(width))\" height=\"\(Int(height) + 14)\" role=\"img\">"
+        var out =
+            "<figure><figcaption>\(escape(title))</figcaption><svg class=\"histogram\" viewBox=\"0 0 \(Int(width)) \(Int(height) + 14)\" width=\"\(Int(width))\" height=\"\(Int(height) + 14)\" role=\"img\">"
         for (index, count) in bins.enumerated() {
             let h = height * Double(count) / Double(top)
             let label = index < labels.count ? labels[index] : ""
             func f(_ x: Double) -> String { String(format: "%.1f", x) }
-            out += "<rect x=\"\(f(Double(index) * barWidth + 1))\" y=\"\(f(height - h))\" width=\"\(f(max(1, barWidth - 2)))\" height=\"\(f(h))\"><title>\(escape(label)): \(count)</title></rect>"
+            out +=
+                "<rect x=\"\(f(Double(index) * barWidth + 1))\" y=\"\(f(height - h))\" width=\"\(f(max(1, barWidth - 2)))\" height=\"\(f(h))\"><title>\(escape(label)): \(count)</title></rect>"
         }
         out += "<text x=\"0\" y=\"\(Int(height) + 12)\">\(escape(labels.first ?? ""))</text>"
         out += "<text x=\"\(Int(width))\" y=\"\(Int(height) + 12)\" text-anchor=\"end\">\(escape(labels.last ?? ""))</text></svg></figure>"

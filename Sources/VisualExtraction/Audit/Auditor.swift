@@ -32,8 +32,9 @@ public struct Auditor {
         var position = -1
         var audited = 0
         while true {
-            let (inputs, last) = try store.samplesToAudit(after: position, limit: batchSize, descriptionStage: descriptionStage,
-                                                          statementsStage: statementsStage, answersStage: answersStage)
+            let (inputs, last) = try store.samplesToAudit(
+                after: position, limit: batchSize, descriptionStage: descriptionStage,
+                statementsStage: statementsStage, answersStage: answersStage)
             guard let last else { break }
             position = last
             if inputs.isEmpty { continue }
@@ -52,8 +53,11 @@ public struct Auditor {
         let statements = input.statements ?? []
         let coverage = StatementCoverage.measure(statements: statements, pairs: input.record.pairs, description: input.description)
         if !coverage.missing.isEmpty {
-            findings.append(AuditFinding(.missingStatements, "\(coverage.missing.count) of \(statements.count) missing: "
-                                         + coverage.evidence.joined(separator: "; ")))
+            findings.append(
+                AuditFinding(
+                    .missingStatements,
+                    "\(coverage.missing.count) of \(statements.count) missing: "
+                        + coverage.evidence.joined(separator: "; ")))
         }
         var answered: Int?
         var asked: Int?
@@ -67,18 +71,22 @@ public struct Auditor {
                     right += 1
                 } else {
                     let question = QuestionParser.parse(pair.question).question.replacingOccurrences(of: "\n", with: " ")
-                    wrong.append("Q\(index + 1) \"\(question.prefix(100))\": gold \"\(pair.answer.prefix(60))\", from the description \"\(predicted.prefix(60))\"")
+                    wrong.append(
+                        "Q\(index + 1) \"\(question.prefix(100))\": gold \"\(pair.answer.prefix(60))\", from the description \"\(predicted.prefix(60))\""
+                    )
                 }
             }
             answered = right
             asked = pairs.count
             if !wrong.isEmpty {
-                findings.append(AuditFinding(.unanswerable, "\(wrong.count) of \(pairs.count) not answerable: " + wrong.joined(separator: "; ")))
+                findings.append(
+                    AuditFinding(.unanswerable, "\(wrong.count) of \(pairs.count) not answerable: " + wrong.joined(separator: "; ")))
             }
         }
-        return SampleAudit(key: input.key, stamp: input.stamp, words: Words.tokens(input.description).count, statements: statements.count,
-                           coverage: coverage, questionsAnswered: answered, questionsAsked: asked,
-                           signature: NearDuplicates.signature(input.description), findings: findings)
+        return SampleAudit(
+            key: input.key, stamp: input.stamp, words: Words.tokens(input.description).count, statements: statements.count,
+            coverage: coverage, questionsAnswered: answered, questionsAsked: asked,
+            signature: NearDuplicates.signature(input.description), findings: findings)
     }
 
     /// Length outliers and near-duplicates over every audited sample, and records whose image failed.
@@ -89,12 +97,25 @@ public struct Auditor {
             let sorted = samples.map(\.words).sorted()
             let median = max(1, sorted[sorted.count / 2])
             for sample in samples where sample.words * Auditor.lengthFactor < median || sample.words > median * Auditor.lengthFactor {
-                flags.append((sample.key, AuditFinding(.lengthOutlier, "\(sample.words) words; the corpus median is \(median) (flagged below \(median / Auditor.lengthFactor) or above \(median * Auditor.lengthFactor))")))
+                flags.append(
+                    (
+                        sample.key,
+                        AuditFinding(
+                            .lengthOutlier,
+                            "\(sample.words) words; the corpus median is \(median) (flagged below \(median / Auditor.lengthFactor) or above \(median * Auditor.lengthFactor))"
+                        )
+                    ))
             }
         }
         for match in NearDuplicates.find(samples.map(\.signature)) {
-            flags.append((samples[match.duplicate].key, AuditFinding(
-                .nearDuplicate, "like \(samples[match.original].key) (estimated Jaccard similarity of word 4-grams \(String(format: "%.2f", match.similarity)))")))
+            flags.append(
+                (
+                    samples[match.duplicate].key,
+                    AuditFinding(
+                        .nearDuplicate,
+                        "like \(samples[match.original].key) (estimated Jaccard similarity of word 4-grams \(String(format: "%.2f", match.similarity)))"
+                    )
+                ))
         }
         for problem in try store.imageProblems() {
             flags.append((problem.key, AuditFinding(.imageProblem, problem.reason)))

@@ -36,34 +36,39 @@ struct AuditedSample: Sendable {
 extension JobStore {
     /// Samples whose description is done and whose audit is missing or older than its outputs,
     /// in input order after `position`, at most `limit`.
-    func samplesToAudit(after position: Int, limit: Int, descriptionStage: String, statementsStage: String?,
-                        answersStage: String?) throws -> (inputs: [AuditInput], lastPosition: Int?) {
+    func samplesToAudit(
+        after position: Int, limit: Int, descriptionStage: String, statementsStage: String?,
+        answersStage: String?
+    ) throws -> (inputs: [AuditInput], lastPosition: Int?) {
         try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, d.finish_reason AS d_finish,
-                       sout.parsed AS s_parsed, qout.parsed AS q_parsed, q.state AS q_state,
-                       d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
-                       a.stamp AS audited_stamp
-                FROM record r
-                JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
-                LEFT JOIN task_output dout ON dout.id = d.output_id
-                LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
-                LEFT JOIN task_output sout ON sout.id = s.output_id
-                LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
-                LEFT JOIN task_output qout ON qout.id = q.output_id
-                LEFT JOIN audit_sample a ON a.record_key = r.key
-                WHERE r.position > ?
-                ORDER BY r.position LIMIT ?
-                """, arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, limit])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, d.finish_reason AS d_finish,
+                           sout.parsed AS s_parsed, qout.parsed AS q_parsed, q.state AS q_state,
+                           d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
+                           a.stamp AS audited_stamp
+                    FROM record r
+                    JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
+                    LEFT JOIN task_output dout ON dout.id = d.output_id
+                    LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                    LEFT JOIN task_output sout ON sout.id = s.output_id
+                    LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
+                    LEFT JOIN task_output qout ON qout.id = q.output_id
+                    LEFT JOIN audit_sample a ON a.record_key = r.key
+                    WHERE r.position > ?
+                    ORDER BY r.position LIMIT ?
+                    """, arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, limit])
             var inputs: [AuditInput] = []
             for row in rows {
                 let stamp: String = row["stamp"]
                 if (row["audited_stamp"] as String?) == stamp { continue }
                 let answersDone = (row["q_state"] as String?) == TaskState.done.rawValue
-                inputs.append(AuditInput(
-                    key: row["key"], record: try JobStore.decodeRecord(row), description: row["d_output"] ?? "",
-                    finishReason: row["d_finish"], statements: JobStore.stringArray(row["s_parsed"]),
-                    answers: answersDone ? JobStore.stringArray(row["q_parsed"]) : nil, stamp: stamp))
+                inputs.append(
+                    AuditInput(
+                        key: row["key"], record: try JobStore.decodeRecord(row), description: row["d_output"] ?? "",
+                        finishReason: row["d_finish"], statements: JobStore.stringArray(row["s_parsed"]),
+                        answers: answersDone ? JobStore.stringArray(row["q_parsed"]) : nil, stamp: stamp))
             }
             return (inputs, rows.last.map { $0["position"] })
         }
@@ -80,16 +85,22 @@ extension JobStore {
         try pool.write { db in
             let corpusFlags = JobStore.jsonArray(AuditFlag.corpusLevel.map(\.rawValue))
             for audit in audits {
-                try db.cachedStatement(sql: """
-                    INSERT OR REPLACE INTO audit_sample (record_key, stamp, words, statements, coverage, missing,
-                        questions_answered, questions_asked, signature, audited_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [audit.key, audit.stamp, audit.words, audit.statements, audit.coverage.score,
-                                             JSONValue.array(audit.coverage.missing.map { .number(String($0)) }).jsonText,
-                                             audit.questionsAnswered, audit.questionsAsked, Data(audit.signature), now])
-                try db.cachedStatement(sql: """
-                    DELETE FROM audit_flag WHERE record_key = ? AND flag NOT IN (SELECT value FROM json_each(?))
-                    """).execute(arguments: [audit.key, corpusFlags])
+                try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO audit_sample (record_key, stamp, words, statements, coverage, missing,
+                            questions_answered, questions_asked, signature, audited_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """
+                ).execute(arguments: [
+                    audit.key, audit.stamp, audit.words, audit.statements, audit.coverage.score,
+                    JSONValue.array(audit.coverage.missing.map { .number(String($0)) }).jsonText,
+                    audit.questionsAnswered, audit.questionsAsked, Data(audit.signature), now
+                ])
+                try db.cachedStatement(
+                    sql: """
+                        DELETE FROM audit_flag WHERE record_key = ? AND flag NOT IN (SELECT value FROM json_each(?))
+                        """
+                ).execute(arguments: [audit.key, corpusFlags])
                 for finding in audit.findings {
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_flag (record_key, flag, evidence) VALUES (?, ?, ?)")
                         .execute(arguments: [audit.key, finding.flag.rawValue, finding.evidence])
@@ -102,34 +113,42 @@ extension JobStore {
     /// samples that are no longer done (a retried record).
     func auditedSamples(descriptionStage: String) throws -> [AuditedSample] {
         try pool.write { db in
-            try db.execute(sql: """
-                DELETE FROM audit_sample WHERE record_key NOT IN (SELECT record_key FROM task WHERE stage = ? AND state = 'done')
-                """, arguments: [descriptionStage])
+            try db.execute(
+                sql: """
+                    DELETE FROM audit_sample WHERE record_key NOT IN (SELECT record_key FROM task WHERE stage = ? AND state = 'done')
+                    """, arguments: [descriptionStage])
             try db.execute(sql: "DELETE FROM audit_flag WHERE record_key NOT IN (SELECT record_key FROM audit_sample)")
-            return try Row.fetchAll(db, sql: """
-                SELECT a.record_key, a.words, a.signature FROM audit_sample a JOIN record r ON r.key = a.record_key ORDER BY r.position
-                """).map { AuditedSample(key: $0[0], words: $0[1], signature: [UInt8](($0[2] as Data?) ?? Data())) }
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.record_key, a.words, a.signature FROM audit_sample a JOIN record r ON r.key = a.record_key ORDER BY r.position
+                    """
+            ).map { AuditedSample(key: $0[0], words: $0[1], signature: [UInt8](($0[2] as Data?) ?? Data())) }
         }
     }
 
     /// Records whose image could not be used: an input problem or a failed task naming an image.
     func imageProblems() throws -> [(key: String, reason: String)] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT key, problem AS reason FROM record WHERE problem LIKE '%image%'
-                UNION ALL
-                SELECT t.record_key, MIN(t.last_error) FROM task t JOIN record r ON r.key = t.record_key
-                WHERE r.problem IS NULL AND t.state = 'failed' AND (t.last_error LIKE 'image %' OR t.last_error LIKE 'cannot read image %')
-                GROUP BY t.record_key
-                """).map { ($0[0], $0[1]) }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key, problem AS reason FROM record WHERE problem LIKE '%image%'
+                    UNION ALL
+                    SELECT t.record_key, MIN(t.last_error) FROM task t JOIN record r ON r.key = t.record_key
+                    WHERE r.problem IS NULL AND t.state = 'failed' AND (t.last_error LIKE 'image %' OR t.last_error LIKE 'cannot read image %')
+                    GROUP BY t.record_key
+                    """
+            ).map { ($0[0], $0[1]) }
         }
     }
 
     /// Replaces every corpus-level flag in one transaction.
     func replaceCorpusFlags(_ flags: [(key: String, finding: AuditFinding)]) throws {
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM audit_flag WHERE flag IN (SELECT value FROM json_each(?))",
-                           arguments: [JobStore.jsonArray(AuditFlag.corpusLevel.map(\.rawValue))])
+            try db.execute(
+                sql: "DELETE FROM audit_flag WHERE flag IN (SELECT value FROM json_each(?))",
+                arguments: [JobStore.jsonArray(AuditFlag.corpusLevel.map(\.rawValue))])
             for (key, finding) in flags {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_flag (record_key, flag, evidence) VALUES (?, ?, ?)")
                     .execute(arguments: [key, finding.flag.rawValue, finding.evidence])
@@ -197,17 +216,23 @@ extension AuditSummary.SourceRow {
 extension JobStore {
     public func auditSummary() throws -> AuditSummary {
         try pool.read { db in
-            var summary = AuditSummary(samples: 0, flagged: 0, flags: [:], sources: [], meanCoverage: 1, coverageHistogram: Array(repeating: 0, count: 10),
-                                       wordHistogram: [], wordBinWidth: 1, medianWords: 0, imageProblems: 0)
+            var summary = AuditSummary(
+                samples: 0, flagged: 0, flags: [:], sources: [], meanCoverage: 1, coverageHistogram: Array(repeating: 0, count: 10),
+                wordHistogram: [], wordBinWidth: 1, medianWords: 0, imageProblems: 0)
             guard try hasAuditTables(db) else { return summary }
             summary.samples = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_sample") ?? 0
-            summary.flagged = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT a.record_key) FROM audit_flag f JOIN audit_sample a ON a.record_key = f.record_key") ?? 0
+            summary.flagged =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(DISTINCT a.record_key) FROM audit_flag f JOIN audit_sample a ON a.record_key = f.record_key")
+                ?? 0
             summary.imageProblems = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_flag WHERE flag = 'image_problem'") ?? 0
             for row in try Row.fetchAll(db, sql: "SELECT flag, COUNT(*) AS n FROM audit_flag GROUP BY flag") {
                 summary.flags[row["flag"]] = row["n"]
             }
             summary.meanCoverage = try Double.fetchOne(db, sql: "SELECT AVG(coverage) FROM audit_sample") ?? 1
-            for row in try Row.fetchAll(db, sql: "SELECT MIN(CAST(coverage * 10 AS INTEGER), 9) AS bin, COUNT(*) AS n FROM audit_sample GROUP BY bin") {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT MIN(CAST(coverage * 10 AS INTEGER), 9) AS bin, COUNT(*) AS n FROM audit_sample GROUP BY bin")
+            {
                 let bin: Int = row["bin"]
                 summary.coverageHistogram[max(0, min(9, bin))] = row["n"]
             }
@@ -221,20 +246,27 @@ extension JobStore {
                 summary.wordHistogram = bins
                 summary.wordBinWidth = width
             }
-            for row in try Row.fetchAll(db, sql: """
-                SELECT COALESCE(r.source, '(none)') AS source, COUNT(*) AS n, AVG(a.coverage) AS coverage,
-                       SUM(a.questions_answered) AS answered, SUM(a.questions_asked) AS asked,
-                       SUM(EXISTS (SELECT 1 FROM audit_flag f WHERE f.record_key = a.record_key)) AS flagged
-                FROM audit_sample a JOIN record r ON r.key = a.record_key GROUP BY source ORDER BY n DESC, source
-                """) {
-                summary.sources.append(AuditSummary.SourceRow(
-                    source: row["source"], samples: row["n"], flagged: row["flagged"], meanCoverage: row["coverage"] ?? 1,
-                    questionsAnswered: row["answered"], questionsAsked: row["asked"], flags: [:]))
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(r.source, '(none)') AS source, COUNT(*) AS n, AVG(a.coverage) AS coverage,
+                           SUM(a.questions_answered) AS answered, SUM(a.questions_asked) AS asked,
+                           SUM(EXISTS (SELECT 1 FROM audit_flag f WHERE f.record_key = a.record_key)) AS flagged
+                    FROM audit_sample a JOIN record r ON r.key = a.record_key GROUP BY source ORDER BY n DESC, source
+                    """)
+            {
+                summary.sources.append(
+                    AuditSummary.SourceRow(
+                        source: row["source"], samples: row["n"], flagged: row["flagged"], meanCoverage: row["coverage"] ?? 1,
+                        questionsAnswered: row["answered"], questionsAsked: row["asked"], flags: [:]))
             }
-            for row in try Row.fetchAll(db, sql: """
-                SELECT COALESCE(r.source, '(none)') AS source, f.flag, COUNT(*) AS n
-                FROM audit_flag f JOIN audit_sample a ON a.record_key = f.record_key JOIN record r ON r.key = f.record_key GROUP BY source, f.flag
-                """) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(r.source, '(none)') AS source, f.flag, COUNT(*) AS n
+                    FROM audit_flag f JOIN audit_sample a ON a.record_key = f.record_key JOIN record r ON r.key = f.record_key GROUP BY source, f.flag
+                    """)
+            {
                 let source: String = row["source"]
                 if let index = summary.sources.firstIndex(where: { $0.source == source }) {
                     summary.sources[index].flags[row["flag"]] = row["n"]
@@ -260,8 +292,10 @@ struct ReportSample: Sendable {
 extension JobStore {
     /// Flagged samples first (up to `flagged`), then clean ones (up to `clean`), each in input order,
     /// with the totals of each kind.
-    func reportSamples(flagged: Int, clean: Int, descriptionStage: String, statementsStage: String?,
-                       answersStage: String?) throws -> (samples: [ReportSample], totalFlagged: Int, totalClean: Int) {
+    func reportSamples(
+        flagged: Int, clean: Int, descriptionStage: String, statementsStage: String?,
+        answersStage: String?
+    ) throws -> (samples: [ReportSample], totalFlagged: Int, totalClean: Int) {
         try pool.read { db in
             guard try hasAuditTables(db) else { return ([], 0, 0) }
             let flaggedKeys = "SELECT DISTINCT record_key FROM audit_flag"
@@ -280,23 +314,28 @@ extension JobStore {
                 LEFT JOIN task_output qout ON qout.id = q.output_id
                 """
             let stages: StatementArguments = [descriptionStage, statementsStage ?? "", answersStage ?? ""]
-            var rows = try Row.fetchAll(db, sql: select + " WHERE r.key IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",
-                                        arguments: stages + [flagged])
-            rows += try Row.fetchAll(db, sql: select + " WHERE a.record_key IS NOT NULL AND r.key NOT IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",
-                                     arguments: stages + [clean])
+            var rows = try Row.fetchAll(
+                db, sql: select + " WHERE r.key IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",
+                arguments: stages + [flagged])
+            rows += try Row.fetchAll(
+                db, sql: select + " WHERE a.record_key IS NOT NULL AND r.key NOT IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",
+                arguments: stages + [clean])
             var samples: [ReportSample] = []
             for row in rows {
                 let key: String = row["key"]
                 let findings = try Row.fetchAll(db, sql: "SELECT flag, evidence FROM audit_flag WHERE record_key = ?", arguments: [key])
-                    .compactMap { row in AuditFlag(rawValue: row["flag"]).map { AuditFinding($0, row["evidence"]) } }.sorted { $0.flag < $1.flag }
+                    .compactMap { row in AuditFlag(rawValue: row["flag"]).map { AuditFinding($0, row["evidence"]) } }.sorted {
+                        $0.flag < $1.flag
+                    }
                 var missingIndices = Set<Int>()
                 if let text: String = row["missing"], case let .array(items)? = try? JSONParser.parse(text) {
                     for item in items { if case let .number(n) = item, let i = Int(n) { missingIndices.insert(i) } }
                 }
-                samples.append(ReportSample(
-                    key: key, record: try JobStore.decodeRecord(row), description: row["d_output"],
-                    statements: JobStore.stringArray(row["s_parsed"]) ?? [], answers: JobStore.stringArray(row["q_parsed"]),
-                    coverage: row["coverage"], missing: missingIndices, findings: findings))
+                samples.append(
+                    ReportSample(
+                        key: key, record: try JobStore.decodeRecord(row), description: row["d_output"],
+                        statements: JobStore.stringArray(row["s_parsed"]) ?? [], answers: JobStore.stringArray(row["q_parsed"]),
+                        coverage: row["coverage"], missing: missingIndices, findings: findings))
             }
             return (samples, totalFlagged, totalClean)
         }

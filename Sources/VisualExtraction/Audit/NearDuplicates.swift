@@ -23,7 +23,9 @@ public enum NearDuplicates {
         } else {
             for i in 0...(words.count - 4) {
                 var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-                for w in words[i..<(i + 4)] { hash = Words.fnv1a(w.utf8, seed: hash); hash = Words.fnv1a(CollectionOfOne(0x20), seed: hash) }
+                for w in words[i..<(i + 4)] {
+                    hash = Words.fnv1a(w.utf8, seed: hash); hash = Words.fnv1a(CollectionOfOne(0x20), seed: hash)
+                }
                 add(hash)
             }
         }

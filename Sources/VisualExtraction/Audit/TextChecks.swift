@@ -33,14 +33,14 @@ enum TextChecks {
     /// Said near the start by a teacher that declines.
     static let refusalPhrases = [
         "i'm sorry", "i am sorry", "i cannot", "i can't", "i can not", "as an ai", "i'm unable", "i am unable",
-        "i'm not able", "i am not able", "cannot assist", "can't assist", "unable to view", "unable to see the image",
+        "i'm not able", "i am not able", "cannot assist", "can't assist", "unable to view", "unable to see the image"
     ]
 
     /// The task's own vocabulary: a description of an image has no reason to use it.
     static let metaPhrases = [
         "the statement", "statements", "as mentioned", "question #", "declarative", "the provided information",
         "the given information", "information provided", "provided statement", "as stated", "the question",
-        "the answer is", "based on the information", "according to the information", "as described above",
+        "the answer is", "based on the information", "according to the information", "as described above"
     ]
 
     /// The sentence holding the first phrase found (case-insensitive), optionally only in the first `within` characters.

@@ -121,7 +121,8 @@ public struct CorpusInspector {
             switch event {
             case let .problem(p):
                 stats.lastOffset = p.byteOffset
-                decoded = .failure(RecordProblem(position: p.index, byteOffset: p.byteOffset, line: p.line, recordID: nil, reason: p.reason))
+                decoded = .failure(
+                    RecordProblem(position: p.index, byteOffset: p.byteOffset, line: p.line, recordID: nil, reason: p.reason))
             case let .record(raw):
                 stats.lastOffset = raw.byteOffset
                 decoded = LLaVARecordDecoder.decode(raw)
@@ -131,8 +132,10 @@ public struct CorpusInspector {
             case let .failure(problem):
                 stats.part.problems += 1
                 if stats.part.errors.count < listLimit {
-                    stats.part.errors.append(.init(position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
-                                                   id: problem.recordID, reason: problem.reason))
+                    stats.part.errors.append(
+                        .init(
+                            position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
+                            id: problem.recordID, reason: problem.reason))
                 }
                 continue
             case let .success(r):

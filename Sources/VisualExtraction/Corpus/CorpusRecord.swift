@@ -27,8 +27,10 @@ public struct CorpusRecord: Sendable, Equatable {
     /// The record's other fields, as compact JSON, kept for export.
     public var metadata: String?
 
-    public init(position: Int, sourceID: String?, images: [String], pairs: [QAPair], source: String? = nil,
-                skipReason: String? = nil, metadata: String? = nil) {
+    public init(
+        position: Int, sourceID: String?, images: [String], pairs: [QAPair], source: String? = nil,
+        skipReason: String? = nil, metadata: String? = nil
+    ) {
         self.position = position
         self.sourceID = sourceID
         self.images = images

@@ -37,10 +37,11 @@ public enum LLaVARecordDecoder {
             skip = "no image"
         }
         let extra = members.filter { !knownKeys.contains($0.key) }
-        return .success(CorpusRecord(
-            position: raw.index, sourceID: id, images: images, pairs: pairs,
-            source: images.first.flatMap(sourceName), skipReason: skip,
-            metadata: extra.isEmpty ? nil : JSONValue.object(extra).jsonText))
+        return .success(
+            CorpusRecord(
+                position: raw.index, sourceID: id, images: images, pairs: pairs,
+                source: images.first.flatMap(sourceName), skipReason: skip,
+                metadata: extra.isEmpty ? nil : JSONValue.object(extra).jsonText))
     }
 
     static func problem(_ raw: RawRecord, _ id: String?, _ reason: String) -> RecordProblem {

@@ -59,7 +59,7 @@ public enum QuestionParser {
         ("when the provided information is insufficient, respond with 'unanswerable'", .unanswerableAllowed),
         ("answer yes or no", .yesNo),
         ("please answer yes or no", .yesNo),
-        ("answer with a number", .number),
+        ("answer with a number", .number)
     ]
 
     public static func parse(_ raw: String) -> ParsedQuestion {
@@ -112,8 +112,9 @@ public enum QuestionParser {
         }
         let question = kept.count == 1 ? kept[0] : kept.joined(separator: "\n")
         let regions = question.containsUTF8Byte(UInt8(ascii: "[")) ? regions(in: question) : []
-        return ParsedQuestion(question: question, context: context, options: options, ocrTokens: ocr, answerFormats: formats,
-                              regions: regions, imageTokens: imageTokens)
+        return ParsedQuestion(
+            question: question, context: context, options: options, ocrTokens: ocr, answerFormats: formats,
+            regions: regions, imageTokens: imageTokens)
     }
 
     /// The non-empty lines, cut at "\n" with memchr (the generic `split` of the UTF-8 view was
@@ -125,7 +126,10 @@ public enum QuestionParser {
             guard let base = bytes.baseAddress else { return }
             var start = 0
             while start < bytes.count {
-                let end = memchr(base + start, 0x0a, bytes.count - start).map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? bytes.count
+                let end =
+                    memchr(base + start, 0x0a, bytes.count - start).map {
+                        UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                    } ?? bytes.count
                 if end > start { result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)) }
                 start = end + 1
             }
@@ -161,7 +165,8 @@ public enum QuestionParser {
     @inline(__always)
     static func maybeInstruction(_ first: UInt8) -> Bool {
         switch first | 0x20 {
-        case UInt8(ascii: "a"), UInt8(ascii: "w"), UInt8(ascii: "p"), UInt8(ascii: "r"), UInt8(ascii: "c"), UInt8(ascii: "y"), UInt8(ascii: "o"):
+        case UInt8(ascii: "a"), UInt8(ascii: "w"), UInt8(ascii: "p"), UInt8(ascii: "r"), UInt8(ascii: "c"), UInt8(ascii: "y"),
+            UInt8(ascii: "o"):
             return true
         default:
             return false
@@ -174,7 +179,8 @@ public enum QuestionParser {
         guard bytes.count >= 3 else { return nil }
         let b0 = bytes[bytes.startIndex], b1 = bytes[bytes.index(after: bytes.startIndex)]
         let letterFirst = b0 >= UInt8(ascii: "A") && b0 <= UInt8(ascii: "Z")
-        guard (letterFirst && (b1 == UInt8(ascii: ".") || b1 == UInt8(ascii: ")") || b1 == UInt8(ascii: ":"))) || b0 == UInt8(ascii: "(") else { return nil }
+        guard (letterFirst && (b1 == UInt8(ascii: ".") || b1 == UInt8(ascii: ")") || b1 == UInt8(ascii: ":"))) || b0 == UInt8(ascii: "(")
+        else { return nil }
         var rest = Substring(line)
         if rest.hasPrefix("(") { rest = rest.dropFirst() }
         guard let letter = rest.first, letter.isUppercase, letter.isASCII, letter.isLetter else { return nil }

@@ -1,9 +1,9 @@
 import CZlib
 import CZstd
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The bytes of one top-level record of an input file, with where it was found.
@@ -96,17 +96,20 @@ public struct RecordSplitter {
         if scanner.records == 0 && scanner.problems == 0 {
             throw OpenError.notRecords(path: path, reason: total == 0 ? "it is empty (0 bytes after decompression)" : "no records found")
         }
-        return Summary(layout: scanner.layout ?? .jsonLines, records: scanner.records, problems: scanner.problems,
-                       bytes: total, sha256: hasher.finalize())
+        return Summary(
+            layout: scanner.layout ?? .jsonLines, records: scanner.records, problems: scanner.problems,
+            bytes: total, sha256: hasher.finalize())
     }
 }
 
 extension RecordSplitter {
     /// Cuts the file into batches of events that pass `keep`, has `map`'s workers transform them, and
     /// hands the results to `consume` in file order; the map is finished (or drained) either way.
-    public func forEachBatch<Output: Sendable>(_ map: OrderedParallelMap<[SplitEvent], Output>, batchSize: Int = 256,
-                                               keep: (SplitEvent) -> Bool = { _ in true },
-                                               consume: (Output) throws -> Void) throws -> Summary {
+    public func forEachBatch<Output: Sendable>(
+        _ map: OrderedParallelMap<[SplitEvent], Output>, batchSize: Int = 256,
+        keep: (SplitEvent) -> Bool = { _ in true },
+        consume: (Output) throws -> Void
+    ) throws -> Summary {
         var batch: [SplitEvent] = []
         batch.reserveCapacity(batchSize)
         let summary: Summary
@@ -158,10 +161,12 @@ struct InputFile {
         let compressed = (n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd]) || (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
         if compressed && lseek(probe, 0, SEEK_SET) < 0 {
             _ = Glibc.close(probe)
-            throw RecordSplitter.OpenError.cannotOpen(path: path, reason: """
-                a compressed stream from a pipe cannot be read twice; pass the file itself, or decompress into the pipe \
-                (e.g. <(zcat file.json.gz))
-                """)
+            throw RecordSplitter.OpenError.cannotOpen(
+                path: path,
+                reason: """
+                    a compressed stream from a pipe cannot be read twice; pass the file itself, or decompress into the pipe \
+                    (e.g. <(zcat file.json.gz))
+                    """)
         }
         if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
             _ = Glibc.close(probe)
@@ -192,10 +197,12 @@ struct InputFile {
             let n = vxt_gz_read(gz, buffer.baseAddress, buffer.count)
             // A truncated stream ends with 0 bytes and an error zlib only reports when asked.
             if n < 0 || (n == 0 && vxt_gz_error_code(gz) != 0) {
-                throw RecordSplitter.OpenError.readFailed(path: path, reason: """
-                    gzip: \(String(cString: vxt_gz_error(gz))) (the file is truncated or damaged; records read before this \
-                    point are kept, the rest is missing)
-                    """)
+                throw RecordSplitter.OpenError.readFailed(
+                    path: path,
+                    reason: """
+                        gzip: \(String(cString: vxt_gz_error(gz))) (the file is truncated or damaged; records read before this \
+                        point are kept, the rest is missing)
+                        """)
             }
             return n
         }
@@ -229,10 +236,10 @@ struct Scanner {
     private(set) var problems = 0
 
     private enum State {
-        case start              // before the first significant byte
-        case between            // between records (array: after '[' or ',')
-        case inRecord           // inside a record
-        case afterArray         // after the closing ']'
+        case start  // before the first significant byte
+        case between  // between records (array: after '[' or ',')
+        case inRecord  // inside a record
+        case afterArray  // after the closing ']'
     }
 
     private var state = State.start
@@ -319,7 +326,13 @@ struct Scanner {
                         i = Scanner.nextStringStop(bytes, from: i + 1)
                         continue
                     }
-                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                    if escaped {
+                        escaped = false
+                    } else if b == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if b == UInt8(ascii: "\"") {
+                        inString = false
+                    }
                     if b == 0x0a {
                         line += 1
                         // A raw newline is never inside a JSON string: in JSONL the record was cut

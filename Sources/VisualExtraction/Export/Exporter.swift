@@ -82,8 +82,10 @@ public struct Exporter {
             }
         }
         if format == .llava { buffer += "[\n" }
-        try store.forEachExportRow(descriptionStage: graph.descriptionStage, statementsStage: graph.statementsStage,
-                                   hintStage: graph.hintStage) { row in
+        try store.forEachExportRow(
+            descriptionStage: graph.descriptionStage, statementsStage: graph.statementsStage,
+            hintStage: graph.hintStage
+        ) { row in
             let skipped = row.problem == nil && row.record.skipReason != nil
             if skipped {
                 summary.skipped += 1
@@ -106,8 +108,9 @@ public struct Exporter {
             switch format {
             case .llava:
                 if !first { buffer += ",\n" }
-                buffer += llavaLine(row, description: description,
-                                    instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]))
+                buffer += llavaLine(
+                    row, description: description,
+                    instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]))
             case .jsonl:
                 buffer += jsonLine(row, description: description) + "\n"
             case .paper:
@@ -140,10 +143,13 @@ public struct Exporter {
         var members: [(key: String, value: JSONValue)] = [
             ("id", .string(row.record.sourceID ?? row.key)),
             ("image", imageValue(row.record.images)),
-            ("conversations", .array([
-                .object([("from", .string("human")), ("value", .string(prefix + instruction))]),
-                .object([("from", .string("gpt")), ("value", .string(description))]),
-            ])),
+            (
+                "conversations",
+                .array([
+                    .object([("from", .string("human")), ("value", .string(prefix + instruction))]),
+                    .object([("from", .string("gpt")), ("value", .string(description))])
+                ])
+            )
         ]
         if row.mock { members.append(("vxt", .object([("mock", .bool(true))]))) }
         return JSONValue.object(members).jsonText
@@ -168,10 +174,15 @@ public struct Exporter {
             ("finish_reason", row.finishReason.map { .string($0) } ?? .null),
             ("usage", .object(usage)),
             ("mock", .bool(row.mock)),
-            ("audit", row.flags.map { flags in
-                .object([("flags", .array(flags.sorted().map { .string($0) })),
-                         ("coverage", row.coverage.map { .number(Exporter.decimal($0)) } ?? .null)])
-            } ?? .null),
+            (
+                "audit",
+                row.flags.map { flags in
+                    .object([
+                        ("flags", .array(flags.sorted().map { .string($0) })),
+                        ("coverage", row.coverage.map { .number(Exporter.decimal($0)) } ?? .null)
+                    ])
+                } ?? .null
+            )
         ]
         return JSONValue.object(members).jsonText
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An image ready to send: encoded bytes, their MIME type, and facts for the job store.
@@ -73,8 +73,9 @@ public struct ImagePreparer: Sendable {
         let hash = ContentHasher.sha256(bytes)
         if settings.mode == .original {
             guard format != .unknown else { throw .unsupported(path: path, format: "not a known image format") }
-            return PreparedImage(bytes: bytes, mimeType: format.mimeType, width: 0, height: 0, sourceWidth: 0,
-                                 sourceHeight: 0, sourceFormat: format, sourceSHA256: hash)
+            return PreparedImage(
+                bytes: bytes, mimeType: format.mimeType, width: 0, height: 0, sourceWidth: 0,
+                sourceHeight: 0, sourceFormat: format, sourceSHA256: hash)
         }
         let outcome = bytes.withUnsafeBytes { (raw) -> Result<(Int, Int, ImageCodec.Decoded), ImageError> in
             // Decode no larger than needed: libjpeg's DCT scaling makes big photos cheap.
@@ -83,13 +84,15 @@ public struct ImagePreparer: Sendable {
                 // EXIF rotation may swap the axes after decoding, so cover the larger side on both.
                 minW = max(w, h); minH = minW
             } else if settings.mode == .maxSide, let side = settings.maxSide, format == .jpeg,
-                      let size = ImageCodec.jpegDimensions(raw), max(size.width, size.height) > side {
+                let size = ImageCodec.jpegDimensions(raw), max(size.width, size.height) > side
+            {
                 // DCT scaling is uniform, so asking the longest source side to stay >= side is enough.
                 if size.width >= size.height { minW = side } else { minH = side }
             }
             do throws(ImageError) {
-                let decoded = try ImageCodec.decode(raw, format: format, path: path, minWidth: minW, minHeight: minH,
-                                                    maxPixels: settings.pixelLimit)
+                let decoded = try ImageCodec.decode(
+                    raw, format: format, path: path, minWidth: minW, minHeight: minH,
+                    maxPixels: settings.pixelLimit)
                 let (w, h) = targetSize(width: decoded.image.width, height: decoded.image.height)
                 return .success((w, h, decoded))
             } catch {
@@ -99,9 +102,10 @@ public struct ImagePreparer: Sendable {
         let target = try outcome.get()
         let resized = Resampler.resize(target.2.image, width: target.0, height: target.1)
         let jpeg = try ImageCodec.encodeJPEG(resized, quality: settings.quality)
-        return PreparedImage(bytes: jpeg, mimeType: "image/jpeg", width: resized.width, height: resized.height,
-                             sourceWidth: target.2.sourceWidth, sourceHeight: target.2.sourceHeight,
-                             sourceFormat: format, sourceSHA256: hash)
+        return PreparedImage(
+            bytes: jpeg, mimeType: "image/jpeg", width: resized.width, height: resized.height,
+            sourceWidth: target.2.sourceWidth, sourceHeight: target.2.sourceHeight,
+            sourceFormat: format, sourceSHA256: hash)
     }
 
     func targetSize(width: Int, height: Int) -> (Int, Int) {

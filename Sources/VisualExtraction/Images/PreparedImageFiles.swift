@@ -21,12 +21,14 @@ public struct PreparedImageFiles: Sendable {
 
     private func publish(_ image: PreparedImage) throws(ImageError) -> PreparedImage {
         let hash = ContentHasher.sha256(image.bytes)
-        let path = (directory as NSString).appendingPathComponent("\(hash.prefix(2))/\(hash)" + PreparedImageFiles.fileExtension(image.mimeType))
+        let path = (directory as NSString).appendingPathComponent(
+            "\(hash.prefix(2))/\(hash)" + PreparedImageFiles.fileExtension(image.mimeType))
         if !FileManager.default.fileExists(atPath: path) {
             do {
                 try PreparedImageFiles.writeAtomically(image.bytes, to: path)
             } catch {
-                throw .unreadable(path: path, reason: "cannot write the prepared image (image_transport file, image_dir \(directory)): \(error)")
+                throw .unreadable(
+                    path: path, reason: "cannot write the prepared image (image_transport file, image_dir \(directory)): \(error)")
             }
         }
         var published = image
@@ -51,10 +53,14 @@ public struct PreparedImageFiles: Sendable {
         let published = try publish(try preparer.prepare(bytes: source, path: path))
         // Only an optimisation: a failure to write the index costs a re-preparation later, nothing else.
         if let fileURL = published.fileURL {
-            var fields: [(String, JSONValue)] = [("file_url", .string(fileURL)), ("mime_type", .string(published.mimeType)),
-                                                 ("source_format", .string(published.sourceFormat.rawValue))]
-            let sizes: [(String, Int)] = [("width", published.width), ("height", published.height),
-                                          ("source_width", published.sourceWidth), ("source_height", published.sourceHeight)]
+            var fields: [(String, JSONValue)] = [
+                ("file_url", .string(fileURL)), ("mime_type", .string(published.mimeType)),
+                ("source_format", .string(published.sourceFormat.rawValue))
+            ]
+            let sizes: [(String, Int)] = [
+                ("width", published.width), ("height", published.height),
+                ("source_width", published.sourceWidth), ("source_height", published.sourceHeight)
+            ]
             for (name, value) in sizes { fields.append((name, .number(String(value)))) }
             let entry = JSONValue.object(fields)
             try? PreparedImageFiles.writeAtomically(Array(entry.jsonText.utf8), to: indexPath)
@@ -64,15 +70,17 @@ public struct PreparedImageFiles: Sendable {
 
     private func indexed(_ indexPath: String, sourceHash: String) -> PreparedImage? {
         guard let data = FileManager.default.contents(atPath: indexPath), let entry = try? JSONParser.parse([UInt8](data)),
-              let fileURL = entry["file_url"]?.stringValue, let file = URL(string: fileURL)?.path,
-              FileManager.default.fileExists(atPath: file), let mimeType = entry["mime_type"]?.stringValue,
-              let format = entry["source_format"]?.stringValue.flatMap(ImageFormat.init(rawValue:)) else { return nil }
+            let fileURL = entry["file_url"]?.stringValue, let file = URL(string: fileURL)?.path,
+            FileManager.default.fileExists(atPath: file), let mimeType = entry["mime_type"]?.stringValue,
+            let format = entry["source_format"]?.stringValue.flatMap(ImageFormat.init(rawValue:))
+        else { return nil }
         func int(_ key: String) -> Int {
             if case let .number(n)? = entry[key] { return Int(n) ?? 0 }
             return 0
         }
-        return PreparedImage(bytes: [], mimeType: mimeType, width: int("width"), height: int("height"), sourceWidth: int("source_width"),
-                             sourceHeight: int("source_height"), sourceFormat: format, sourceSHA256: sourceHash, fileURL: fileURL)
+        return PreparedImage(
+            bytes: [], mimeType: mimeType, width: int("width"), height: int("height"), sourceWidth: int("source_width"),
+            sourceHeight: int("source_height"), sourceFormat: format, sourceSHA256: sourceHash, fileURL: fileURL)
     }
 
     private static let canonical: JSONEncoder = {

@@ -78,8 +78,10 @@ public enum ImageCodec {
 
     /// Decodes a JPEG, PNG, WebP or GIF (first frame) to upright RGB. For JPEG, `minWidth`/`minHeight` let libjpeg
     /// decode at 1/2, 1/4 or 1/8 scale when the target is that much smaller.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String,
-                              minWidth: Int = 0, minHeight: Int = 0, maxPixels: Int) throws(ImageError) -> Decoded {
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String,
+        minWidth: Int = 0, minHeight: Int = 0, maxPixels: Int
+    ) throws(ImageError) -> Decoded {
         var raw = vxt_image()
         var err = [CChar](repeating: 0, count: 512)
         let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -106,10 +108,12 @@ public enum ImageCodec {
             throw .corrupt(path: path, reason: message.isEmpty ? "cannot decode" : message)
         }
         let count = Int(raw.width) * Int(raw.height) * 3
-        let image = RGBImage(width: Int(raw.width), height: Int(raw.height),
-                             pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
-        return Decoded(image: image.oriented(Int(raw.orientation)),
-                       sourceWidth: Int(raw.source_width), sourceHeight: Int(raw.source_height))
+        let image = RGBImage(
+            width: Int(raw.width), height: Int(raw.height),
+            pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        return Decoded(
+            image: image.oriented(Int(raw.orientation)),
+            sourceWidth: Int(raw.source_width), sourceHeight: Int(raw.source_height))
     }
 
     public static func encodeJPEG(_ image: RGBImage, quality: Int) throws(ImageError) -> [UInt8] {
@@ -121,7 +125,8 @@ public enum ImageCodec {
         }
         defer { vxt_buffer_free(out) }
         guard rc == 0, let out else {
-            throw .corrupt(path: "<encoder>", reason: String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw .corrupt(
+                path: "<encoder>", reason: String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return Array(UnsafeBufferPointer(start: out, count: length))
     }

@@ -102,7 +102,8 @@ public enum Resampler {
                 pixels.withUnsafeMutableBufferPointer { pixelBuffer in
                     h.weights.withUnsafeBufferPointer { wBuffer in
                         guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress,
-                              let px = pixelBuffer.baseAddress, let wts = wBuffer.baseAddress else { return }
+                            let px = pixelBuffer.baseAddress, let wts = wBuffer.baseAddress
+                        else { return }
                         let starts = h.starts, counts = h.counts, stride = h.stride
                         for y in 0..<srcH {
                             let row = src + y * srcW * 3
@@ -157,8 +158,9 @@ public enum Resampler {
                                 let p = UnsafeRawPointer(src + (start + k) * rowFloats + block * 16)
                                 sum += weights[k] * p.loadUnaligned(as: SIMD16<Float>.self)
                             }
-                            UnsafeMutableRawPointer(out + block * 16).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: roundedBytes(sum)),
-                                                                               as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(out + block * 16).storeBytes(
+                                of: SIMD16<UInt8>(truncatingIfNeeded: roundedBytes(sum)),
+                                as: SIMD16<UInt8>.self)
                         }
                         for i in (blocks * 16)..<rowFloats {
                             var sum: Float = 0

@@ -20,31 +20,40 @@ extension JobStore {
         let needs = stage.needs
         let name = stage.name
         return try await pool.write { db in
-            let marked = try Row.fetchAll(db.cachedStatement(sql: """
-                UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1
-                WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
-                RETURNING record_key, id
-                """), arguments: [now, name, limit])
+            let marked = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1
+                        WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
+                        RETURNING record_key, id
+                        """), arguments: [now, name, limit])
             guard !marked.isEmpty else { return [] }
             var ids: [String: Int64] = [:]
             for row in marked { ids[row[0]] = row[1] }
             let keys = JobStore.jsonArray(marked.map { $0[0] as String })
             var upstream: [String: [String: String]] = [:]
             for need in needs {
-                for row in try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT t.record_key, o.output FROM task t JOIN task_output o ON o.id = t.output_id
-                    WHERE t.stage = ? AND t.record_key IN (SELECT value FROM json_each(?))
-                    """), arguments: [need, keys]) {
+                for row in try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT t.record_key, o.output FROM task t JOIN task_output o ON o.id = t.output_id
+                            WHERE t.stage = ? AND t.record_key IN (SELECT value FROM json_each(?))
+                            """), arguments: [need, keys])
+                {
                     upstream[row[0], default: [:]][need] = row[1]
                 }
             }
-            return try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
-                """), arguments: [keys]).map { row in
+            return try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT \(JobStore.recordColumns) FROM record WHERE key IN (SELECT value FROM json_each(?)) ORDER BY position
+                        """), arguments: [keys]
+            ).map { row in
                 let key: String = row[0]
                 guard let id = ids[key] else { throw DatabaseError(message: "record \(key) was read for a claim it is not part of") }
-                return ClaimedTask(taskID: id, recordKey: key, stage: name, record: try JobStore.decodeRecord(row),
-                                   upstream: upstream[key] ?? [:])
+                return ClaimedTask(
+                    taskID: id, recordKey: key, stage: name, record: try JobStore.decodeRecord(row),
+                    upstream: upstream[key] ?? [:])
             }
         }
     }
@@ -59,12 +68,14 @@ extension JobStore {
 
     public func hasPending(stage: String) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM task WHERE stage = ? AND state = 'pending')", arguments: [stage]) ?? false
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM task WHERE stage = ? AND state = 'pending')", arguments: [stage])
+                ?? false
         }
     }
 
     static func fetchRecord(_ db: Database, key: String) throws -> CorpusRecord? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(recordColumns) FROM record WHERE key = ?"), arguments: [key]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(recordColumns) FROM record WHERE key = ?"), arguments: [key])
+        else { return nil }
         return try decodeRecord(row)
     }
 
@@ -74,7 +85,8 @@ extension JobStore {
         let imagesText: String = row[3]
         let pairsText: String = row[4]
         guard case let .array(imageValues) = try JSONParser.parse(imagesText),
-              case let .array(pairValues) = try JSONParser.parse(pairsText) else {
+            case let .array(pairValues) = try JSONParser.parse(pairsText)
+        else {
             throw DatabaseError(message: "record row has malformed images or pairs JSON")
         }
         let images = imageValues.compactMap(\.stringValue)
@@ -82,7 +94,8 @@ extension JobStore {
             guard let question = value["question"]?.stringValue, let answer = value["answer"]?.stringValue else { return nil }
             return QAPair(question: question, answer: answer)
         }
-        return CorpusRecord(position: row[1], sourceID: row[2], images: images, pairs: pairs,
-                            source: row[5], skipReason: row[6], metadata: row[7])
+        return CorpusRecord(
+            position: row[1], sourceID: row[2], images: images, pairs: pairs,
+            source: row[5], skipReason: row[6], metadata: row[7])
     }
 }

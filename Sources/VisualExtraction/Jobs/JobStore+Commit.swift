@@ -11,7 +11,8 @@ extension JobStore {
             // Records whose task of a stage became done here; their dependents move after the loop,
             // one statement per dependent stage for the whole batch.
             var doneKeys: [String: [String]] = [:]
-            let done = "UPDATE task SET state = 'done', last_error = NULL, output_id = ?, started_at = ?, finished_at = ?, "
+            let done =
+                "UPDATE task SET state = 'done', last_error = NULL, output_id = ?, started_at = ?, finished_at = ?, "
                 + "note = ?, finish_reason = ?, prompt_tokens = ?, completion_tokens = ?, model = ?, endpoint = ?, mock = ?, teacher_attempts = ? "
             let doneByID = try db.cachedStatement(sql: done + "WHERE id = ? AND state = 'running'")
             let doneByKey = try db.cachedStatement(sql: done + "WHERE record_key = ? AND stage = ? AND state = 'running'")
@@ -19,8 +20,10 @@ extension JobStore {
                 switch result.outcome {
                 case let .done(c):
                     let output = try JobStore.appendOutput(db, request: result.request, output: c.output, parsed: c.parsed)
-                    let values: StatementArguments = [output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
-                                                      c.completionTokens, c.model, c.endpoint, c.mock, c.attempts]
+                    let values: StatementArguments = [
+                        output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
+                        c.completionTokens, c.model, c.endpoint, c.mock, c.attempts
+                    ]
                     // By row id when the result says which claim it answers (one primary-key step),
                     // else by (record, stage) through the unique index.
                     if let id = result.taskID {
@@ -36,13 +39,17 @@ extension JobStore {
                 case let .failed(reason, kind):
                     // The request that failed stays readable (`vxt show`) until the task is retried.
                     let output = try result.request.map { try JobStore.appendOutput(db, request: $0, output: nil, parsed: nil) }
-                    try db.execute(sql: """
-                        UPDATE task
-                        SET state = 'failed', last_error = ?, failure_kind = ?, failure_status = ?,
-                            failure_endpoint = ?, output_id = ?, started_at = ?, finished_at = ?
-                        WHERE record_key = ? AND stage = ? AND state = 'running'
-                        """, arguments: [reason, kind.rawValue, result.failureStatus, result.failureEndpoint, output,
-                                         result.startedAt, result.finishedAt, result.recordKey, result.stage])
+                    try db.execute(
+                        sql: """
+                            UPDATE task
+                            SET state = 'failed', last_error = ?, failure_kind = ?, failure_status = ?,
+                                failure_endpoint = ?, output_id = ?, started_at = ?, finished_at = ?
+                            WHERE record_key = ? AND stage = ? AND state = 'running'
+                            """,
+                        arguments: [
+                            reason, kind.rawValue, result.failureStatus, result.failureEndpoint, output,
+                            result.startedAt, result.finishedAt, result.recordKey, result.stage
+                        ])
                     guard db.changesCount == 1 else {
                         if let output { try JobStore.removeOutput(db, id: output) }
                         continue
@@ -50,10 +57,11 @@ extension JobStore {
                     var frontier = [result.stage]
                     while let stage = frontier.popLast() {
                         for dependent in graph.dependents(of: stage) {
-                            try db.execute(sql: """
-                                UPDATE task SET state = 'failed', last_error = ?, failure_kind = 'upstream_failed'
-                                WHERE record_key = ? AND stage = ? AND state = 'waiting'
-                                """, arguments: ["needs \(result.stage), which failed: \(reason)", result.recordKey, dependent.name])
+                            try db.execute(
+                                sql: """
+                                    UPDATE task SET state = 'failed', last_error = ?, failure_kind = 'upstream_failed'
+                                    WHERE record_key = ? AND stage = ? AND state = 'waiting'
+                                    """, arguments: ["needs \(result.stage), which failed: \(reason)", result.recordKey, dependent.name])
                             frontier.append(dependent.name)
                         }
                     }

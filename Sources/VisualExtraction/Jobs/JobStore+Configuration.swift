@@ -27,22 +27,27 @@ extension JobStore {
 
     public func saveConfiguration(_ c: RunConfiguration) throws {
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime,
-                    input_sha256, images_root, teacher_url, teacher_model, vxt_version, created_at, ingest_complete,
-                    record_count, problem_count)
-                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET pipeline_name = excluded.pipeline_name, pipeline_hash = excluded.pipeline_hash,
-                    pipeline_json = excluded.pipeline_json, input_path = excluded.input_path, input_size = excluded.input_size,
-                    input_mtime = excluded.input_mtime, input_sha256 = excluded.input_sha256, images_root = excluded.images_root,
-                    teacher_url = excluded.teacher_url, teacher_model = excluded.teacher_model, vxt_version = excluded.vxt_version,
-                    ingest_complete = excluded.ingest_complete, record_count = excluded.record_count,
-                    problem_count = excluded.problem_count
-                """, arguments: [c.pipelineName, c.pipelineHash, c.pipelineJSON, c.inputPath, c.inputSize, c.inputModified,
-                                 c.inputSHA256, c.imagesRoot, c.teacherURL, c.teacherModel, c.vxtVersion, c.createdAt,
-                                 c.ingestComplete, c.recordCount, c.problemCount])
-            try db.execute(sql: "UPDATE run SET shard_index = ?, shard_count = ?, input_probe = ? WHERE id = 1",
-                           arguments: [c.shard?.index, c.shard?.count, c.inputProbe])
+            try db.execute(
+                sql: """
+                    INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime,
+                        input_sha256, images_root, teacher_url, teacher_model, vxt_version, created_at, ingest_complete,
+                        record_count, problem_count)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET pipeline_name = excluded.pipeline_name, pipeline_hash = excluded.pipeline_hash,
+                        pipeline_json = excluded.pipeline_json, input_path = excluded.input_path, input_size = excluded.input_size,
+                        input_mtime = excluded.input_mtime, input_sha256 = excluded.input_sha256, images_root = excluded.images_root,
+                        teacher_url = excluded.teacher_url, teacher_model = excluded.teacher_model, vxt_version = excluded.vxt_version,
+                        ingest_complete = excluded.ingest_complete, record_count = excluded.record_count,
+                        problem_count = excluded.problem_count
+                    """,
+                arguments: [
+                    c.pipelineName, c.pipelineHash, c.pipelineJSON, c.inputPath, c.inputSize, c.inputModified,
+                    c.inputSHA256, c.imagesRoot, c.teacherURL, c.teacherModel, c.vxtVersion, c.createdAt,
+                    c.ingestComplete, c.recordCount, c.problemCount
+                ])
+            try db.execute(
+                sql: "UPDATE run SET shard_index = ?, shard_count = ?, input_probe = ? WHERE id = 1",
+                arguments: [c.shard?.index, c.shard?.count, c.inputProbe])
         }
     }
 }

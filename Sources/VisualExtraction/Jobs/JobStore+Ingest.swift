@@ -34,8 +34,9 @@ extension JobStore {
     /// Records a change accepted with `--allow-changed`, so the store says why it mixes two settings.
     public func recordChange(what: String, before: String, after: String, reason: String) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT INTO run_change (changed_at, what, before, after, reason) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [Date().timeIntervalSince1970, what, before, after, reason])
+            try db.execute(
+                sql: "INSERT INTO run_change (changed_at, what, before, after, reason) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Date().timeIntervalSince1970, what, before, after, reason])
         }
     }
 
@@ -67,20 +68,28 @@ extension JobStore {
                     line = l
                 }
                 let images = JSONValue.array(record.images.map { .string($0) }).jsonText
-                let pairs = JSONValue.array(record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }).jsonText
+                let pairs = JSONValue.array(
+                    record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
+                ).jsonText
                 var key = record.sourceID ?? "#\(record.position)"
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
-                    """)
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                        """)
                 let arguments: (String) -> StatementArguments = { key in
-                    [key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
-                     record.skipReason, problem, offset, line]
+                    [
+                        key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
+                        record.skipReason, problem, offset, line
+                    ]
                 }
-                key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) { try insert.execute(arguments: arguments($0)) }
-                let insertTask = try db.cachedStatement(sql: """
-                    INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)
-                    """)
+                key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) {
+                    try insert.execute(arguments: arguments($0))
+                }
+                let insertTask = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)
+                        """)
                 for stage in stages {
                     let state: TaskState
                     var reason: String?
@@ -93,8 +102,10 @@ extension JobStore {
                     } else {
                         state = stage.needs.isEmpty ? .pending : .waiting
                     }
-                    try insertTask.execute(arguments: [key, stage.name, state.rawValue, reason,
-                                                       state == .failed ? kind.rawValue : nil])
+                    try insertTask.execute(arguments: [
+                        key, stage.name, state.rawValue, reason,
+                        state == .failed ? kind.rawValue : nil
+                    ])
                 }
             }
         }

@@ -113,7 +113,9 @@ extension JobStore {
             let problems = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record WHERE problem IS NOT NULL") ?? 0
             var byStage: [String: StatusSummary.StageCounts] = [:]
             var order: [String] = []
-            for row in try Row.fetchAll(db, sql: "SELECT stage, state, COUNT(*) AS n, MIN(rowid) AS first FROM task GROUP BY stage, state ORDER BY first") {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT stage, state, COUNT(*) AS n, MIN(rowid) AS first FROM task GROUP BY stage, state ORDER BY first")
+            {
                 let stage: String = row["stage"]
                 if byStage[stage] == nil {
                     byStage[stage] = .init(stage: stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
@@ -122,20 +124,25 @@ extension JobStore {
                 guard let state = TaskState(rawValue: row["state"]) else { continue }
                 byStage[stage]?.counts[state] = row["n"]
             }
-            for row in try Row.fetchAll(db, sql: """
-                SELECT stage, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
-                       COALESCE(SUM(mock), 0) AS m, MAX(finished_at) AS last
-                FROM task WHERE state = 'done' GROUP BY stage
-                """) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT stage, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                           COALESCE(SUM(mock), 0) AS m, MAX(finished_at) AS last
+                    FROM task WHERE state = 'done' GROUP BY stage
+                    """)
+            {
                 let stage: String = row["stage"]
                 byStage[stage]?.promptTokens = row["p"]
                 byStage[stage]?.completionTokens = row["c"]
                 byStage[stage]?.mockOutputs = row["m"]
                 if let last: Double = row["last"] {
                     let window = 300.0
-                    let recent = try Row.fetchOne(db, sql: """
-                        SELECT COUNT(*) AS n, MIN(finished_at) AS first FROM task WHERE stage = ? AND state = 'done' AND finished_at > ?
-                        """, arguments: [stage, last - window])
+                    let recent = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COUNT(*) AS n, MIN(finished_at) AS first FROM task WHERE stage = ? AND state = 'done' AND finished_at > ?
+                            """, arguments: [stage, last - window])
                     let n: Int = recent?["n"] ?? 0
                     let first: Double = recent?["first"] ?? last
                     let span = max(last - first, 1)
@@ -143,47 +150,61 @@ extension JobStore {
                 }
             }
             func grouped(_ state: TaskState, _ column: String) throws -> [StatusSummary.ReasonCount] {
-                try Row.fetchAll(db, sql: """
-                    SELECT stage, \(column) AS reason, COUNT(*) AS n FROM task WHERE state = ? AND \(column) IS NOT NULL
-                    GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
-                    """, arguments: [state.rawValue]).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT stage, \(column) AS reason, COUNT(*) AS n FROM task WHERE state = ? AND \(column) IS NOT NULL
+                        GROUP BY stage, \(column) ORDER BY n DESC, stage LIMIT 20
+                        """, arguments: [state.rawValue]
+                ).map { .init(stage: $0["stage"], reason: $0["reason"], count: $0["n"]) }
             }
             let prices = try JobStore.prices(db)
-            let endpoints = try Row.fetchAll(db, sql: """
-                SELECT endpoint, stage, COALESCE(model, '') AS model, COUNT(*) AS n, COALESCE(SUM(teacher_attempts), 0) AS a,
-                       COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c
-                FROM task WHERE state = 'done' AND endpoint IS NOT NULL GROUP BY endpoint, stage, model ORDER BY MIN(id)
-                """).map { row -> StatusSummary.EndpointUsage in
+            let endpoints = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT endpoint, stage, COALESCE(model, '') AS model, COUNT(*) AS n, COALESCE(SUM(teacher_attempts), 0) AS a,
+                           COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c
+                    FROM task WHERE state = 'done' AND endpoint IS NOT NULL GROUP BY endpoint, stage, model ORDER BY MIN(id)
+                    """
+            ).map { row -> StatusSummary.EndpointUsage in
                 let model: String = row["model"]
                 let p: Int = row["p"], c: Int = row["c"]
-                return .init(endpoint: row["endpoint"], stage: row["stage"], model: model, requests: row["n"], attempts: row["a"],
-                             promptTokens: p, completionTokens: c,
-                             cost: prices[model].map { (Double(p) * $0.inputPerMillion + Double(c) * $0.outputPerMillion) / 1e6 })
+                return .init(
+                    endpoint: row["endpoint"], stage: row["stage"], model: model, requests: row["n"], attempts: row["a"],
+                    promptTokens: p, completionTokens: c,
+                    cost: prices[model].map { (Double(p) * $0.inputPerMillion + Double(c) * $0.outputPerMillion) / 1e6 })
             }
-            return StatusSummary(records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
-                                 endpoints: endpoints,
-                                 failures: try JobStore.failureGroups(db), skips: try grouped(.skipped, "last_error"),
-                                 notes: try grouped(.done, "note"))
+            return StatusSummary(
+                records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },
+                endpoints: endpoints,
+                failures: try JobStore.failureGroups(db), skips: try grouped(.skipped, "last_error"),
+                notes: try grouped(.done, "note"))
         }
     }
 
     /// Every (stage, kind) of failed tasks with its count and three example messages.
     static func failureGroups(_ db: Database) throws -> [StatusSummary.FailureGroup] {
-        try Row.fetchAll(db, sql: """
-            SELECT stage, COALESCE(failure_kind, 'other') AS kind, COUNT(*) AS n
-            FROM task
-            WHERE state = 'failed'
-            GROUP BY stage, kind
-            ORDER BY n DESC, stage, kind
-            """).map { row in
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT stage, COALESCE(failure_kind, 'other') AS kind, COUNT(*) AS n
+                FROM task
+                WHERE state = 'failed'
+                GROUP BY stage, kind
+                ORDER BY n DESC, stage, kind
+                """
+        ).map { row in
             let stage: String = row["stage"]
             let kind: String = row["kind"]
-            let examples = try Row.fetchAll(db, sql: """
-                SELECT record_key, last_error
-                FROM task
-                WHERE state = 'failed' AND stage = ? AND COALESCE(failure_kind, 'other') = ?
-                LIMIT 3
-                """, arguments: [stage, kind]).map { "\($0[0] as String): \(($0[1] as String?) ?? "")" }
+            let examples = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT record_key, last_error
+                    FROM task
+                    WHERE state = 'failed' AND stage = ? AND COALESCE(failure_kind, 'other') = ?
+                    LIMIT 3
+                    """, arguments: [stage, kind]
+            ).map { "\($0[0] as String): \(($0[1] as String?) ?? "")" }
             return .init(stage: stage, kind: FailureKind(rawValue: kind) ?? .other, count: row["n"], examples: examples)
         }
     }
@@ -199,19 +220,22 @@ extension JobStore {
                 arguments += [JobStore.jsonArray(kinds.map(\.rawValue))]
             }
             if let stage { filter += " AND t.stage = ?"; arguments += [stage] }
-            return try String.fetchAll(db, sql: """
-                SELECT COALESCE(r.source_id, r.key)
-                FROM record r
-                WHERE r.key IN (SELECT t.record_key FROM task t WHERE \(filter))
-                ORDER BY r.position
-                """, arguments: arguments)
+            return try String.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(r.source_id, r.key)
+                    FROM record r
+                    WHERE r.key IN (SELECT t.record_key FROM task t WHERE \(filter))
+                    ORDER BY r.position
+                    """, arguments: arguments)
         }
     }
 
     /// The pipeline's `teacher.prices`, as stored with the run.
     static func prices(_ db: Database) throws -> [String: TokenPrice] {
         guard let json = try String.fetchOne(db, sql: "SELECT pipeline_json FROM run WHERE id = 1"),
-              let definition = try? PipelineDefinition.stored(json) else { return [:] }
+            let definition = try? PipelineDefinition.stored(json)
+        else { return [:] }
         return definition.teacher.prices ?? [:]
     }
 
@@ -220,69 +244,87 @@ extension JobStore {
         try pool.read { db in
             let columns = JobStore.recordColumns + ", problem, image_sha256"
             var row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE key = ?", arguments: [id])
-            if row == nil { row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id]) }
+            if row == nil {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id])
+            }
             if row == nil, let position = Int(id) {
                 row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE position = ?", arguments: [position])
             }
             guard let row else { throw StoreError.unknownRecord(id) }
             let key: String = row["key"]
-            let tasks = try Row.fetchAll(db, sql: """
-                SELECT t.*, o.request, o.output, o.parsed
-                FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
-                """, arguments: [key]).map { t in
+            let tasks = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.*, o.request, o.output, o.parsed
+                    FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
+                    """, arguments: [key]
+            ).map { t in
                 RecordDetail.TaskDetail(
-                    stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"], lastError: t["last_error"], request: t["request"],
+                    stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"],
+                    lastError: t["last_error"], request: t["request"],
                     output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
                     promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
                     endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
             }
-            return RecordDetail(key: key, record: try JobStore.decodeRecord(row), problem: row["problem"],
-                                imageSHA256: row["image_sha256"], tasks: tasks)
+            return RecordDetail(
+                key: key, record: try JobStore.decodeRecord(row), problem: row["problem"],
+                imageSHA256: row["image_sha256"], tasks: tasks)
         }
     }
 
     /// Streams every record in input order with its description and statements.
-    public func forEachExportRow(descriptionStage: String, statementsStage: String?, hintStage: String? = nil,
-                                 _ body: (ExportRow) throws -> Void) throws {
+    public func forEachExportRow(
+        descriptionStage: String, statementsStage: String?, hintStage: String? = nil,
+        _ body: (ExportRow) throws -> Void
+    ) throws {
         try pool.read { db in
             // Stores that were never audited have no audit tables: their rows carry no flags.
             let audited = try hasAuditTables(db)
-            let auditColumns = audited
+            let auditColumns =
+                audited
                 ? "(SELECT group_concat(flag, ',') FROM audit_flag f WHERE f.record_key = r.key) AS a_flags, au.coverage AS a_coverage, au.record_key IS NOT NULL AS a_done"
                 : "NULL AS a_flags, NULL AS a_coverage, 0 AS a_done"
             let auditJoin = audited ? "LEFT JOIN audit_sample au ON au.record_key = r.key" : ""
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
-                       d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
-                       sout.output AS s_output, sout.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
-                       CASE WHEN h.state = 'done' THEN hout.output END AS h_output
-                FROM record r
-                LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
-                LEFT JOIN task_output dout ON dout.id = d.output_id
-                LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
-                LEFT JOIN task_output sout ON sout.id = s.output_id
-                LEFT JOIN task h ON h.record_key = r.key AND h.stage = ?
-                LEFT JOIN task_output hout ON hout.id = h.output_id
-                \(auditJoin)
-                ORDER BY r.position
-                """, arguments: [descriptionStage, statementsStage ?? "", hintStage ?? ""])
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                           d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
+                           sout.output AS s_output, sout.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
+                           CASE WHEN h.state = 'done' THEN hout.output END AS h_output
+                    FROM record r
+                    LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
+                    LEFT JOIN task_output dout ON dout.id = d.output_id
+                    LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+                    LEFT JOIN task_output sout ON sout.id = s.output_id
+                    LEFT JOIN task h ON h.record_key = r.key AND h.stage = ?
+                    LEFT JOIN task_output hout ON hout.id = h.output_id
+                    \(auditJoin)
+                    ORDER BY r.position
+                    """, arguments: [descriptionStage, statementsStage ?? "", hintStage ?? ""])
             let decoder = JSONDecoder()
             while let row = try cursor.next() {
                 var usage: [String: [String: Int]] = [:]
-                if let p: Int = row["d_pt"], let c: Int = row["d_ct"] { usage[descriptionStage] = ["prompt_tokens": p, "completion_tokens": c] }
+                if let p: Int = row["d_pt"], let c: Int = row["d_ct"] {
+                    usage[descriptionStage] = ["prompt_tokens": p, "completion_tokens": c]
+                }
                 if let statementsStage, let p: Int = row["s_pt"], let c: Int = row["s_ct"] {
                     usage[statementsStage] = ["prompt_tokens": p, "completion_tokens": c]
                 }
                 let parsed: String? = row["s_parsed"]
                 let statements = parsed.flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) }
-                try body(ExportRow(
-                    key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
-                    descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)), description: row["d_output"], descriptionError: row["d_error"],
-                    statements: statements, statementsText: row["s_output"], model: row["d_model"],
-                    mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
-                    hint: row["h_output"],
-                    flags: (row["a_done"] as Bool? ?? false) ? ((row["a_flags"] as String?)?.split(separator: ",").map(String.init) ?? []) : nil,
-                    coverage: row["a_coverage"]))
+                try body(
+                    ExportRow(
+                        key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
+                        descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)), description: row["d_output"],
+                        descriptionError: row["d_error"],
+                        statements: statements, statementsText: row["s_output"], model: row["d_model"],
+                        mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
+                        hint: row["h_output"],
+                        flags: (row["a_done"] as Bool? ?? false)
+                            ? ((row["a_flags"] as String?)?.split(separator: ",").map(String.init) ?? []) : nil,
+                        coverage: row["a_coverage"]))
             }
         }
     }
@@ -291,7 +333,8 @@ extension JobStore {
     public func counts(stage: String) throws -> [TaskState: Int] {
         try pool.read { db in
             var out: [TaskState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task WHERE stage = ? GROUP BY state", arguments: [stage]) {
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task WHERE stage = ? GROUP BY state", arguments: [stage])
+            {
                 if let state = TaskState(rawValue: row["state"]) { out[state] = row["n"] }
             }
             return out
@@ -307,7 +350,8 @@ extension StatusSummary {
         for part in parts {
             for stage in part.stages {
                 if stages[stage.stage] == nil {
-                    stages[stage.stage] = StageCounts(stage: stage.stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
+                    stages[stage.stage] = StageCounts(
+                        stage: stage.stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)
                     order.append(stage.stage)
                 }
                 stages[stage.stage]?.counts.merge(stage.counts, uniquingKeysWith: +)
@@ -320,7 +364,8 @@ extension StatusSummary {
         func regroup(_ lists: [[ReasonCount]]) -> [ReasonCount] {
             var counts: [String: ReasonCount] = [:]
             for item in lists.joined() {
-                counts["\(item.stage)\u{0}\(item.reason)", default: ReasonCount(stage: item.stage, reason: item.reason, count: 0)].count += item.count
+                counts["\(item.stage)\u{0}\(item.reason)", default: ReasonCount(stage: item.stage, reason: item.reason, count: 0)].count +=
+                    item.count
             }
             return counts.values.sorted { $0.count > $1.count || ($0.count == $1.count && $0.stage < $1.stage) }.prefix(20).map { $0 }
         }
@@ -340,10 +385,11 @@ extension StatusSummary {
                 usageOrder.append(key)
             }
         }
-        return StatusSummary(records: parts.reduce(0) { $0 + $1.records }, inputProblems: parts.reduce(0) { $0 + $1.inputProblems },
-                             stages: order.compactMap { stages[$0] }, endpoints: usageOrder.compactMap { usage[$0] },
-                             failures: combinedFailures(parts.map(\.failures)),
-                             skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
+        return StatusSummary(
+            records: parts.reduce(0) { $0 + $1.records }, inputProblems: parts.reduce(0) { $0 + $1.inputProblems },
+            stages: order.compactMap { stages[$0] }, endpoints: usageOrder.compactMap { usage[$0] },
+            failures: combinedFailures(parts.map(\.failures)),
+            skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
     }
 
     /// Failure groups of several shards: counts added, the first three examples kept.

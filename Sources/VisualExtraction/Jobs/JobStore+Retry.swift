@@ -16,8 +16,10 @@ extension JobStore {
     /// stage is not done), and tasks that failed only because such an upstream failed wait again.
     /// Selected by kind, never by message text; input problems are not retried here (the input
     /// must be fixed; missing images are checked again by `ImageRecheck`).
-    public func retry(stage: String?, kinds: [FailureKind]? = nil, reasonContaining: String? = nil,
-                      graph: StageGraph) throws -> RetrySummary {
+    public func retry(
+        stage: String?, kinds: [FailureKind]? = nil, reasonContaining: String? = nil,
+        graph: StageGraph
+    ) throws -> RetrySummary {
         try pool.write { db in
             var filter = "state = 'failed'"
             var arguments: StatementArguments = []
@@ -29,38 +31,48 @@ extension JobStore {
             if let reasonContaining { filter += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
             let notRetried = JobStore.jsonArray(FailureKind.allCases.filter { $0.isInputProblem || $0 == .upstreamFailed }.map(\.rawValue))
             var leftAlone: [FailureKind: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT failure_kind, COUNT(*) FROM task WHERE \(filter) AND failure_kind IN (SELECT value FROM json_each(?))
-                GROUP BY failure_kind
-                """, arguments: arguments + [notRetried]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT failure_kind, COUNT(*) FROM task WHERE \(filter) AND failure_kind IN (SELECT value FROM json_each(?))
+                    GROUP BY failure_kind
+                    """, arguments: arguments + [notRetried])
+            {
                 if let kind = FailureKind(rawValue: row[0] ?? "") { leftAlone[kind] = row[1] }
             }
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT record_key, stage, output_id FROM task
-                WHERE \(filter) AND COALESCE(failure_kind, 'other') NOT IN (SELECT value FROM json_each(?))
-                """, arguments: arguments + [notRetried])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT record_key, stage, output_id FROM task
+                    WHERE \(filter) AND COALESCE(failure_kind, 'other') NOT IN (SELECT value FROM json_each(?))
+                    """, arguments: arguments + [notRetried])
             var changed = 0
             for row in rows {
                 let key: String = row["record_key"]
                 let name: String = row["stage"]
                 guard let stage = graph.stage(named: name) else { continue }
-                let notDone = try Int.fetchOne(db, sql: """
-                    SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
-                    """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
-                try db.execute(sql: """
-                    UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
-                        output_id = NULL
-                    WHERE record_key = ? AND stage = ?
-                    """, arguments: [(notDone == 0 ? TaskState.pending : .waiting).rawValue, key, name])
+                let notDone =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
+                            """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
+                try db.execute(
+                    sql: """
+                        UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
+                            output_id = NULL
+                        WHERE record_key = ? AND stage = ?
+                        """, arguments: [(notDone == 0 ? TaskState.pending : .waiting).rawValue, key, name])
                 if let output: Int64 = row["output_id"] { try JobStore.removeOutput(db, id: output) }
                 changed += 1
                 var frontier = [name]
                 while let upstream = frontier.popLast() {
                     for dependent in graph.dependents(of: upstream) {
-                        try db.execute(sql: """
-                            UPDATE task SET state = 'waiting', last_error = NULL, failure_kind = NULL
-                            WHERE record_key = ? AND stage = ? AND state = 'failed' AND failure_kind = 'upstream_failed'
-                            """, arguments: [key, dependent.name])
+                        try db.execute(
+                            sql: """
+                                UPDATE task SET state = 'waiting', last_error = NULL, failure_kind = NULL
+                                WHERE record_key = ? AND stage = ? AND state = 'failed' AND failure_kind = 'upstream_failed'
+                                """, arguments: [key, dependent.name])
                         changed += db.changesCount
                         frontier.append(dependent.name)
                     }
@@ -74,11 +86,14 @@ extension JobStore {
     /// what a rerun with another `--images` (or `vxt retry --kind image_missing`) checks again.
     public func recordsWithMissingImages() throws -> [(key: String, images: [String])] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.key, r.images FROM record r
-                WHERE r.key IN (SELECT record_key FROM task WHERE state = 'failed' AND failure_kind = 'image_missing')
-                ORDER BY r.position
-                """).map { row in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.key, r.images FROM record r
+                    WHERE r.key IN (SELECT record_key FROM task WHERE state = 'failed' AND failure_kind = 'image_missing')
+                    ORDER BY r.position
+                    """
+            ).map { row in
                 var images: [String] = []
                 if case let .array(values)? = try? JSONParser.parse(row[1] as String) { images = values.compactMap(\.stringValue) }
                 return (row[0], images)
@@ -96,11 +111,12 @@ extension JobStore {
             try db.execute(sql: "UPDATE record SET problem = NULL WHERE key IN (SELECT value FROM json_each(?))", arguments: [list])
             var changed = 0
             for stage in stages {
-                try db.execute(sql: """
-                    UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
-                        output_id = NULL
-                    WHERE record_key IN (SELECT value FROM json_each(?)) AND stage = ? AND state = 'failed'
-                    """, arguments: [(stage.needs.isEmpty ? TaskState.pending : .waiting).rawValue, list, stage.name])
+                try db.execute(
+                    sql: """
+                        UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
+                            output_id = NULL
+                        WHERE record_key IN (SELECT value FROM json_each(?)) AND stage = ? AND state = 'failed'
+                        """, arguments: [(stage.needs.isEmpty ? TaskState.pending : .waiting).rawValue, list, stage.name])
                 changed += db.changesCount
             }
             try JobStore.refreshProblemCount(db)

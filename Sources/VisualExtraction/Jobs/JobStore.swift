@@ -79,12 +79,14 @@ public final class JobStore: Sendable {
 
         public var description: String {
             switch self {
-            case let .noStore(work): return "no job store in \(work) (expected \(work)/\(JobStore.fileName)); start one with `vxt run ... --work \(work)`"
+            case let .noStore(work):
+                return "no job store in \(work) (expected \(work)/\(JobStore.fileName)); start one with `vxt run ... --work \(work)`"
             case let .sharded(work, count):
                 return "\(work) holds \(count) shard stores: merge them with `vxt merge --work \(work)`, or name one with --shard i/n"
             case let .unknownRecord(id): return "no record with id or key \"\(id)\" in this work directory"
             case let .unreadableLog(path):
-                return "\(path) holds the store's latest commits but cannot be read (permissions?); fix its permissions, or run as its owner"
+                return
+                    "\(path) holds the store's latest commits but cannot be read (permissions?); fix its permissions, or run as its owner"
             }
         }
     }

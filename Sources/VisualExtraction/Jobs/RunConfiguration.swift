@@ -23,10 +23,12 @@ public struct RunConfiguration: Sendable, Equatable {
     /// The slice of the input this store holds; nil for a whole (or merged) run.
     public var shard: Shard?
 
-    public init(pipelineName: String, pipelineHash: String, pipelineJSON: String, inputPath: String, inputSize: Int64,
-                inputModified: Double, inputSHA256: String?, imagesRoot: String, teacherURL: String, teacherModel: String,
-                vxtVersion: String, createdAt: Double, ingestComplete: Bool = false, recordCount: Int = 0, problemCount: Int = 0,
-                shard: Shard? = nil, inputProbe: String? = nil) {
+    public init(
+        pipelineName: String, pipelineHash: String, pipelineJSON: String, inputPath: String, inputSize: Int64,
+        inputModified: Double, inputSHA256: String?, imagesRoot: String, teacherURL: String, teacherModel: String,
+        vxtVersion: String, createdAt: Double, ingestComplete: Bool = false, recordCount: Int = 0, problemCount: Int = 0,
+        shard: Shard? = nil, inputProbe: String? = nil
+    ) {
         self.shard = shard
         self.inputProbe = inputProbe
         self.pipelineName = pipelineName

@@ -52,7 +52,9 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
             guard let count = (env["VXT_SHARD_COUNT"] ?? env["JOB_COMPLETIONS"]).flatMap(Int.init) else {
                 throw ParseError(message: "JOB_COMPLETION_INDEX is set but not VXT_SHARD_COUNT; set it to the job's completions")
             }
-            guard index >= 0, index < count else { throw ParseError(message: "JOB_COMPLETION_INDEX \(index) is outside \(count) completions") }
+            guard index >= 0, index < count else {
+                throw ParseError(message: "JOB_COMPLETION_INDEX \(index) is outside \(count) completions")
+            }
             return Shard(index: index, count: count)
         }
         return nil

@@ -47,7 +47,10 @@ public struct TaskResult: Sendable {
     /// What a done task stores; made by the stage executors.
     public typealias Completion = StageCompletion
 
-    public init(recordKey: String, stage: String, outcome: Outcome, request: String?, startedAt: Double, finishedAt: Double, imageSHA256: String? = nil) {
+    public init(
+        recordKey: String, stage: String, outcome: Outcome, request: String?, startedAt: Double, finishedAt: Double,
+        imageSHA256: String? = nil
+    ) {
         self.recordKey = recordKey
         self.stage = stage
         self.outcome = outcome

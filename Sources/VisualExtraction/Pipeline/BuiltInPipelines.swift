@@ -4,7 +4,7 @@ public enum BuiltInPipelines {
     /// Name → YAML text, in the order `--help` lists them.
     public static let all: [(name: String, yaml: String)] = [
         ("paper", String(decoding: PackageResources.paper_yaml, as: UTF8.self)),
-        ("clean", String(decoding: PackageResources.clean_yaml, as: UTF8.self)),
+        ("clean", String(decoding: PackageResources.clean_yaml, as: UTF8.self))
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -28,10 +28,12 @@ public struct Pipeline: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw LoadError(path: path, message: """
-                cannot read the file (\(error.localizedDescription)); pass a pipeline file, or a built-in pipeline by name: \
-                \(BuiltInPipelines.names.joined(separator: ", ")) (`vxt init --from paper` writes one to edit)
-                """)
+            throw LoadError(
+                path: path,
+                message: """
+                    cannot read the file (\(error.localizedDescription)); pass a pipeline file, or a built-in pipeline by name: \
+                    \(BuiltInPipelines.names.joined(separator: ", ")) (`vxt init --from paper` writes one to edit)
+                    """)
         }
         return try parse(yaml: text, path: path)
     }
@@ -71,10 +73,16 @@ public struct Pipeline: Sendable {
             } catch {
                 throw LoadError(path: path, message: "stage \"\(name)\" template: \(error.message)")
             }
-            let known: Set<String> = ["pairs", "count", "many", "id", "number", "question", "answer", "clean_question", "clean_answer", "context"]
+            let known: Set<String> = [
+                "pairs", "count", "many", "id", "number", "question", "answer", "clean_question", "clean_answer", "context"
+            ]
             let unknown = template.variables.subtracting(known).subtracting(stageDefinition.needs ?? [])
             if let first = unknown.sorted().first {
-                throw LoadError(path: path, message: "stage \"\(name)\" template uses {{\(first)}}; known names are \(known.sorted().joined(separator: ", ")) and the stages it needs")
+                throw LoadError(
+                    path: path,
+                    message:
+                        "stage \"\(name)\" template uses {{\(first)}}; known names are \(known.sorted().joined(separator: ", ")) and the stages it needs"
+                )
             }
             var correction: PromptTemplate?
             if let text = stageDefinition.countCorrection {
@@ -88,7 +96,7 @@ public struct Pipeline: Sendable {
         }
         guard !stages.isEmpty else { throw LoadError(path: path, message: "no stages") }
         for named in [definition.export.descriptionStage, definition.export.statementsStage, definition.export.hintStage].compactMap({ $0 })
-            where !seen.contains(named) {
+        where !seen.contains(named) {
             throw LoadError(path: path, message: "export names stage \"\(named)\", which the pipeline does not have")
         }
         do {
@@ -185,7 +193,8 @@ public struct Stage: Sendable {
         self.definition = definition
         self.template = template
         self.countCorrection = countCorrection
-        usesCleanValues = !template.variables.isDisjoint(with: PromptContext.cleanNames)
+        usesCleanValues =
+            !template.variables.isDisjoint(with: PromptContext.cleanNames)
             || !(countCorrection?.variables.isDisjoint(with: PromptContext.cleanNames) ?? true)
     }
 

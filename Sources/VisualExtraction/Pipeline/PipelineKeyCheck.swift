@@ -21,13 +21,16 @@ enum PipelineKeyCheck {
 
     static let pipeline: Shape = .mapping([
         "name": .value, "description": .value,
-        "teacher": .mapping(keys(TeacherSettings.CodingKeys.self, [
-            "endpoints": .list(.mapping(keys(EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)]))),
-            "prices": .dictionary(.mapping(keys(TokenPrice.CodingKeys.self))),
-        ])),
+        "teacher": .mapping(
+            keys(
+                TeacherSettings.CodingKeys.self,
+                [
+                    "endpoints": .list(.mapping(keys(EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)]))),
+                    "prices": .dictionary(.mapping(keys(TokenPrice.CodingKeys.self)))
+                ])),
         "image": .mapping(keys(ImageSettings.CodingKeys.self)),
         "stages": .list(.mapping(keys(PipelineDefinition.StageDefinition.CodingKeys.self))),
-        "export": .mapping(keys(PipelineDefinition.ExportSettings.CodingKeys.self)),
+        "export": .mapping(keys(PipelineDefinition.ExportSettings.CodingKeys.self))
     ])
 
     struct Problem: Error, CustomStringConvertible {

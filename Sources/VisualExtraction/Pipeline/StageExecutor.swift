@@ -21,9 +21,11 @@ public struct StageWork: Sendable {
     let prepareImage: @Sendable (String) throws(ImageError) -> PreparedImage
     let send: @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>
 
-    public init(stage: Stage, record: CorpusRecord, upstream: [String: String], model: String, temperature: Double?,
-                prepareImage: @escaping @Sendable (String) throws(ImageError) -> PreparedImage,
-                send: @escaping @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>) {
+    public init(
+        stage: Stage, record: CorpusRecord, upstream: [String: String], model: String, temperature: Double?,
+        prepareImage: @escaping @Sendable (String) throws(ImageError) -> PreparedImage,
+        send: @escaping @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>
+    ) {
         self.stage = stage
         self.record = record
         self.upstream = upstream
@@ -70,8 +72,9 @@ public struct StageWork: Sendable {
                 }
             }
         }
-        let request = ChatRequest(model: model, prompt: prompt, images: images, maxTokens: stage.definition.maxTokens,
-                                  temperature: temperature)
+        let request = ChatRequest(
+            model: model, prompt: prompt, images: images, maxTokens: stage.definition.maxTokens,
+            temperature: temperature)
         let logged = request.loggedBody()
         var answer: ChatResult
         switch await send(request) {
@@ -92,8 +95,10 @@ public struct StageWork: Sendable {
             }
         }
         if answer.text.trimmed.isEmpty {
-            return .failed(.failed("teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", kind: .badAnswer,
-                                    request: logged))
+            return .failed(
+                .failed(
+                    "teacher returned an empty answer (finish_reason \(answer.finishReason ?? "none"))", kind: .badAnswer,
+                    request: logged))
         }
         return .answered(Asked(answer: answer, request: request, logged: logged, images: images, truncationNote: truncationNote))
     }
@@ -104,7 +109,9 @@ public struct StageWork: Sendable {
         let answer = asked.answer
         var note = [note, asked.truncationNote].compactMap { $0 }.joined(separator: "; ")
         if answer.finishReason == "length" {
-            let limit = asked.truncationNote == nil ? asked.request.maxTokens
+            let limit =
+                asked.truncationNote == nil
+                ? asked.request.maxTokens
                 : (stage.definition.retryTruncatedMaxTokens ?? asked.request.maxTokens)
             note = [note, "truncated: finish_reason length at max_tokens \(limit)"].filter { !$0.isEmpty }.joined(separator: "; ")
         }
@@ -165,8 +172,10 @@ public struct StageCompletion: Sendable {
     public var mock: Bool
     public var attempts: Int
 
-    public init(output: String, parsed: String?, note: String?, finishReason: String?, promptTokens: Int?, completionTokens: Int?,
-                model: String?, endpoint: String?, mock: Bool, attempts: Int) {
+    public init(
+        output: String, parsed: String?, note: String?, finishReason: String?, promptTokens: Int?, completionTokens: Int?,
+        model: String?, endpoint: String?, mock: Bool, attempts: Int
+    ) {
         self.output = output
         self.parsed = parsed
         self.note = note

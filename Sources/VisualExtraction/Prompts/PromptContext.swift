@@ -14,23 +14,24 @@ public enum PromptContext {
 
     public static func values(for record: CorpusRecord, upstream: [String: String], clean: Bool = true) -> [String: PromptTemplate.Value] {
         var values: [String: PromptTemplate.Value] = [
-            "pairs": .list(record.pairs.enumerated().map { offset, pair in
-                var item: [String: PromptTemplate.Value] = [
-                    "number": .text(String(offset + 1)),
-                    "question": .text(pair.question),
-                    "answer": .text(pair.answer),
-                ]
-                if clean {
-                    let parsed = QuestionParser.parse(pair.question)
-                    item["clean_question"] = .text(cleanQuestion(parsed))
-                    item["clean_answer"] = .text(parsed.resolvedAnswer(pair.answer))
-                    item["context"] = .text(parsed.context ?? "")
-                }
-                return item
-            }),
+            "pairs": .list(
+                record.pairs.enumerated().map { offset, pair in
+                    var item: [String: PromptTemplate.Value] = [
+                        "number": .text(String(offset + 1)),
+                        "question": .text(pair.question),
+                        "answer": .text(pair.answer)
+                    ]
+                    if clean {
+                        let parsed = QuestionParser.parse(pair.question)
+                        item["clean_question"] = .text(cleanQuestion(parsed))
+                        item["clean_answer"] = .text(parsed.resolvedAnswer(pair.answer))
+                        item["context"] = .text(parsed.context ?? "")
+                    }
+                    return item
+                }),
             "count": .text(String(record.pairs.count)),
             "many": .flag(record.pairs.count > 1),
-            "id": .text(record.displayID),
+            "id": .text(record.displayID)
         ]
         for (stage, output) in upstream {
             values[stage] = .text(output)

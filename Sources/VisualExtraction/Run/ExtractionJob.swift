@@ -13,8 +13,10 @@ public struct ExtractionJob {
     /// Why a changed pipeline or input is accepted under an existing work directory; nil refuses.
     public let allowChanged: String?
 
-    public init(pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String,
-                shard: Shard? = nil, allowChanged: String? = nil) {
+    public init(
+        pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String,
+        shard: Shard? = nil, allowChanged: String? = nil
+    ) {
         self.pipeline = pipeline
         self.inputPath = inputPath
         self.imagesRoot = imagesRoot
@@ -74,25 +76,30 @@ public struct ExtractionJob {
             if !existing.ingestComplete, let known = existing.inputProbe, let probe, known != probe {
                 // Part of the earlier file is stored and there is no full hash to accept a change
                 // against: continuing would store the new file's records after the old one's.
-                throw Mismatch(message: """
-                    \(inputPath) is not the file \(workDirectory) began to ingest (\(existing.inputPath)); the store holds part \
-                    of that file. Restore it to finish, or use a new --work directory for this one.
-                    """)
+                throw Mismatch(
+                    message: """
+                        \(inputPath) is not the file \(workDirectory) began to ingest (\(existing.inputPath)); the store holds part \
+                        of that file. Restore it to finish, or use a new --work directory for this one.
+                        """)
             }
             if existing.shard != shard {
-                throw Mismatch(message: "this store holds shard \(existing.shard?.description ?? "none"), not \(shard?.description ?? "the whole input")")
+                throw Mismatch(
+                    message:
+                        "this store holds shard \(existing.shard?.description ?? "none"), not \(shard?.description ?? "the whole input")")
             }
             if existing.pipelineHash != pipeline.hash {
                 if let reason = allowChanged {
-                    logger.notice("accepting a changed pipeline", metadata: ["work.directory": "\(workDirectory)", "change.reason": "\(reason)"])
+                    logger.notice(
+                        "accepting a changed pipeline", metadata: ["work.directory": "\(workDirectory)", "change.reason": "\(reason)"])
                     try store.recordChange(what: "pipeline", before: existing.pipelineHash, after: pipeline.hash, reason: reason)
                 } else {
-                    throw Mismatch(message: """
-                        \(workDirectory) was started with a different pipeline (\(existing.pipelineName), hash \(existing.pipelineHash.prefix(12))); \
-                        \(pipeline.path) now hashes to \(pipeline.hash.prefix(12)). Outputs of two pipelines must not mix: \
-                        use a new --work directory, restore the pipeline file (and --model) it was started with, or accept \
-                        the change with --allow-changed "<why>" (recorded in the store).
-                        """)
+                    throw Mismatch(
+                        message: """
+                            \(workDirectory) was started with a different pipeline (\(existing.pipelineName), hash \(existing.pipelineHash.prefix(12))); \
+                            \(pipeline.path) now hashes to \(pipeline.hash.prefix(12)). Outputs of two pipelines must not mix: \
+                            use a new --work directory, restore the pipeline file (and --model) it was started with, or accept \
+                            the change with --allow-changed "<why>" (recorded in the store).
+                            """)
                 }
             }
             if existing.inputSize != size || existing.inputModified != modified || existing.inputPath != absoluteInput {
@@ -104,10 +111,11 @@ public struct ExtractionJob {
                             try store.recordChange(what: "input", before: known, after: hash, reason: reason)
                             acceptedInputHash = hash
                         } else {
-                            throw Mismatch(message: """
-                                \(inputPath) is not the input \(workDirectory) was started with (\(existing.inputPath), sha256 \(known.prefix(12)); \
-                                now \(hash.prefix(12))). Use a new --work directory for a new input, or --allow-changed "<why>".
-                                """)
+                            throw Mismatch(
+                                message: """
+                                    \(inputPath) is not the input \(workDirectory) was started with (\(existing.inputPath), sha256 \(known.prefix(12)); \
+                                    now \(hash.prefix(12))). Use a new --work directory for a new input, or --allow-changed "<why>".
+                                    """)
                         }
                     }
                 }
@@ -146,12 +154,15 @@ public struct ExtractionJob {
         }
         var recheck: ImageRecheck.Outcome?
         if let previous = previousImagesRoot {
-            logger.notice("--images changed: looking again for the images that were missing", metadata: ["images.before": "\(previous)", "images.after": "\(absoluteImages)"])
+            logger.notice(
+                "--images changed: looking again for the images that were missing",
+                metadata: ["images.before": "\(previous)", "images.after": "\(absoluteImages)"])
             recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.graph.stages).run()
         }
         let released = try store.releaseAbandoned()
-        return Opened(store: store, lock: lock, configuration: configuration, released: released, ingested: ingested,
-                      previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
+        return Opened(
+            store: store, lock: lock, configuration: configuration, released: released, ingested: ingested,
+            previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
     }
 
     static func absolute(_ path: String) -> String {

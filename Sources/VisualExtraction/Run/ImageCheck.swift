@@ -59,7 +59,11 @@ public struct ImageCheck: Sendable {
         do {
             file = try root.resolve(path)
         } catch {
-            if case .outsideRoot = error { report.outsideRoot.append(problem(error.description)) } else { report.missing.append(problem(error.description)) }
+            if case .outsideRoot = error {
+                report.outsideRoot.append(problem(error.description))
+            } else {
+                report.missing.append(problem(error.description))
+            }
             return
         }
         let bytes: [UInt8]

@@ -35,7 +35,8 @@ public struct ImagePreflight {
             throw Failure(message: "--images \(imagesRoot) does not exist; pass the folder the records' image paths are relative to")
         }
         guard isDirectory.boolValue else {
-            throw Failure(message: "--images \(imagesRoot) is a file, not a folder; pass the folder the records' image paths are relative to")
+            throw Failure(
+                message: "--images \(imagesRoot) is a file, not a folder; pass the folder the records' image paths are relative to")
         }
         let root = ImageRoot(path: imagesRoot)
         var sampled = 0
@@ -44,7 +45,8 @@ public struct ImagePreflight {
         do {
             _ = try RecordSplitter(path: inputPath).forEach { event in
                 guard case let .record(raw) = event, case let .success(record) = LLaVARecordDecoder.decode(raw),
-                      record.skipReason == nil, !record.images.isEmpty else { return }
+                    record.skipReason == nil, !record.images.isEmpty
+                else { return }
                 sampled += 1
                 if record.images.allSatisfy({ (try? root.resolve($0)) != nil }) {
                     resolved += 1
@@ -60,11 +62,12 @@ public struct ImagePreflight {
         }
         guard sampled > 0, resolved == 0 else { return Report(sampled: sampled, resolved: resolved) }
         let tried = misses.map { "  \((absolute as NSString).appendingPathComponent($0))" }.joined(separator: "\n")
-        throw Failure(message: """
-            none of the first \(sampled) records with an image finds it under --images \(imagesRoot); paths tried:
-            \(tried)
-            \(hint(misses))Nothing was ingested or sent. Pass the folder the records' `image` paths are relative to.
-            """)
+        throw Failure(
+            message: """
+                none of the first \(sampled) records with an image finds it under --images \(imagesRoot); paths tried:
+                \(tried)
+                \(hint(misses))Nothing was ingested or sent. Pass the folder the records' `image` paths are relative to.
+                """)
     }
 
     /// Where the paths would resolve instead: one folder up, or in a subfolder one level down.

@@ -52,19 +52,22 @@ public struct Ingestor {
             }
         }
         var seen = 0
-        let split = try RecordSplitter(path: inputPath).forEachBatch(map, keep: { event in
-            seen += 1
-            switch event {
-            case let .record(raw):
-                if seen % 10_000 == 0 { progress?(seen, raw.byteOffset) }
-                return raw.index >= already && (shard?.contains(position: raw.index) ?? true)
-            case let .problem(problem):
-                return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
-            }
-        }, consume: write)
+        let split = try RecordSplitter(path: inputPath).forEachBatch(
+            map,
+            keep: { event in
+                seen += 1
+                switch event {
+                case let .record(raw):
+                    if seen % 10_000 == 0 { progress?(seen, raw.byteOffset) }
+                    return raw.index >= already && (shard?.contains(position: raw.index) ?? true)
+                case let .problem(problem):
+                    return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
+                }
+            }, consume: write)
         if !pending.isEmpty { try store.ingest(pending, stages: stages) }
-        return Summary(records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
-                       sha256: split.sha256)
+        return Summary(
+            records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
+            sha256: split.sha256)
     }
 
     static func item(for event: SplitEvent, root: ImageRoot) -> JobStore.IngestItem {
@@ -77,12 +80,14 @@ public struct Ingestor {
                 }
                 return .record(record, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind)
             case let .failure(problem):
-                return .problem(position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
-                                recordID: problem.recordID, reason: problem.description)
+                return .problem(
+                    position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
+                    recordID: problem.recordID, reason: problem.description)
             }
         case let .problem(problem):
-            return .problem(position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
-                            reason: "record \(problem.index) at line \(problem.line), byte \(problem.byteOffset): \(problem.reason)")
+            return .problem(
+                position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
+                reason: "record \(problem.index) at line \(problem.line), byte \(problem.byteOffset): \(problem.reason)")
         }
     }
 

@@ -42,8 +42,9 @@ public struct ProgressMeter: Sendable {
         let eta = r > 0 ? ProgressMeter.duration(Double(remaining) / r) : "--"
         let percent = total > 0 ? Double(finished) * 100 / Double(total) : 100
         let stages = byStage.keys.sorted().map { "\($0) \(byStage[$0] ?? 0)" }.joined(separator: ", ")
-        return String(format: "%d/%d tasks (%.1f%%) · %d failed · %.1f/s · elapsed %@ · ETA %@ · %@",
-                      finished, total, percent, failed, r, ProgressMeter.duration(now - start), eta, stages)
+        return String(
+            format: "%d/%d tasks (%.1f%%) · %d failed · %.1f/s · elapsed %@ · ETA %@ · %@",
+            finished, total, percent, failed, r, ProgressMeter.duration(now - start), eta, stages)
     }
 
     public static func duration(_ seconds: Double) -> String {

@@ -27,8 +27,10 @@ public final class Runner: Sendable {
     /// One claim at a time; closed by `abandon`.
     private let claimGate = AsyncBudget(limit: 1)
 
-    public init(store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
-                imageFiles: PreparedImageFiles? = nil, concurrency: Int, logger: Logger = .disabled) {
+    public init(
+        store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
+        imageFiles: PreparedImageFiles? = nil, concurrency: Int, logger: Logger = .disabled
+    ) {
         self.store = store
         self.logger = logger
         self.pipeline = pipeline
@@ -114,7 +116,9 @@ public final class Runner: Sendable {
                 guard let result = try await group.next() else { break }
                 inFlight -= 1
                 if case .done = result.outcome { completed += 1 } else { failed += 1 }
-                progress?(ProgressEvent(stage: result.stage, succeeded: { if case .done = result.outcome { return true } else { return false } }()))
+                progress?(
+                    ProgressEvent(
+                        stage: result.stage, succeeded: { if case .done = result.outcome { return true } else { return false } }()))
             }
         }
         await writer.flush()
@@ -159,13 +163,18 @@ public final class Runner: Sendable {
         case let .done(completion): outcome = .done(completion)
         case let .failed(reason, kind): outcome = .failed(reason: reason, kind: kind)
         }
-        var taskResult = TaskResult(recordKey: task.recordKey, stage: task.stage, outcome: outcome, request: result.request,
-                                    startedAt: started, finishedAt: Date().timeIntervalSince1970, imageSHA256: result.imageSHA256)
+        var taskResult = TaskResult(
+            recordKey: task.recordKey, stage: task.stage, outcome: outcome, request: result.request,
+            startedAt: started, finishedAt: Date().timeIntervalSince1970, imageSHA256: result.imageSHA256)
         taskResult.failureStatus = result.failureStatus
         taskResult.failureEndpoint = result.failureEndpoint
         if case let .failed(reason, kind) = result.outcome {
-            logger.debug("task failed", metadata: ["record.key": "\(task.recordKey)", "task.stage": "\(task.stage)",
-                                                   "failure.kind": "\(kind.rawValue)", "failure.reason": "\(reason)"])
+            logger.debug(
+                "task failed",
+                metadata: [
+                    "record.key": "\(task.recordKey)", "task.stage": "\(task.stage)",
+                    "failure.kind": "\(kind.rawValue)", "failure.reason": "\(reason)"
+                ])
         }
         return taskResult
     }

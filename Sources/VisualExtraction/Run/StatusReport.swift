@@ -7,13 +7,17 @@ public enum StatusReport {
     public static func text(_ s: StatusSummary, configuration: RunConfiguration?) -> String {
         var lines: [String] = []
         if let c = configuration {
-            lines.append("pipeline \(c.pipelineName) (\(c.pipelineHash.prefix(12))) · input \(c.inputPath) · teacher \(c.teacherModel) at \(c.teacherURL)")
+            lines.append(
+                "pipeline \(c.pipelineName) (\(c.pipelineHash.prefix(12))) · input \(c.inputPath) · teacher \(c.teacherModel) at \(c.teacherURL)"
+            )
         }
         lines.append("records: \(s.records) · with input problems: \(s.inputProblems)")
         let header = ["stage"] + columns.map(\.rawValue) + ["tokens in/out", "rate/s", "ETA"]
         var rows: [[String]] = [header]
         for stage in s.stages {
-            let eta = stage.remaining == 0 ? "-" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
+            let eta =
+                stage.remaining == 0
+                ? "-" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
             var row = [stage.stage]
             row += columns.map { String(stage.counts[$0] ?? 0) }
             row += ["\(stage.promptTokens)/\(stage.completionTokens)", String(format: "%.1f", stage.recentRate), eta]
@@ -21,26 +25,33 @@ public enum StatusReport {
         }
         let widths = (0..<header.count).map { i in rows.map { $0[i].count }.max() ?? 0 }
         for row in rows {
-            lines.append(row.enumerated().map { i, cell in
-                i == 0 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[i] - cell.count) + cell
-            }.joined(separator: "  "))
+            lines.append(
+                row.enumerated().map { i, cell in
+                    i == 0
+                        ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                        : String(repeating: " ", count: widths[i] - cell.count) + cell
+                }.joined(separator: "  "))
         }
         if !s.endpoints.isEmpty {
             lines.append("")
             var table: [[String]] = [["endpoint", "stage", "model", "requests", "attempts", "tokens in/out", "cost"]]
             for e in s.endpoints {
-                table.append([e.endpoint, e.stage, e.model, String(e.requests), String(e.attempts), "\(e.promptTokens)/\(e.completionTokens)",
-                              e.cost.map { String(format: "$%.2f", $0) } ?? "-"])
+                table.append([
+                    e.endpoint, e.stage, e.model, String(e.requests), String(e.attempts), "\(e.promptTokens)/\(e.completionTokens)",
+                    e.cost.map { String(format: "$%.2f", $0) } ?? "-"
+                ])
             }
             let widths = (0..<table[0].count).map { i in table.map { $0[i].count }.max() ?? 0 }
             for row in table {
-                lines.append(row.enumerated().map { i, cell in
-                    i < 3 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) : cell.leftPadded(widths[i])
-                }.joined(separator: "  "))
+                lines.append(
+                    row.enumerated().map { i, cell in
+                        i < 3 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) : cell.leftPadded(widths[i])
+                    }.joined(separator: "  "))
             }
             let costs = s.endpoints.compactMap(\.cost)
-            if !costs.isEmpty { lines.append(String(format: "cost so far: $%.2f (teacher.prices in the pipeline file)", costs.reduce(0, +))) }
+            if !costs.isEmpty {
+                lines.append(String(format: "cost so far: $%.2f (teacher.prices in the pipeline file)", costs.reduce(0, +)))
+            }
         }
         let mock = s.stages.reduce(0) { $0 + $1.mockOutputs }
         if mock > 0 { lines.append("\(mock) outputs were made by the mock teacher (marked mock in exports)") }
@@ -58,7 +69,8 @@ public enum StatusReport {
             let total = s.failures.reduce(0) { $0 + $1.count }
             lines.append("failed (\(total) tasks, by stage and kind; `vxt status --failed --kind K --ids` lists the records):")
             for group in s.failures {
-                lines.append("  \(String(group.count).leftPadded(6))  \(group.stage): \(group.kind.rawValue)\(StatusReport.advice(group.kind))")
+                lines.append(
+                    "  \(String(group.count).leftPadded(6))  \(group.stage): \(group.kind.rawValue)\(StatusReport.advice(group.kind))")
                 for example in group.examples {
                     let shown = example.count > 240 ? String(example.prefix(240)) + "…" : example
                     lines.append("            e.g. \(shown)")

@@ -42,12 +42,15 @@ public struct StatementCollector: Sendable {
     }
 
     /// - Parameter ask: sends a prompt (the stage's other settings unchanged) to the teacher.
-    public func collect(for record: CorpusRecord, upstream: [String: String], first: ChatResult,
-                        ask: (String) async -> Result<ChatResult, TeacherFailure>) async -> Result<Collected, TeacherFailure> {
+    public func collect(
+        for record: CorpusRecord, upstream: [String: String], first: ChatResult,
+        ask: (String) async -> Result<ChatResult, TeacherFailure>
+    ) async -> Result<Collected, TeacherFailure> {
         let expected = record.pairs.count
         let firstReading = StatementParser.read(first.text, expected: expected)
-        var collected = Collected(text: firstReading.text, statements: firstReading.statements, path: .batch, calls: 1,
-                                  promptTokens: first.promptTokens, completionTokens: first.completionTokens, last: first)
+        var collected = Collected(
+            text: firstReading.text, statements: firstReading.statements, path: .batch, calls: 1,
+            promptTokens: first.promptTokens, completionTokens: first.completionTokens, last: first)
         guard let firstProblem = StatementCollector.problem(with: firstReading.statements, for: record.pairs) else {
             return .success(collected)
         }
@@ -68,8 +71,10 @@ public struct StatementCollector: Sendable {
             prompt = try stage.prompt(for: record, upstream: upstream)
             reask = prompt + (try correction.render(PromptContext.values(for: record, upstream: upstream, clean: stage.usesCleanValues)))
         } catch {
-            return .failure(TeacherFailure(message: "cannot render the statements correction: \(error)", status: nil,
-                                           attempts: collected.calls, kind: .promptUnrenderable))
+            return .failure(
+                TeacherFailure(
+                    message: "cannot render the statements correction: \(error)", status: nil,
+                    attempts: collected.calls, kind: .promptUnrenderable))
         }
         var reaskProblem = "no answer"
         switch await ask(reask) {
@@ -94,8 +99,10 @@ public struct StatementCollector: Sendable {
             do {
                 singlePrompt = try stage.prompt(for: single, upstream: upstream)
             } catch {
-                return .failure(TeacherFailure(message: "cannot render the statements prompt for pair \(i + 1): \(error)", status: nil,
-                                               attempts: collected.calls, kind: .promptUnrenderable))
+                return .failure(
+                    TeacherFailure(
+                        message: "cannot render the statements prompt for pair \(i + 1): \(error)", status: nil,
+                        attempts: collected.calls, kind: .promptUnrenderable))
             }
             switch await ask(singlePrompt) {
             case var .failure(failure):
@@ -109,9 +116,11 @@ public struct StatementCollector: Sendable {
                 let candidates = StatementParser.read(answer.text).statements
                 guard let statement = candidates.first(where: { StatementCheck.fits($0, pair) }) else {
                     let got = candidates.isEmpty ? "no statement" : "no line about the pair (\"\(candidates[0].prefix(80))\")"
-                    return .failure(unusable("""
-                        statements: \(firstProblem); after the correction: \(reaskProblem); pair \(i + 1) asked alone: \(got)
-                        """))
+                    return .failure(
+                        unusable(
+                            """
+                            statements: \(firstProblem); after the correction: \(reaskProblem); pair \(i + 1) asked alone: \(got)
+                            """))
                 }
                 statements.append(statement)
             }

@@ -64,7 +64,8 @@ public enum StatementParser {
             let c = characters[i]
             current.append(c)
             if ".!?".contains(c), i + 2 < characters.count, characters[i + 1] == " ",
-               characters[i + 2].isUppercase || characters[i + 2].isNumber {
+                characters[i + 2].isUppercase || characters[i + 2].isNumber
+            {
                 out.append(current.trimmed)
                 current = ""
                 i += 1
@@ -79,12 +80,13 @@ public enum StatementParser {
     /// after markdown emphasis is taken off.
     static let fillerOpenings = [
         "sure", "certainly", "of course", "okay", "ok,", "ok!", "absolutely", "great question", "alright",
-        "here you go", "the following are", "the following is", "the following statement", "i have converted", "i've converted", "i converted", "i have rewritten",
+        "here you go", "the following are", "the following is", "the following statement", "i have converted", "i've converted",
+        "i converted", "i have rewritten",
         "i've rewritten", "these statements", "this statement", "each statement", "the statements above",
         "the statement above", "note:", "note that", "notes:", "(note", "please note", "let me know", "i hope",
         "hope this", "feel free", "if you need", "if you have", "if you'd like", "if you would like",
         "declarative statement", "question #", "answer:", "as there are", "your task is",
-        "the resulting statements", "include each statement",
+        "the resulting statements", "include each statement"
     ]
 
     static func isFiller(_ line: String) -> Bool {
@@ -99,7 +101,8 @@ public enum StatementParser {
         if fillerOpenings.contains(where: { lowered.hasPrefix($0) }) { return true }
         // "Here is a cat on the sofa." can be a statement; "Here are the declarative statements." is not.
         if ["here is", "here are", "here's", "below is", "below are"].contains(where: { lowered.hasPrefix($0) }),
-           ["statement", "sentence", "converted", "rewritten", "version"].contains(where: { lowered.contains($0) }) {
+            ["statement", "sentence", "converted", "rewritten", "version"].contains(where: { lowered.contains($0) })
+        {
             return true
         }
         // A whole line in emphasis without a sentence's end: a header such as "**Statements**".

@@ -9,9 +9,11 @@ public enum StatementRules {
 
     static let yes: Set<String> = ["yes", "yes."]
     static let no: Set<String> = ["no", "no."]
-    static let numberWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                              "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-                              "nineteen", "twenty"]
+    static let numberWords = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "nineteen", "twenty"
+    ]
 
     public static func statement(for pair: QAPair) -> Written? {
         let parsed = QuestionParser.parse(pair.question)
@@ -39,8 +41,9 @@ public enum StatementRules {
 
         // "What color is the bus?" + "Red" → "The bus is red."
         if lead == "what", ["color", "colour"].contains(words[1].lowercased()), ["is", "are"].contains(words[2].lowercased()),
-           words.count >= 5, ["the", "this", "that", "these", "those"].contains(words[3].lowercased()),
-           isShortAnswer(answer) {
+            words.count >= 5, ["the", "this", "that", "these", "those"].contains(words[3].lowercased()),
+            isShortAnswer(answer)
+        {
             let subject = words[3...].joined(separator: " ")
             return Written(text: "\(capitalized(subject)) \(words[2].lowercased()) \(answer).", rule: "color")
         }

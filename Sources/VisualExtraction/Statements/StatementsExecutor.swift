@@ -37,8 +37,10 @@ public struct StatementsExecutor: StageExecutor {
             let collector = StatementCollector(stage: stage, correction: correction)
             let request = asked.request
             let outcome = await collector.collect(for: record, upstream: work.upstream, first: asked.answer) { prompt in
-                await work.send(ChatRequest(model: request.model, prompt: prompt, images: request.images,
-                                            maxTokens: request.maxTokens, temperature: request.temperature))
+                await work.send(
+                    ChatRequest(
+                        model: request.model, prompt: prompt, images: request.images,
+                        maxTokens: request.maxTokens, temperature: request.temperature))
             }
             switch outcome {
             case let .failure(error):
@@ -48,14 +50,19 @@ public struct StatementsExecutor: StageExecutor {
                 asked.answer.text = collected.text
                 asked.answer.promptTokens = collected.promptTokens
                 asked.answer.completionTokens = collected.completionTokens
-                reading = Reading(statements: collected.statements, note: "statements via \(collected.path.rawValue) (\(collected.calls) calls)")
+                reading = Reading(
+                    statements: collected.statements, note: "statements via \(collected.path.rawValue) (\(collected.calls) calls)")
             }
         }
         if !ruled.isEmpty {
             let merged = StatementRules.merge(ruled: ruled, model: reading.statements, total: work.record.pairs.count)
             asked.answer.text = merged.joined(separator: "\n")
-            reading = Reading(statements: merged, note: ["statements: \(ruled.count) by rule, \(record.pairs.count) by model",
-                                                         reading.note].compactMap { $0 }.joined(separator: "; "))
+            reading = Reading(
+                statements: merged,
+                note: [
+                    "statements: \(ruled.count) by rule, \(record.pairs.count) by model",
+                    reading.note
+                ].compactMap { $0 }.joined(separator: "; "))
         }
         return work.done(asked, lines: reading.statements, note: reading.note)
     }

@@ -128,7 +128,8 @@ public struct JSONParser {
         while index < bytes.count {
             let b = bytes[index]
             if (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: ".") || b == UInt8(ascii: "e")
-                || b == UInt8(ascii: "E") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") {
+                || b == UInt8(ascii: "E") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+            {
                 index += 1
                 digits += 1
             } else {

@@ -16,8 +16,10 @@ public final class OrderedParallelMap<Input: Sendable, Output: Sendable>: @unche
     private var consumed = 0
     private var running = 0
 
-    public init(workers: Int, maxInFlight: Int = 16,
-                transform: @escaping @Sendable (Input) -> Output) {
+    public init(
+        workers: Int, maxInFlight: Int = 16,
+        transform: @escaping @Sendable (Input) -> Output
+    ) {
         self.transform = transform
         self.maxInFlight = max(1, maxInFlight)
         for n in 0..<max(1, workers) {

@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where an export or a report goes: a regular file written whole or not at all (a temporary
@@ -101,8 +101,9 @@ public final class OutputFile {
             unlink(temporary)
             throw Failure(message: "cannot put \(path) in place: \(reason)")
         }
-        let folder = open((destination as NSString).deletingLastPathComponent.isEmpty ? "." : (destination as NSString).deletingLastPathComponent,
-                          O_RDONLY | O_CLOEXEC)
+        let folder = open(
+            (destination as NSString).deletingLastPathComponent.isEmpty ? "." : (destination as NSString).deletingLastPathComponent,
+            O_RDONLY | O_CLOEXEC)
         if folder >= 0 {
             _ = fsync(folder)
             close(folder)

@@ -53,7 +53,7 @@ enum Words {
         "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
         "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
         "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
-        "single": "1", "pair": "2", "dozen": "12",
+        "single": "1", "pair": "2", "dozen": "12"
     ]
 
     static let spellings: [String: String] = ["gray": "grey", "colour": "color", "centre": "center"]
@@ -67,7 +67,7 @@ enum Words {
         "how", "why", "some", "any", "can", "could", "would", "should", "will", "may", "might", "also", "than", "then",
         "so", "such", "very", "about", "up", "down", "out", "over", "under", "near", "image", "picture", "photo",
         "shown", "show", "visible", "appear", "appears", "seen", "he", "she", "they", "them", "his", "her", "their",
-        "i", "you", "we", "one's", "other", "each", "both", "all", "while", "if",
+        "i", "you", "we", "one's", "other", "each", "both", "all", "while", "if"
     ]
 
     /// Words that mark English prose; a long text with almost none of them is in another language.

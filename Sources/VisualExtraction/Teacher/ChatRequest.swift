@@ -37,9 +37,10 @@ public struct ChatRequest: Sendable {
 
     /// The body as the job store keeps it: identical, except each image is a short placeholder.
     public func loggedBody() -> String {
-        String(decoding: bytes(model: model, capacity: images.count * 160) { image, out in
-            JSONValue.writeString(image.placeholder, to: &out)
-        }, as: UTF8.self)
+        String(
+            decoding: bytes(model: model, capacity: images.count * 160) { image, out in
+                JSONValue.writeString(image.placeholder, to: &out)
+            }, as: UTF8.self)
     }
 
     private func bytes(model: String, capacity: Int, imageURL: (PreparedImage, inout [UInt8]) -> Void) -> [UInt8] {

@@ -130,7 +130,8 @@ public final class CurlHTTPClient: @unchecked Sendable {
         return await send(build(), reservation: (uploads, bytes))
     }
 
-    private func send(_ request: consuming HTTPRequest, reservation: (AsyncBudget, Int)?) async -> Result<HTTPResponse, HTTPTransportError> {
+    private func send(_ request: consuming HTTPRequest, reservation: (AsyncBudget, Int)?) async -> Result<HTTPResponse, HTTPTransportError>
+    {
         // The request is consumed here so that the transfer holds the only reference to its body
         // (an async frame would otherwise keep it alive until the answer, seconds later).
         guard let transfer = Transfer(request: consume request, reservation: reservation, live: liveTransfers) else {
@@ -333,7 +334,9 @@ final class Transfer {
             guard let data, let user else { return 0 }
             let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
             let n = size * count
-            data.withMemoryRebound(to: UInt8.self, capacity: n) { transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+            data.withMemoryRebound(to: UInt8.self, capacity: n) {
+                transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+            }
             return n
         }
         _ = vxt_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, user in

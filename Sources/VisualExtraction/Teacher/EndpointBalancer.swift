@@ -74,9 +74,10 @@ public actor EndpointBalancer {
         self.now = clock
         let now = clock()
         states = limits.map { limits in
-            State(limits: limits, limit: Double(limits.maxConcurrency),
-                  requestTokens: EndpointBalancer.burst(limits.requestsPerMinute),
-                  tokenTokens: EndpointBalancer.burst(limits.tokensPerMinute), lastRefill: now)
+            State(
+                limits: limits, limit: Double(limits.maxConcurrency),
+                requestTokens: EndpointBalancer.burst(limits.requestsPerMinute),
+                tokenTokens: EndpointBalancer.burst(limits.tokensPerMinute), lastRefill: now)
         }
     }
 
@@ -139,7 +140,8 @@ public actor EndpointBalancer {
         state.ejections += 1
         state.probing = false
         state.consecutiveFailures = 0
-        let seconds = min(EndpointBalancer.longestEjectionSeconds, EndpointBalancer.firstEjectionSeconds * pow(2, Double(state.ejections - 1)))
+        let seconds = min(
+            EndpointBalancer.longestEjectionSeconds, EndpointBalancer.firstEjectionSeconds * pow(2, Double(state.ejections - 1)))
         state.ejectedUntil = now + seconds
     }
 

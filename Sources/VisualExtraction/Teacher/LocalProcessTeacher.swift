@@ -105,7 +105,9 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         let wait = lock.withLock { worker == nil ? notBefore - Date().timeIntervalSince1970 : 0 }
         if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
 
-        let id: UInt64 = lock.withLock { nextID += 1; return nextID }
+        let id: UInt64 = lock.withLock {
+            nextID += 1; return nextID
+        }
         // The clock starts once the request is registered (a timeout firing while a loaded machine
         // still starts the process would find nothing to end), and runs on Dispatch, not as a Swift
         // task: with the cooperative pool busy (image work, blocking callers) a task-based timer
@@ -146,9 +148,10 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         generation += 1
         if generation > 1 { restartCount += 1 }
         let generation = self.generation
-        let started = try Worker(command: command, generation: generation,
-                                 onLine: { [weak self] line in self?.received(line, generation: generation) },
-                                 onExit: { [weak self] status in self?.died(generation: generation, status: status) })
+        let started = try Worker(
+            command: command, generation: generation,
+            onLine: { [weak self] line in self?.received(line, generation: generation) },
+            onExit: { [weak self] status in self?.died(generation: generation, status: status) })
         worker = started
         answeredByCurrent = 0
         return started
@@ -156,11 +159,14 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
 
     private func received(_ line: ArraySlice<UInt8>, generation: Int) {
         guard let json = try? JSONParser.parse(Array(line)), case .object = json else {
-            let warn = lock.withLock { () -> Bool in nonJSONWarnings += 1; return nonJSONWarnings <= 5 }
+            let warn = lock.withLock { () -> Bool in
+                nonJSONWarnings += 1; return nonJSONWarnings <= 5
+            }
             if warn {
                 let text = String(decoding: line.prefix(120), as: UTF8.self)
-                logger.warning("the local teacher printed a line that is not a JSON object (it should print logs to stderr)",
-                               metadata: ["endpoint.url": "\(endpointDescription)", "line": "\(text)"])
+                logger.warning(
+                    "the local teacher printed a line that is not a JSON object (it should print logs to stderr)",
+                    metadata: ["endpoint.url": "\(endpointDescription)", "line": "\(text)"])
             }
             return
         }
@@ -216,8 +222,10 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         let input: FileHandle
         let writes = DispatchQueue(label: "vxt.local-teacher.stdin")
 
-        init(command: String, generation: Int, onLine: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
-             onExit: @escaping @Sendable (Int32) -> Void) throws {
+        init(
+            command: String, generation: Int, onLine: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
+            onExit: @escaping @Sendable (Int32) -> Void
+        ) throws {
             self.generation = generation
             let stdin = Pipe(), stdout = Pipe()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")

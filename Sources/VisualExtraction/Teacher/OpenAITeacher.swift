@@ -16,9 +16,11 @@ public struct TeacherEndpoint: Sendable {
     public var connectTimeoutSeconds: Double
     public var maxAttempts: Int
 
-    public init(baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
-                limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
-                timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4) {
+    public init(
+        baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
+        limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
+        timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4
+    ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -87,8 +89,9 @@ public struct OpenAITeacher: Teacher {
             var delay: Double?
             // The body is built only when the upload budget has room for it, and freed once sent.
             let sent = await client.send(reserving: request.estimatedBodyBytes) {
-                HTTPRequest(url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
-                            timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+                HTTPRequest(
+                    url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
+                    timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
             }
             switch sent {
             case let .failure(error):
@@ -109,8 +112,10 @@ public struct OpenAITeacher: Teacher {
                         result.attempts = attempt
                         return .success(result)
                     case let .failure(failure):
-                        return .failure(TeacherFailure(message: failure.message, status: 200, attempts: attempt, kind: .badAnswer,
-                                                       endpoint: endpoint.baseURL))
+                        return .failure(
+                            TeacherFailure(
+                                message: failure.message, status: 200, attempts: attempt, kind: .badAnswer,
+                                endpoint: endpoint.baseURL))
                     }
                 }
                 lastStatus = response.status
@@ -119,8 +124,10 @@ public struct OpenAITeacher: Teacher {
                 monitor?.failed(endpoint: endpoint.baseURL, kind: .httpStatus, message: "HTTP \(response.status)")
                 guard OpenAITeacher.isRetryable(status: response.status) else {
                     await balancer.release(index, .success)
-                    return .failure(TeacherFailure(message: lastMessage, status: response.status, attempts: attempt, kind: .httpStatus,
-                                                   endpoint: endpoint.baseURL))
+                    return .failure(
+                        TeacherFailure(
+                            message: lastMessage, status: response.status, attempts: attempt, kind: .httpStatus,
+                            endpoint: endpoint.baseURL))
                 }
                 let retryAfter = OpenAITeacher.retryAfterSeconds(response.retryAfter)
                 if response.status == 429 || response.status == 503 || response.status == 408 {
@@ -133,17 +140,21 @@ public struct OpenAITeacher: Teacher {
                     delay = OpenAITeacher.backoff(attempt: attempt)
                 }
             }
-            logger.debug("teacher attempt failed", metadata: [
-                "endpoint.url": "\(endpoint.baseURL)", "attempt.number": "\(attempt)", "attempt.limit": "\(maxAttempts)",
-                "failure.kind": "\(lastKind.rawValue)", "http.status": "\(lastStatus.map(String.init) ?? "none")",
-                "retry.delay_seconds": "\(String(format: "%.3f", attempt < maxAttempts ? delay ?? 0 : 0))",
-            ])
+            logger.debug(
+                "teacher attempt failed",
+                metadata: [
+                    "endpoint.url": "\(endpoint.baseURL)", "attempt.number": "\(attempt)", "attempt.limit": "\(maxAttempts)",
+                    "failure.kind": "\(lastKind.rawValue)", "http.status": "\(lastStatus.map(String.init) ?? "none")",
+                    "retry.delay_seconds": "\(String(format: "%.3f", attempt < maxAttempts ? delay ?? 0 : 0))"
+                ])
             if attempt < maxAttempts, let delay, delay > 0 {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
         }
-        return .failure(TeacherFailure(message: "\(lastMessage) (gave up after \(attempt) attempts)", status: lastStatus, attempts: attempt,
-                                       kind: lastKind, endpoint: lastEndpoint))
+        return .failure(
+            TeacherFailure(
+                message: "\(lastMessage) (gave up after \(attempt) attempts)", status: lastStatus, attempts: attempt,
+                kind: lastKind, endpoint: lastEndpoint))
     }
 
     /// 408, 409, 429 and 5xx may succeed later; other 4xx will not.
@@ -170,8 +181,10 @@ public struct OpenAITeacher: Teacher {
 
     static func parse(_ body: [UInt8]) -> Result<ChatResult, TeacherFailure> {
         guard let json = try? JSONParser.parse(body) else {
-            return .failure(TeacherFailure(message: "teacher answered 200 with a body that is not JSON: \(errorExcerpt(body))", status: 200,
-                                           attempts: 1, kind: .badAnswer))
+            return .failure(
+                TeacherFailure(
+                    message: "teacher answered 200 with a body that is not JSON: \(errorExcerpt(body))", status: 200,
+                    attempts: 1, kind: .badAnswer))
         }
         return parse(json: json)
     }
@@ -180,9 +193,12 @@ public struct OpenAITeacher: Teacher {
     static func parse(json: JSONValue) -> Result<ChatResult, TeacherFailure> {
         func excerpt() -> [UInt8] { Array(json.jsonText.utf8.prefix(300)) }
         guard case let .array(choices)? = json["choices"], let choice = choices.first,
-              let message = choice["message"] else {
-            return .failure(TeacherFailure(message: "teacher answer has no choices[0].message: \(errorExcerpt(excerpt()))", status: 200,
-                                           attempts: 1, kind: .badAnswer))
+            let message = choice["message"]
+        else {
+            return .failure(
+                TeacherFailure(
+                    message: "teacher answer has no choices[0].message: \(errorExcerpt(excerpt()))", status: 200,
+                    attempts: 1, kind: .badAnswer))
         }
         let text: String
         switch message["content"] {
@@ -193,21 +209,26 @@ public struct OpenAITeacher: Teacher {
             // joined; anything else is not a description.
             let texts = parts.compactMap { $0["text"]?.stringValue }
             guard !texts.isEmpty else {
-                return .failure(TeacherFailure(message: "teacher answer's content is a list without text parts: \(errorExcerpt(excerpt()))",
-                                               status: 200, attempts: 1, kind: .badAnswer))
+                return .failure(
+                    TeacherFailure(
+                        message: "teacher answer's content is a list without text parts: \(errorExcerpt(excerpt()))",
+                        status: 200, attempts: 1, kind: .badAnswer))
             }
             text = texts.joined()
         case .some:
-            return .failure(TeacherFailure(message: "teacher answer's content is neither text nor a list of parts: \(errorExcerpt(excerpt()))",
-                                           status: 200, attempts: 1, kind: .badAnswer))
+            return .failure(
+                TeacherFailure(
+                    message: "teacher answer's content is neither text nor a list of parts: \(errorExcerpt(excerpt()))",
+                    status: 200, attempts: 1, kind: .badAnswer))
         }
         let usage = json["usage"]
         func int(_ v: JSONValue?) -> Int? { if case let .number(n)? = v { return Int(n) ?? Double(n).map { Int($0) } } else { return nil } }
-        return .success(ChatResult(
-            text: text, finishReason: choice["finish_reason"]?.stringValue,
-            promptTokens: int(usage?["prompt_tokens"]), completionTokens: int(usage?["completion_tokens"]),
-            model: json["model"]?.stringValue, mock: json["system_fingerprint"]?.stringValue == mockFingerprint,
-            endpoint: "", attempts: 1))
+        return .success(
+            ChatResult(
+                text: text, finishReason: choice["finish_reason"]?.stringValue,
+                promptTokens: int(usage?["prompt_tokens"]), completionTokens: int(usage?["completion_tokens"]),
+                model: json["model"]?.stringValue, mock: json["system_fingerprint"]?.stringValue == mockFingerprint,
+                endpoint: "", attempts: 1))
     }
 
     /// The server's own error message when it sent one, else the start of the body.

@@ -19,18 +19,19 @@ public final class ResponseCache: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: responses") { db in
-            try db.execute(sql: """
-                CREATE TABLE response (
-                    key TEXT PRIMARY KEY,
-                    text TEXT NOT NULL,
-                    finish_reason TEXT,
-                    prompt_tokens INTEGER,
-                    completion_tokens INTEGER,
-                    model TEXT,
-                    mock INTEGER NOT NULL,
-                    created_at REAL NOT NULL
-                )
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE response (
+                        key TEXT PRIMARY KEY,
+                        text TEXT NOT NULL,
+                        finish_reason TEXT,
+                        prompt_tokens INTEGER,
+                        completion_tokens INTEGER,
+                        model TEXT,
+                        mock INTEGER NOT NULL,
+                        created_at REAL NOT NULL
+                    )
+                    """)
         }
         try migrator.migrate(pool)
     }
@@ -47,19 +48,24 @@ public final class ResponseCache: Sendable {
     func lookup(_ key: String) throws -> ChatResult? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM response WHERE key = ?", arguments: [key]) else { return nil }
-            return ChatResult(text: row["text"], finishReason: row["finish_reason"], promptTokens: row["prompt_tokens"],
-                              completionTokens: row["completion_tokens"], model: row["model"], mock: row["mock"],
-                              endpoint: "cache", attempts: 0)
+            return ChatResult(
+                text: row["text"], finishReason: row["finish_reason"], promptTokens: row["prompt_tokens"],
+                completionTokens: row["completion_tokens"], model: row["model"], mock: row["mock"],
+                endpoint: "cache", attempts: 0)
         }
     }
 
     func store(_ key: String, _ result: ChatResult) throws {
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO response (key, text, finish_reason, prompt_tokens, completion_tokens, model, mock, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
-                """, arguments: [key, result.text, result.finishReason, result.promptTokens, result.completionTokens,
-                                 result.model, result.mock, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO response (key, text, finish_reason, prompt_tokens, completion_tokens, model, mock, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                    """,
+                arguments: [
+                    key, result.text, result.finishReason, result.promptTokens, result.completionTokens,
+                    result.model, result.mock, Date().timeIntervalSince1970
+                ])
         }
     }
 

@@ -61,7 +61,9 @@ public final class TeacherMonitor: @unchecked Sendable {
         defer { lock.unlock() }
         guard answered > 0 || !failures.isEmpty else { return "" }
         var parts = ["\(answered) answered"]
-        for (key, count) in failures.sorted(by: { $0.value.attempts > $1.value.attempts || ($0.value.attempts == $1.value.attempts && $0.key.kind < $1.key.kind) }).prefix(3) {
+        for (key, count) in failures.sorted(by: {
+            $0.value.attempts > $1.value.attempts || ($0.value.attempts == $1.value.attempts && $0.key.kind < $1.key.kind)
+        }).prefix(3) {
             let example = count.example.count > 120 ? String(count.example.prefix(120)) + "…" : count.example
             parts.append("\(count.attempts) failed attempts \(key.kind.rawValue) at \(key.endpoint) (\(example))")
         }
@@ -79,7 +81,8 @@ public final class TeacherMonitor: @unchecked Sendable {
         guard t - quietSince >= window, t - since >= window * 0.5, t - last < window else { return nil }
         let worst = failures.filter { $0.key.kind == .teacherUnreachable || $0.key.kind == .timeout }
             .max { $0.value.attempts < $1.value.attempts }
-        let detail = worst.map { "\($0.value.attempts) attempts \($0.key.kind.rawValue) at \($0.key.endpoint), e.g. \($0.value.example)" } ?? ""
+        let detail =
+            worst.map { "\($0.value.attempts) attempts \($0.key.kind.rawValue) at \($0.key.endpoint), e.g. \($0.value.example)" } ?? ""
         return "no teacher answer for \(Int(t - quietSince)) s and every attempt failed on transport (\(detail))"
     }
 }

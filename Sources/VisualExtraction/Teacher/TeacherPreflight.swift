@@ -31,16 +31,18 @@ public struct TeacherPreflight {
         var report = Report()
         for endpoint in endpoints {
             let wanted = endpoint.model ?? model
-            var request = HTTPRequest(url: endpoint.baseURL + "/models", headers: endpoint.headerLines, body: [],
-                                      timeoutSeconds: min(endpoint.timeoutSeconds, 30),
-                                      connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+            var request = HTTPRequest(
+                url: endpoint.baseURL + "/models", headers: endpoint.headerLines, body: [],
+                timeoutSeconds: min(endpoint.timeoutSeconds, 30),
+                connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
             request.isGet = true
             switch await client.send(request) {
             case let .failure(error):
-                throw Failure(message: """
-                    cannot reach the teacher at \(endpoint.baseURL): \(error.message). Is the server running, and is this \
-                    its base URL (scheme, host, port, and the path up to /v1)? Nothing was sent; no record was touched.
-                    """)
+                throw Failure(
+                    message: """
+                        cannot reach the teacher at \(endpoint.baseURL): \(error.message). Is the server running, and is this \
+                        its base URL (scheme, host, port, and the path up to /v1)? Nothing was sent; no record was touched.
+                        """)
             case let .success(response):
                 switch response.status {
                 case 200:
@@ -58,22 +60,26 @@ public struct TeacherPreflight {
                     }
                     report.allMock = false
                     guard ids.isEmpty || ids.contains(wanted) else {
-                        throw Failure(message: """
-                            the teacher at \(endpoint.baseURL) serves \(ids.prefix(5).joined(separator: ", ")), not \(wanted): \
-                            pass --model \(ids[0]) (or set teacher.model, or the endpoint's model, in the pipeline file)
-                            """)
+                        throw Failure(
+                            message: """
+                                the teacher at \(endpoint.baseURL) serves \(ids.prefix(5).joined(separator: ", ")), not \(wanted): \
+                                pass --model \(ids[0]) (or set teacher.model, or the endpoint's model, in the pipeline file)
+                                """)
                     }
                     report.servedModels.append(wanted)
                 case 401, 403:
-                    throw Failure(message: """
-                        the teacher at \(endpoint.baseURL) refused the request (HTTP \(response.status): \
-                        \(OpenAITeacher.errorExcerpt(response.body))): set the API key in the environment variable named by \
-                        --api-key-env (or the endpoint's api_key_env)
-                        """)
+                    throw Failure(
+                        message: """
+                            the teacher at \(endpoint.baseURL) refused the request (HTTP \(response.status): \
+                            \(OpenAITeacher.errorExcerpt(response.body))): set the API key in the environment variable named by \
+                            --api-key-env (or the endpoint's api_key_env)
+                            """)
                 default:
                     report.allMock = false
                     report.servedModels.append(wanted)
-                    report.notes.append("\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(wanted) not checked")
+                    report.notes.append(
+                        "\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(wanted) not checked"
+                    )
                 }
             }
         }

@@ -54,8 +54,10 @@ public struct TeacherSetup: Sendable {
         let client: CurlHTTPClient
         let local: LocalProcessTeacher?
 
-        init(teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient,
-             local: LocalProcessTeacher?) {
+        init(
+            teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient,
+            local: LocalProcessTeacher?
+        ) {
             self.teacher = teacher
             self.destination = destination
             self.monitor = monitor
@@ -90,8 +92,9 @@ public struct TeacherSetup: Sendable {
             guard teachers.count == 1 else {
                 throw .configuration("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
             }
-            let process = LocalProcessTeacher(command: command, timeoutSeconds: timeoutSeconds ?? settings.timeoutSeconds ?? 600,
-                                              maxAttempts: settings.maxAttempts ?? 4, logger: logger)
+            let process = LocalProcessTeacher(
+                command: command, timeoutSeconds: timeoutSeconds ?? settings.timeoutSeconds ?? 600,
+                maxAttempts: settings.maxAttempts ?? 4, logger: logger)
             local = process
             inner = process
             identity = "cmd:" + command
@@ -102,8 +105,9 @@ public struct TeacherSetup: Sendable {
             do {
                 endpoints = try TeacherFleet.endpoints(
                     urls: teachers, settings: settings,
-                    defaults: .init(apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency,
-                                    requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute),
+                    defaults: .init(
+                        apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency,
+                        requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute),
                     environment: environment)
             } catch {
                 throw .configuration("\(error)")
@@ -130,8 +134,9 @@ public struct TeacherSetup: Sendable {
         if let cacheDirectory {
             do {
                 let responses = try ResponseCache(directory: cacheDirectory)
-                notes.append("response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
-                             + (allMock ? "mock" : identity))
+                notes.append(
+                    "response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
+                        + (allMock ? "mock" : identity))
                 teacher = CachingTeacher(inner: teacher, cache: responses, identity: identity, isMock: allMock)
             } catch {
                 client.shutdown()
@@ -139,7 +144,8 @@ public struct TeacherSetup: Sendable {
                 throw .configuration("response cache \(cacheDirectory): \(error)")
             }
         }
-        return Connection(teacher: teacher, destination: local?.endpointDescription ?? inner.endpointDescription, monitor: monitor,
-                          notes: notes, client: client, local: local)
+        return Connection(
+            teacher: teacher, destination: local?.endpointDescription ?? inner.endpointDescription, monitor: monitor,
+            notes: notes, client: client, local: local)
     }
 }

@@ -12,21 +12,27 @@ import Testing
         of the Space Shuttle with its white body and black nose, and the flag of the United States hangs behind her on the left. \
         Mission patches are visible on the suit's chest and shoulder.
         """
-    static let record = TestSupport.record("astronaut-0001", pairs: [
-        ("<image>\nWhat color is the astronaut's suit?", "Orange."),
-        ("What is the astronaut holding in her left arm?", "A helmet with a dark visor."),
-        ("Which flag hangs in the background?", "The flag of the United States."),
-        ("What model stands behind her on the right?", "A model of the Space Shuttle."),
-    ], image: "skimage/astronaut.png")
+    static let record = TestSupport.record(
+        "astronaut-0001",
+        pairs: [
+            ("<image>\nWhat color is the astronaut's suit?", "Orange."),
+            ("What is the astronaut holding in her left arm?", "A helmet with a dark visor."),
+            ("Which flag hangs in the background?", "The flag of the United States."),
+            ("What model stands behind her on the right?", "A model of the Space Shuttle.")
+        ], image: "skimage/astronaut.png")
     static let statements = [
         "The astronaut's suit is orange.", "The astronaut is holding a helmet with a dark visor in her left arm.",
-        "The flag of the United States hangs in the background.", "A model of the Space Shuttle stands behind her on the right.",
+        "The flag of the United States hangs in the background.", "A model of the Space Shuttle stands behind her on the right."
     ]
 
-    func audit(_ description: String, finish: String? = "stop", statements: [String] = statements,
-               record: CorpusRecord = record, answers: [String]? = nil) -> SampleAudit {
-        Auditor.audit(AuditInput(key: record.displayID, record: record, description: description, finishReason: finish,
-                                 statements: statements, answers: answers, stamp: "1"), maxTokens: 2048)
+    func audit(
+        _ description: String, finish: String? = "stop", statements: [String] = statements,
+        record: CorpusRecord = record, answers: [String]? = nil
+    ) -> SampleAudit {
+        Auditor.audit(
+            AuditInput(
+                key: record.displayID, record: record, description: description, finishReason: finish,
+                statements: statements, answers: answers, stamp: "1"), maxTokens: 2048)
     }
 
     func flags(_ audit: SampleAudit) -> [AuditFlag] { audit.findings.map(\.flag) }
@@ -54,7 +60,7 @@ import Testing
     @Test(arguments: [
         "I'm sorry, but I can't help with identifying people in images.",
         "As an AI language model, I cannot see images, but a typical astronaut suit is orange.",
-        "I am unable to view the image you provided. Please describe it and I will help.",
+        "I am unable to view the image you provided. Please describe it and I will help."
     ])
     func refusals(text: String) {
         #expect(flags(audit(text, statements: [])).contains(.refusal))
@@ -64,18 +70,21 @@ import Testing
         "The astronaut wears an orange suit. As mentioned in the statement, she holds a helmet with a dark visor.",
         "Based on the provided information, the suit is orange and she holds a helmet.",
         "Question #1: the suit is orange. Question #2: she holds a helmet with a dark visor in her left arm.",
-        "The declarative statements say that the suit is orange; the flag of the United States hangs behind her.",
+        "The declarative statements say that the suit is orange; the flag of the United States hangs behind her."
     ])
     func metaLeakage(text: String) {
         let result = audit(text, statements: [])
         let finding = result.findings.first { $0.flag == .metaLeak }
         #expect(finding != nil, "\(text)")
-        #expect(finding.map { text.contains(String($0.evidence.split(separator: ":", maxSplits: 1)[1].trimmed.prefix(15))) } == true,
-                "evidence quotes the sentence")
+        #expect(
+            finding.map { text.contains(String($0.evidence.split(separator: ":", maxSplits: 1)[1].trimmed.prefix(15))) } == true,
+            "evidence quotes the sentence")
     }
 
     @Test func decodingLoop() {
-        let loop = "The image shows a red bus parked on the street. " + String(repeating: "There is a bus on the street next to the bus stop. ", count: 8)
+        let loop =
+            "The image shows a red bus parked on the street. "
+            + String(repeating: "There is a bus on the street next to the bus stop. ", count: 8)
         let finding = audit(loop, statements: []).findings.first { $0.flag == .repetition }
         #expect(finding?.evidence.contains("×") == true)
         #expect(flags(audit(Self.good)).contains(.repetition) == false)
@@ -83,7 +92,7 @@ import Testing
 
     @Test(arguments: [
         "图片中是一位身穿橙色宇航服的宇航员，她左手抱着一个带有深色面罩的白色头盔，背景右侧是航天飞机模型，左侧挂着美国国旗。",
-        "Auf dem Bild sieht man eine lächelnde Astronautin im orangefarbenen Raumanzug vor einer amerikanischen Flagge. Sie hält einen weißen Helm mit dunklem Visier im linken Arm, rechts steht ein Modell des Space Shuttles.",
+        "Auf dem Bild sieht man eine lächelnde Astronautin im orangefarbenen Raumanzug vor einer amerikanischen Flagge. Sie hält einen weißen Helm mit dunklem Visier im linken Arm, rechts steht ein Modell des Space Shuttles."
     ])
     func wrongLanguage(text: String) {
         #expect(flags(audit(text, statements: [])).contains(.wrongLanguage))
@@ -100,17 +109,24 @@ import Testing
     }
 
     @Test func coverageReadsLettersNumbersAndOCR() {
-        let choice = TestSupport.record("coffee", pairs: [
-            ("<image>\nWhat is served in the red cup?\nA. orange juice\nB. coffee\nC. tomato soup\nAnswer with the option's letter from the given choices directly.", "B"),
-            ("How many saucers are there?\nAnswer the question using a single word or phrase.", "2"),
-            ("What does the sign say?\nReference OCR token: OPEN, 24, HOURS", "Open 24 hours"),
-        ])
+        let choice = TestSupport.record(
+            "coffee",
+            pairs: [
+                (
+                    "<image>\nWhat is served in the red cup?\nA. orange juice\nB. coffee\nC. tomato soup\nAnswer with the option's letter from the given choices directly.",
+                    "B"
+                ),
+                ("How many saucers are there?\nAnswer the question using a single word or phrase.", "2"),
+                ("What does the sign say?\nReference OCR token: OPEN, 24, HOURS", "Open 24 hours")
+            ])
         let statements = ["Coffee is served in the red cup.", "There are two saucers.", "The sign says \"Open 24 hours\"."]
-        let found = StatementCoverage.measure(statements: statements, pairs: choice.pairs,
-                                              description: "A cup of coffee sits on two saucers beside a sign reading OPEN 24 HOURS.")
+        let found = StatementCoverage.measure(
+            statements: statements, pairs: choice.pairs,
+            description: "A cup of coffee sits on two saucers beside a sign reading OPEN 24 HOURS.")
         #expect(found.score == 1, "\(found.evidence)")
-        let lost = StatementCoverage.measure(statements: statements, pairs: choice.pairs,
-                                             description: "A red cup sits on a saucer beside a sign reading OPEN 24 HOURS.")
+        let lost = StatementCoverage.measure(
+            statements: statements, pairs: choice.pairs,
+            description: "A red cup sits on a saucer beside a sign reading OPEN 24 HOURS.")
         #expect(lost.missing == [0, 1], "coffee (the letter B's option) and the count are missing")
     }
 
@@ -125,8 +141,11 @@ import Testing
         #expect(AnswerMatch.matches(predicted: "coffee", gold: "B", question: mc))
         #expect(AnswerMatch.matches(predicted: "B", gold: "B", question: mc))
         #expect(!AnswerMatch.matches(predicted: "orange juice", gold: "B", question: mc))
-        #expect(AnswerMatch.matches(predicted: "many distant galaxies scattered across a black sky", gold: "Hundreds of distant galaxies scattered across a black sky.",
-                                    question: "What does this image show?"))
+        #expect(
+            AnswerMatch.matches(
+                predicted: "many distant galaxies scattered across a black sky",
+                gold: "Hundreds of distant galaxies scattered across a black sky.",
+                question: "What does this image show?"))
     }
 
     @Test func unanswerableListsTheQuestions() {

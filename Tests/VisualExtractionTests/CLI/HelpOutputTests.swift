@@ -6,8 +6,10 @@ import Testing
 /// `Fixtures/help/<command>.txt`, so a change to it shows in review like any other change.
 /// After an intended change: `VXT_UPDATE_HELP=1 swift test --filter HelpOutputTests`.
 @Suite(.timeLimit(.minutes(10))) struct HelpOutputTests {
-    static let commands = ["", "run", "status", "show", "audit", "export", "prompts", "inspect", "images", "merge", "retry",
-                           "validate", "init", "mock-teacher"]
+    static let commands = [
+        "", "run", "status", "show", "audit", "export", "prompts", "inspect", "images", "merge", "retry",
+        "validate", "init", "mock-teacher"
+    ]
 
     static func golden(_ command: String) -> URL {
         TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/help/\(command.isEmpty ? "vxt" : command).txt")
@@ -29,11 +31,13 @@ import Testing
     @Test func everyCommandHasItsHelpText() async throws {
         // A new command without a golden file fails here, not silently.
         let result = try await TestSupport.runVXT(["--help"], environment: ["COLUMNS": "100"])
-        let listed = result.stdout.components(separatedBy: "SUBCOMMANDS:").last?.split(separator: "\n")
+        let listed =
+            result.stdout.components(separatedBy: "SUBCOMMANDS:").last?.split(separator: "\n")
             .compactMap { line -> String? in
                 let trimmed = line.drop { $0 == " " }
                 guard line.hasPrefix("  "), !line.hasPrefix("    "), let name = trimmed.split(separator: " ").first,
-                      name.allSatisfy({ $0.isLowercase || $0 == "-" }) else { return nil }
+                    name.allSatisfy({ $0.isLowercase || $0 == "-" })
+                else { return nil }
                 return String(name)
             } ?? []
         #expect(!listed.isEmpty)

@@ -9,11 +9,12 @@ import Testing
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let secret = "sk-test-\(UUID().uuidString)"
-        let result = try await TestSupport.runVXT([
-            "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path,
-            "--log-format", "json", "--log-level", "debug", "--mock-fail-rate", "0.5", "--mock-faults", "500",
-            "--progress-interval", "0.2",
-        ], environment: ["OPENAI_API_KEY": secret])
+        let result = try await TestSupport.runVXT(
+            [
+                "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path,
+                "--log-format", "json", "--log-level", "debug", "--mock-fail-rate", "0.5", "--mock-faults", "500",
+                "--progress-interval", "0.2"
+            ], environment: ["OPENAI_API_KEY": secret])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains(secret))
         let lines = result.stderr.split(separator: "\n")
@@ -21,15 +22,19 @@ import Testing
         var entries: [JSONValue] = []
         for line in lines {
             let entry = try JSONParser.parse(String(line))
-            #expect(entry["ts"]?.stringValue != nil && entry["level"]?.stringValue != nil && entry["message"]?.stringValue != nil,
-                    "\(line)")
+            #expect(
+                entry["ts"]?.stringValue != nil && entry["level"]?.stringValue != nil && entry["message"]?.stringValue != nil,
+                "\(line)")
             entries.append(entry)
         }
         // Half the calls meet a 500: each failed attempt is a debug entry naming its endpoint and kind.
         let attempts = entries.filter { $0["message"]?.stringValue == "teacher attempt failed" }
         #expect(!attempts.isEmpty)
-        #expect(attempts.allSatisfy { $0["endpoint.url"]?.stringValue?.hasPrefix("http://127.0.0.1:") == true
-            && $0["failure.kind"]?.stringValue == "http_status" && $0["http.status"]?.stringValue == "500" })
+        #expect(
+            attempts.allSatisfy {
+                $0["endpoint.url"]?.stringValue?.hasPrefix("http://127.0.0.1:") == true
+                    && $0["failure.kind"]?.stringValue == "http_status" && $0["http.status"]?.stringValue == "500"
+            })
         // The progress line is its own kind of entry, apart from logs.
         #expect(entries.contains { $0["label"]?.stringValue == "vxt.progress" })
         // The summary is there too, as one entry.
@@ -41,7 +46,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: work) }
         let result = try await TestSupport.runVXT([
             "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path,
-            "--mock-fail-rate", "0.5", "--mock-faults", "500",
+            "--mock-fail-rate", "0.5", "--mock-faults", "500"
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("teacher attempt failed"))

@@ -23,7 +23,10 @@ import Testing
         #expect(report.layout == "jsonl")
         #expect(report.records == 2 && report.problems == 0 && report.pairs == 2)
         #expect(report.sources == ["mllm_demo_data": 1, "sam": 1])
-        guard case let .success(record) = LLaVARecordDecoder.decode(RawRecord(index: 1, byteOffset: 0, line: 2, bytes: Array(text.split(separator: "\n")[1].utf8))) else {
+        guard
+            case let .success(record) = LLaVARecordDecoder.decode(
+                RawRecord(index: 1, byteOffset: 0, line: 2, bytes: Array(text.split(separator: "\n")[1].utf8)))
+        else {
             Issue.record("ShareGPT4V record must decode"); return
         }
         #expect(record.metadata == "{\"model\":\"ShareGPT4V\",\"source\":\"sam\"}", "extra fields kept as metadata")
@@ -50,14 +53,16 @@ import Testing
     }
 
     @Test func malformedRecordsAreReportedWithPositionsAndTheRestIsRead() throws {
-        let text = "[\n" + [
-            "{\"id\": \"ok-1\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
-            "{\"id\": \"types\", \"image\": \"a.jpg\", \"conversations\": {\"from\": \"human\"}}",
-            "{\"id\": \"odd\", \"image\": \"a.jpg\", \"conversations\": [\(pair), {\"from\": \"human\", \"value\": \"More?\"}]}",
-            "{\"id\": \"empty\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat?\"}, {\"from\": \"gpt\", \"value\": \"  \"}]}",
-            "{\"id\": \"ok-2\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
-            "{\"id\": \"cut\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"hu",
-        ].joined(separator: ",\n")
+        let text =
+            "[\n"
+            + [
+                "{\"id\": \"ok-1\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
+                "{\"id\": \"types\", \"image\": \"a.jpg\", \"conversations\": {\"from\": \"human\"}}",
+                "{\"id\": \"odd\", \"image\": \"a.jpg\", \"conversations\": [\(pair), {\"from\": \"human\", \"value\": \"More?\"}]}",
+                "{\"id\": \"empty\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat?\"}, {\"from\": \"gpt\", \"value\": \"  \"}]}",
+                "{\"id\": \"ok-2\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]}",
+                "{\"id\": \"cut\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"hu"
+            ].joined(separator: ",\n")
         let report = try inspect(text)
         #expect(report.records == 6)
         #expect(report.problems == 4)
@@ -72,7 +77,9 @@ import Testing
     }
 
     @Test func nonUTF8BytesAreAnErrorWithTheirOffset() throws {
-        var bytes = Array("{\"id\": \"a\", \"image\": \"x.jpg\", \"conversations\": [\(pair)]}\n{\"id\": \"b\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"caf".utf8)
+        var bytes = Array(
+            "{\"id\": \"a\", \"image\": \"x.jpg\", \"conversations\": [\(pair)]}\n{\"id\": \"b\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"caf"
+                .utf8)
         bytes += [0xE9]  // Latin-1 'é', not UTF-8
         bytes += Array("\"}, {\"from\": \"gpt\", \"value\": \"ok\"}]}\n".utf8)
         let dir = try TestSupport.temporaryDirectory()
@@ -87,7 +94,8 @@ import Testing
 
     @Test func aFiftyMegabyteRecordIsReadLikeAnyOther() throws {
         let big = String(repeating: "very long answer ", count: 50 * 1024 * 1024 / 17)
-        let text = "[{\"id\": \"small\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]},\n"
+        let text =
+            "[{\"id\": \"small\", \"image\": \"a.jpg\", \"conversations\": [\(pair)]},\n"
             + "{\"id\": \"huge\", \"image\": \"b.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"Describe.\"}, {\"from\": \"gpt\", \"value\": \"\(big)\"}]},\n"
             + "{\"id\": \"after\", \"image\": \"c.jpg\", \"conversations\": [\(pair)]}]"
         let report = try inspect(text)

@@ -3,7 +3,9 @@ import Testing
 @testable import VisualExtraction
 
 @Suite struct RecordSplitterTests {
-    func split(_ text: String, chunkSize: Int = 7) throws -> (records: [RawRecord], problems: [SplitProblem], summary: RecordSplitter.Summary) {
+    func split(_ text: String, chunkSize: Int = 7) throws -> (
+        records: [RawRecord], problems: [SplitProblem], summary: RecordSplitter.Summary
+    ) {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("input.json")
@@ -48,7 +50,8 @@ import Testing
     }
 
     @Test func aFirstJSONLLineCutInsideAStringLosesOnlyItself() throws {
-        let text = "{\"id\": \"a\", \"conversations\": [{\"from\": \"human\", \"value\": \"What is\n"
+        let text =
+            "{\"id\": \"a\", \"conversations\": [{\"from\": \"human\", \"value\": \"What is\n"
             + (2...5).map { "{\"id\": \"r\($0)\"}" }.joined(separator: "\n") + "\n"
         let (records, problems, summary) = try split(text)
         #expect(summary.layout == .jsonLines)
@@ -81,13 +84,15 @@ import Testing
     }
 
     @Test func llavaRecordWithPairs() throws {
-        let record = try decode("""
+        let record = try decode(
+            """
             {"id": "000000033471", "image": "coco/train2017/000000033471.jpg", "conversations": [
               {"from": "human", "value": "<image>\\nWhat are the colors of the bus in the image?"},
               {"from": "gpt", "value": "The bus in the image is white and red."},
               {"from": "human", "value": "What feature can be seen on the back of the bus?"},
               {"from": "gpt", "value": "The back of the bus features an advertisement."}]}
-            """).get()
+            """
+        ).get()
         #expect(record.sourceID == "000000033471")
         #expect(record.pairs.count == 2)
         #expect(record.pairs[0].question == "<image>\nWhat are the colors of the bus in the image?")
@@ -97,7 +102,9 @@ import Testing
 
     @Test(arguments: ["\"\"", "\"None\"", "\"none\"", "\"nan\"", "null"])
     func imageValuesThatMeanNoImage(_ value: String) throws {
-        let record = try decode("{\"id\": 1, \"image\": \(value), \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}").get()
+        let record = try decode(
+            "{\"id\": 1, \"image\": \(value), \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}"
+        ).get()
         #expect(record.images.isEmpty)
         #expect(record.skipReason == "no image")
     }
@@ -112,34 +119,49 @@ import Testing
     }
 
     @Test func messagesLayoutWithSystemTurnAndImagesList() throws {
-        let record = try decode("""
+        let record = try decode(
+            """
             {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "<image><image>Compare."},
              {"role": "assistant", "content": "Left is larger."}], "images": ["a.jpg", "b.jpg"]}
-            """).get()
+            """
+        ).get()
         #expect(record.images == ["a.jpg", "b.jpg"])
         #expect(record.pairs == [QAPair(question: "<image><image>Compare.", answer: "Left is larger.")])
     }
 
     @Test func videoRecordsAreSkippedWithReason() throws {
-        let record = try decode("{\"id\": \"v\", \"video\": \"clip.mp4\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}").get()
+        let record = try decode(
+            "{\"id\": \"v\", \"video\": \"clip.mp4\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}"
+        ).get()
         #expect(record.skipReason == "video")
     }
 
     @Test func problemsNameTheRecordAndWhatIsWrong() {
-        guard case let .failure(odd) = decode("{\"id\": \"odd-1\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}, {\"from\": \"human\", \"value\": \"q2\"}]}") else {
+        guard
+            case let .failure(odd) = decode(
+                "{\"id\": \"odd-1\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}, {\"from\": \"human\", \"value\": \"q2\"}]}"
+            )
+        else {
             Issue.record("odd turns must fail"); return
         }
         #expect(odd.recordID == "odd-1")
         #expect(odd.description.contains("odd number of turns"))
         #expect(odd.description.contains("line 3, byte 100"))
 
-        guard case let .failure(none) = decode("{\"id\": \"empty\", \"image\": \"x.jpg\"}") else { Issue.record("no conversations must fail"); return }
+        guard case let .failure(none) = decode("{\"id\": \"empty\", \"image\": \"x.jpg\"}") else {
+            Issue.record("no conversations must fail"); return
+        }
         #expect(none.description.contains("no `conversations`"))
 
-        guard case let .failure(bad) = decode("{\"id\": \"t\", \"image\": 5, \"conversations\": []}") else { Issue.record("wrong type must fail"); return }
+        guard case let .failure(bad) = decode("{\"id\": \"t\", \"image\": 5, \"conversations\": []}") else {
+            Issue.record("wrong type must fail"); return
+        }
         #expect(bad.description.contains("`image` is a number"))
 
-        guard case let .failure(utf8) = LLaVARecordDecoder.decode(RawRecord(index: 0, byteOffset: 0, line: 1, bytes: Array("{\"id\": \"".utf8) + [0xff, 0xfe] + Array("\"}".utf8))) else {
+        guard
+            case let .failure(utf8) = LLaVARecordDecoder.decode(
+                RawRecord(index: 0, byteOffset: 0, line: 1, bytes: Array("{\"id\": \"".utf8) + [0xff, 0xfe] + Array("\"}".utf8)))
+        else {
             Issue.record("invalid UTF-8 must fail"); return
         }
         #expect(utf8.description.contains("UTF-8"))

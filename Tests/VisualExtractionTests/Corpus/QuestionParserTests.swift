@@ -11,20 +11,26 @@ import Testing
     }
 
     @Test func vizwizUnanswerableBeforeTheShortAnswerSuffix() {
-        let q = QuestionParser.parse("What is this?\nWhen the provided information is insufficient, respond with 'Unanswerable'.\nAnswer the question using a single word or phrase.")
+        let q = QuestionParser.parse(
+            "What is this?\nWhen the provided information is insufficient, respond with 'Unanswerable'.\nAnswer the question using a single word or phrase."
+        )
         #expect(q.question == "What is this?")
         #expect(q.answerFormats == [.unanswerableAllowed, .singleWordOrPhrase])
     }
 
     @Test func textvqaOCRTokensInTheMiddle() {
-        let q = QuestionParser.parse("what is the brand of this camera?\nReference OCR token: dakota, digital, Single-Use\nAnswer the question using a single word or phrase.")
+        let q = QuestionParser.parse(
+            "what is the brand of this camera?\nReference OCR token: dakota, digital, Single-Use\nAnswer the question using a single word or phrase."
+        )
         #expect(q.question == "what is the brand of this camera?")
         #expect(q.ocrTokens == ["dakota", "digital", "Single-Use"])
         #expect(q.answerFormats == [.singleWordOrPhrase])
     }
 
     @Test func scienceQAContextOptionsAndLetterAnswer() {
-        let q = QuestionParser.parse("<image>\nContext: Select the best answer.\nWhich property do these three objects have in common?\nA. shiny\nB. slippery\nC. opaque\nAnswer with the option's letter from the given choices directly.")
+        let q = QuestionParser.parse(
+            "<image>\nContext: Select the best answer.\nWhich property do these three objects have in common?\nA. shiny\nB. slippery\nC. opaque\nAnswer with the option's letter from the given choices directly."
+        )
         #expect(q.context == "Select the best answer.")
         #expect(q.question == "Which property do these three objects have in common?")
         #expect(q.options.map(\.letter) == ["A", "B", "C"])
@@ -36,7 +42,8 @@ import Testing
 
     @Test func inlineOptions() {
         let q = QuestionParser.parse("What season is it?\nOptions: A: winter, B: summer, C: early autumn")
-        #expect(q.options == [.init(letter: "A", text: "winter"), .init(letter: "B", text: "summer"), .init(letter: "C", text: "early autumn")])
+        #expect(
+            q.options == [.init(letter: "A", text: "winter"), .init(letter: "B", text: "summer"), .init(letter: "C", text: "early autumn")])
         #expect(q.resolvedAnswer("C") == "early autumn")
     }
 
@@ -55,7 +62,11 @@ import Testing
 
     @Test func plainQuestionsPassThrough() {
         let q = QuestionParser.parse("  What is the man doing?  ")
-        #expect(q == ParsedQuestion(question: "What is the man doing?", context: nil, options: [], ocrTokens: nil, answerFormats: [], regions: [], imageTokens: 0))
+        #expect(
+            q
+                == ParsedQuestion(
+                    question: "What is the man doing?", context: nil, options: [], ocrTokens: nil, answerFormats: [], regions: [],
+                    imageTokens: 0))
         #expect(QuestionParser.parse("Arrange these: A) first").options.isEmpty, "'Arrange' is not an option line")
     }
 }

@@ -10,22 +10,41 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(15))) struct AuditEndToEndTests {
     /// Realistic bad outputs of a VLM teacher, by the flag each must raise.
     static let badOutputs: [(key: String, flag: AuditFlag, text: String, finish: String)] = [
-        ("astronaut-0001", .truncated, "The image shows a smiling astronaut in a bright orange spacesuit posing in front of an American flag. She holds a white helmet with a dark visor in her left arm. In the background on the right stands a model of the Space Shuttle with its white body and black nose, and the flag of the United States hangs behind her. Mission patches are visible on the suit's chest and the", "length"),
+        (
+            "astronaut-0001", .truncated,
+            "The image shows a smiling astronaut in a bright orange spacesuit posing in front of an American flag. She holds a white helmet with a dark visor in her left arm. In the background on the right stands a model of the Space Shuttle with its white body and black nose, and the flag of the United States hangs behind her. Mission patches are visible on the suit's chest and the",
+            "length"
+        ),
         ("camera-0002", .refusal, "I'm sorry, but I can't help with identifying the person in this photo.", "stop"),
-        ("chelsea-0003", .metaLeak, "A tabby cat with green eyes looks into the camera. As mentioned in the statement, the animal shown in the picture is a tabby cat, and its eyes are green.", "stop"),
-        ("hubble-0006", .repetition, "The image shows hundreds of distant galaxies scattered across a black sky, a deep field. " + String(repeating: "There are many galaxies of different shapes and colors in the sky. ", count: 8), "stop"),
+        (
+            "chelsea-0003", .metaLeak,
+            "A tabby cat with green eyes looks into the camera. As mentioned in the statement, the animal shown in the picture is a tabby cat, and its eyes are green.",
+            "stop"
+        ),
+        (
+            "hubble-0006", .repetition,
+            "The image shows hundreds of distant galaxies scattered across a black sky, a deep field. "
+                + String(repeating: "There are many galaxies of different shapes and colors in the sky. ", count: 8), "stop"
+        ),
         ("retina-0007", .wrongLanguage, "这是一张眼底照片。明亮的视盘位于图像的左侧，血管从视盘向外分支，背景呈橙红色。", "stop"),
-        ("rocket-0008", .missingStatements, "A tall structure stands on a concrete pad under a clear sky; gantries and cables surround it.", "stop"),
+        (
+            "rocket-0008", .missingStatements,
+            "A tall structure stands on a concrete pad under a clear sky; gantries and cables surround it.", "stop"
+        )
     ]
 
     static func chromium() -> String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
         #expect(run.status == 0, "\(run.stderr)")
 
         // A clean run: every sample audited, none flagged, every question answerable from its description.
@@ -40,16 +59,19 @@ import Testing
         let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
         try await queue.write { db in
             for bad in Self.badOutputs {
-                try db.execute(sql: """
-                    UPDATE task_output SET output = ? WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
-                    """, arguments: [bad.text, bad.key])
-                try db.execute(sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
-                               arguments: [bad.finish, bad.key])
+                try db.execute(
+                    sql: """
+                        UPDATE task_output SET output = ? WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                        """, arguments: [bad.text, bad.key])
+                try db.execute(
+                    sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
+                    arguments: [bad.finish, bad.key])
             }
             // A second copy of the china description: a near-duplicate of the first.
             let extraction = "(SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')"
-            try db.execute(sql: "UPDATE task_output SET output = (SELECT output FROM task_output WHERE id = \(extraction)) WHERE id = \(extraction)",
-                           arguments: ["china-0009", "flower-0010"])
+            try db.execute(
+                sql: "UPDATE task_output SET output = (SELECT output FROM task_output WHERE id = \(extraction)) WHERE id = \(extraction)",
+                arguments: ["china-0009", "flower-0010"])
             try db.execute(sql: "UPDATE task SET finished_at = finished_at + 1 WHERE record_key = 'flower-0010' AND stage = 'extraction'")
         }
         let html = work.appendingPathComponent("report.html")
@@ -59,13 +81,17 @@ import Testing
         let summary = try JSONDecoder().decode(AuditSummary.self, from: Data(second.stdout.utf8))
         let store = try JobStore.open(workDirectory: work.path)
         let flags = try await store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT record_key, flag FROM audit_flag").map { "\($0["record_key"] as String) \($0["flag"] as String)" }
+            try Row.fetchAll(db, sql: "SELECT record_key, flag FROM audit_flag").map {
+                "\($0["record_key"] as String) \($0["flag"] as String)"
+            }
         }
         for bad in Self.badOutputs {
             #expect(flags.contains("\(bad.key) \(bad.flag.rawValue)"), "\(bad.key) should be \(bad.flag): \(flags)")
         }
         #expect(flags.contains("flower-0010 near_duplicate"))
-        #expect(!flags.contains { $0.hasPrefix("coffee-0004 ") || $0.hasPrefix("china-0009 ") || $0.hasPrefix("5 ") }, "untouched samples stay clean: \(flags)")
+        #expect(
+            !flags.contains { $0.hasPrefix("coffee-0004 ") || $0.hasPrefix("china-0009 ") || $0.hasPrefix("5 ") },
+            "untouched samples stay clean: \(flags)")
         #expect(summary.flagged == 7)
 
         // Incremental: nothing changed, nothing re-checked.
@@ -78,17 +104,23 @@ import Testing
         let rows = try TestSupport.jsonLines(jsonl)
         #expect(rows.count == 10)
         let refusal = rows.first { $0["id"]?.stringValue == "camera-0002" }
-        #expect(refusal?["audit"]?["flags"] == .array([.string("refusal")]) || refusal?["audit"]?["flags"]?.jsonText.contains("refusal") == true)
+        #expect(
+            refusal?["audit"]?["flags"] == .array([.string("refusal")]) || refusal?["audit"]?["flags"]?.jsonText.contains("refusal") == true
+        )
         let filtered = work.appendingPathComponent("kept.json")
-        let export = try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path,
-                                             "--exclude-flags", "truncated,refusal,meta_leak,repetition,wrong_language,near_duplicate", "--min-coverage", "0.9"])
+        let export = try await TestSupport.runVXT([
+            "export", "--work", work.path, "--format", "llava", "--out", filtered.path,
+            "--exclude-flags", "truncated,refusal,meta_leak,repetition,wrong_language,near_duplicate", "--min-coverage", "0.9"
+        ])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stderr.contains("7 left out by the audit filter"), "\(export.stderr)")
         guard case let .array(kept) = try JSONParser.parse(String(contentsOf: filtered, encoding: .utf8)) else {
             Issue.record("llava export is not an array"); return
         }
         #expect(kept.compactMap { $0["id"]?.stringValue }.sorted() == ["5", "china-0009", "coffee-0004"])
-        let badFlag = try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", filtered.path, "--exclude-flags", "trunc"])
+        let badFlag = try await TestSupport.runVXT([
+            "export", "--work", work.path, "--format", "llava", "--out", filtered.path, "--exclude-flags", "trunc"
+        ])
         #expect(badFlag.status != 0 && badFlag.stderr.contains("unknown audit flag \"trunc\""))
 
         // The report in a real browser: loads without script errors, one card per sample.
@@ -119,7 +151,9 @@ import Testing
     static func runBrowser(_ chromium: String, _ arguments: [String], in directory: URL) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium)
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(directory.path)/chromium-profile"] + arguments
+        process.arguments =
+            ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(directory.path)/chromium-profile"]
+            + arguments
         let out = directory.appendingPathComponent("browser.out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)

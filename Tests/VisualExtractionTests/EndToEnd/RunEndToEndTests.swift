@@ -12,8 +12,10 @@ import Testing
     @Test func samplesRunAndExportEveryRecordOnce() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let result = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
-                              "--work", work.path, "--concurrency", "4"])
+        let result = try await run([
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+            "--work", work.path, "--concurrency", "4"
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("built-in mock teacher"))
 
@@ -24,8 +26,11 @@ import Testing
         #expect(export.stderr.contains("2 skipped"))
         let lines = try TestSupport.jsonLines(jsonl)
         let ids = lines.compactMap { $0["id"]?.stringValue }
-        #expect(ids == ["astronaut-0001", "camera-0002", "chelsea-0003", "coffee-0004", "5", "hubble-0006", "retina-0007",
-                        "rocket-0008", "china-0009", "flower-0010"])
+        #expect(
+            ids == [
+                "astronaut-0001", "camera-0002", "chelsea-0003", "coffee-0004", "5", "hubble-0006", "retina-0007",
+                "rocket-0008", "china-0009", "flower-0010"
+            ])
         #expect(lines.allSatisfy { $0["mock"] == .bool(true) })
         let coins = try #require(lines.first { $0["id"]?.stringValue == "5" })
         #expect(coins["description"]?.stringValue?.contains("384x303") == false, "paper mode sends 512x512")
@@ -34,7 +39,9 @@ import Testing
 
         let llava = work.appendingPathComponent("corpus.json")
         #expect(try await run(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
-        guard case let .array(items) = try JSONParser.parse([UInt8](Data(contentsOf: llava))) else { Issue.record("llava export is a JSON array"); return }
+        guard case let .array(items) = try JSONParser.parse([UInt8](Data(contentsOf: llava))) else {
+            Issue.record("llava export is a JSON array"); return
+        }
         #expect(items.count == 10)
         let human = items.first?["conversations"].flatMap { if case let .array(turns) = $0 { return turns.first } else { return nil } }
         #expect(human?["value"]?.stringValue?.hasPrefix("<image>\nDescribe the fine-grained content of the image") == true)
@@ -55,21 +62,28 @@ import Testing
         #expect(show.stdout.contains("source sha256:"))
 
         // Running again does nothing: all work is done.
-        let again = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let again = try await run([
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
         #expect(again.status == 0)
         #expect(again.stderr.contains("0 tasks to do"))
     }
 
     /// A corpus big enough that a run takes seconds against a slow mock.
     func writeLargerCorpus(_ url: URL, records: Int) throws {
-        let images = ["skimage/astronaut.png", "skimage/camera.png", "skimage/chelsea.png", "skimage/coffee.png", "skimage/coins.png",
-                      "skimage/rocket.jpg", "sklearn/china.jpg", "sklearn/flower.jpg"]
+        let images = [
+            "skimage/astronaut.png", "skimage/camera.png", "skimage/chelsea.png", "skimage/coffee.png", "skimage/coins.png",
+            "skimage/rocket.jpg", "sklearn/china.jpg", "sklearn/flower.jpg"
+        ]
         var items: [String] = []
         for i in 0..<records {
             if i % 10 == 9 {
-                items.append("{\"id\": \"text-\(i)\", \"conversations\": [{\"from\": \"human\", \"value\": \"Say hi \(i)\"}, {\"from\": \"gpt\", \"value\": \"Hi.\"}]}")
+                items.append(
+                    "{\"id\": \"text-\(i)\", \"conversations\": [{\"from\": \"human\", \"value\": \"Say hi \(i)\"}, {\"from\": \"gpt\", \"value\": \"Hi.\"}]}"
+                )
             } else {
-                items.append("""
+                items.append(
+                    """
                     {"id": "r-\(i)", "image": "\(images[i % images.count])", "conversations": [\
                     {"from": "human", "value": "<image>\\nWhat is shown in picture \(i)?"}, {"from": "gpt", "value": "Thing \(i)."},\
                     {"from": "human", "value": "Is it outdoors?\\nAnswer the question using a single word or phrase."}, {"from": "gpt", "value": "No"}]}
@@ -87,13 +101,16 @@ import Testing
         let records = 120
         try writeLargerCorpus(input, records: records)
         let work = dir.appendingPathComponent("work")
-        let arguments = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
-                         "--concurrency", "4", "--mock-latency-ms", "250", "--progress-interval", "0.5"]
+        let arguments = [
+            "run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
+            "--concurrency", "4", "--mock-latency-ms", "250", "--progress-interval", "0.5"
+        ]
         var generator = SystemRandomNumberGenerator()
         var killedWithWorkLeft = 0
         for round in 0..<20 {
-            let process = try TestSupport.startVXT(arguments, stdout: dir.appendingPathComponent("out\(round)"),
-                                                   stderr: dir.appendingPathComponent("err\(round)"))
+            let process = try TestSupport.startVXT(
+                arguments, stdout: dir.appendingPathComponent("out\(round)"),
+                stderr: dir.appendingPathComponent("err\(round)"))
             // Early rounds may land in ingest; later ones in the middle of teacher calls and commits.
             // At 4 requests per 250 ms, 20 rounds of at most 0.35 s cannot finish the 216 tasks.
             // The first round waits for the calls to start, so that a loaded machine (slow process
@@ -128,7 +145,9 @@ import Testing
         #expect(ids == expected, "each eligible record exactly once, in input order")
 
         let clean = dir.appendingPathComponent("clean")
-        #expect(try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", clean.path]).status == 0)
+        #expect(
+            try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", clean.path]).status
+                == 0)
         let a = dir.appendingPathComponent("killed.llava"), b = dir.appendingPathComponent("clean.llava")
         #expect(try await run(["export", "--work", work.path, "--format", "llava", "--out", a.path]).status == 0)
         #expect(try await run(["export", "--work", clean.path, "--format", "llava", "--out", b.path]).status == 0)
@@ -142,16 +161,20 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
         let pipeline = dir.appendingPathComponent("file-transport.yaml")
-        try Data(paper.replacingOccurrences(of: "  max_attempts: 4\n", with: "  max_attempts: 4\n  image_transport: file\n").utf8).write(to: pipeline)
+        try Data(paper.replacingOccurrences(of: "  max_attempts: 4\n", with: "  max_attempts: 4\n  image_transport: file\n").utf8).write(
+            to: pipeline)
         #expect(try Pipeline.load(path: pipeline.path).definition.teacher.imageTransport == .file)
-        #expect(try Pipeline.load(path: pipeline.path).hash == Pipeline.load(path: TestSupport.paperPipeline.path).hash,
-                "how images travel is not part of the pipeline hash")
+        #expect(
+            try Pipeline.load(path: pipeline.path).hash == Pipeline.load(path: TestSupport.paperPipeline.path).hash,
+            "how images travel is not part of the pipeline hash")
 
         var runLogs: [String: String] = [:]
         func descriptions(_ pipelinePath: String, _ name: String) async throws -> [String: String] {
             let work = dir.appendingPathComponent(name)
-            let result = try await run(["run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
-                                  "--work", work.path, "--concurrency", "4"])
+            let result = try await run([
+                "run", pipelinePath, "--input", "samples/llava_sample.json", "--images", "samples/images",
+                "--work", work.path, "--concurrency", "4"
+            ])
             runLogs[name] = result.stderr
             #expect(result.status == 0, "\(result.stderr)")
             let out = work.appendingPathComponent("out.jsonl")
@@ -189,16 +212,19 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("bad.json")
         let pair = "{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"A cup.\"}"
-        try Data("""
+        try Data(
+            """
             [
               {"id": "good", "image": "skimage/coffee.png", "conversations": [\(pair)]},
               {"id": "no-conversations", "image": "skimage/coffee.png"},
               {"id": "odd-turns", "image": "skimage/coffee.png", "conversations": [\(pair), {"from": "human", "value": "And?"}]},
               {"id": "missing-image", "image": "skimage/not-there.jpg", "conversations": [\(pair)]},
               {"id": "cut-off", "image": "skimage/coffee.png", "conversations": [{"from": "hu
-            """.utf8).write(to: input)
+            """.utf8
+        ).write(to: input)
         let work = dir.appendingPathComponent("work")
-        let result = try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path])
+        let result = try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path]
+        )
         #expect(result.status == 0, "one bad record never kills a run: \(result.stderr)")
         #expect(result.stderr.contains("ingested 5 records"))
         #expect(result.stderr.contains("4 with problems"))
@@ -211,7 +237,8 @@ import Testing
         #expect(status.stdout.contains("(record missing-image, line 5)"))
         #expect(status.stdout.contains("record 4 at line 6"))
         #expect(status.stdout.contains("truncated"))
-        let json = try JSONDecoder().decode(StatusSummary.self, from: Data(try await run(["status", "--work", work.path, "--json"]).stdout.utf8))
+        let json = try JSONDecoder().decode(
+            StatusSummary.self, from: Data(try await run(["status", "--work", work.path, "--json"]).stdout.utf8))
         #expect(json.inputProblems == 4)
         #expect(json.stages.allSatisfy { $0.counts[.failed] == 4 && $0.counts[.done] == 1 })
 
@@ -225,7 +252,9 @@ import Testing
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
-        let base = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
+        let base = [
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ]
         #expect(try await run(base).status == 0)
         let refused = try await run(base + ["--model", "another/model"])
         #expect(refused.status != 0)
@@ -240,12 +269,15 @@ import Testing
         #expect(lines.count == 10)
         let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
         let stage = try #require(pipeline.stage(named: "statements"))
-        let first = try stage.prompt(for: TestSupport.record("astronaut-0001", pairs: [
-            ("<image>\nWhat color is the astronaut's suit?", "Orange."),
-            ("What is the astronaut holding in her left arm?", "A helmet with a dark visor."),
-            ("Which flag hangs in the background?", "The flag of the United States."),
-            ("What model stands behind her on the right?", "A model of the Space Shuttle."),
-        ]), upstream: [:])
+        let first = try stage.prompt(
+            for: TestSupport.record(
+                "astronaut-0001",
+                pairs: [
+                    ("<image>\nWhat color is the astronaut's suit?", "Orange."),
+                    ("What is the astronaut holding in her left arm?", "A helmet with a dark visor."),
+                    ("Which flag hangs in the background?", "The flag of the United States."),
+                    ("What model stands behind her on the right?", "A model of the Space Shuttle.")
+                ]), upstream: [:])
         #expect(lines.first??["prompt"]?.stringValue == first)
         #expect(lines.first??["id"]?.stringValue == "astronaut-0001")
     }
@@ -259,12 +291,17 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
         let secret = "sk-vxt-test-\(UUID().uuidString)"
-        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
-                                          "--work", work.path, "--api-key-env", "VXT_TEST_KEY"], environment: ["VXT_TEST_KEY": secret])
+        let run = try await TestSupport.runVXT(
+            [
+                "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                "--work", work.path, "--api-key-env", "VXT_TEST_KEY"
+            ], environment: ["VXT_TEST_KEY": secret])
         #expect(run.status == 0)
         #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret))
         for format in ["llava", "jsonl", "paper"] {
-            _ = try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", work.appendingPathComponent("x.\(format)").path])
+            _ = try await TestSupport.runVXT([
+                "export", "--work", work.path, "--format", format, "--out", work.appendingPathComponent("x.\(format)").path
+            ])
         }
         let show = try await TestSupport.runVXT(["show", "--work", work.path, "--id", "coffee-0004"])
         #expect(!show.stdout.contains(secret))

@@ -19,8 +19,11 @@ import Testing
     func validate(_ schema: String, _ files: [URL]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestSupport.packageRoot.appendingPathComponent("scripts/validate-schemas.py").path,
-                             TestSupport.packageRoot.appendingPathComponent("schemas/\(schema).schema.json").path] + files.map(\.path)
+        process.arguments =
+            [
+                "python3", TestSupport.packageRoot.appendingPathComponent("scripts/validate-schemas.py").path,
+                TestSupport.packageRoot.appendingPathComponent("schemas/\(schema).schema.json").path
+            ] + files.map(\.path)
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
@@ -37,11 +40,15 @@ import Testing
         // The teacher is the mock as a local process, with both directions of its pipe copied to files.
         let requests = work.appendingPathComponent("requests.jsonl"), answers = work.appendingPathComponent("answers.jsonl")
         let teacher = "cmd:tee '\(requests.path)' | '\(TestSupport.vxtBinary.path)' mock-teacher --stdio | tee '\(answers.path)'"
-        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
-                                          "--work", work.path, "--teacher", teacher])
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+            "--work", work.path, "--teacher", teacher
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         for copy in [requests, answers] {
-            #expect(try String(contentsOf: copy, encoding: .utf8).split(separator: "\n").count >= 20, "\(copy.lastPathComponent) holds the run's calls")
+            #expect(
+                try String(contentsOf: copy, encoding: .utf8).split(separator: "\n").count >= 20,
+                "\(copy.lastPathComponent) holds the run's calls")
         }
         var files: [String: URL] = ["local-teacher-request": requests, "local-teacher-response": answers]
         let audit = try await TestSupport.runVXT(["audit", "--work", work.path, "--json"])
@@ -56,7 +63,9 @@ import Testing
         let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         files["status"] = work.appendingPathComponent("status.json")
         try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
-        let prompts = try await TestSupport.runVXT(["prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"])
+        let prompts = try await TestSupport.runVXT([
+            "prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"
+        ])
         files["prompts"] = work.appendingPathComponent("prompts.jsonl")
         try Data(prompts.stdout.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
         files["pipeline"] = TestSupport.paperPipeline

@@ -33,7 +33,9 @@ import Testing
             process.arguments = args
             process.currentDirectoryURL = TestSupport.packageRoot
             if i == 3 {
-                process.environment = ProcessInfo.processInfo.environment.merging(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"]) { $1 }
+                process.environment = ProcessInfo.processInfo.environment.merging([
+                    "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"
+                ]) { $1 }
             }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -44,7 +46,8 @@ import Testing
         for process in processes { statuses.append(await TestSupport.exitStatus(of: process)) }
         #expect(statuses == [0, 0, 0, 0])
         let names = try FileManager.default.contentsOfDirectory(atPath: sharded.path).filter { $0.hasSuffix(".sqlite") }.sorted()
-        #expect(names == ["shard-0000-of-0004.sqlite", "shard-0001-of-0004.sqlite", "shard-0002-of-0004.sqlite", "shard-0003-of-0004.sqlite"])
+        #expect(
+            names == ["shard-0000-of-0004.sqlite", "shard-0001-of-0004.sqlite", "shard-0002-of-0004.sqlite", "shard-0003-of-0004.sqlite"])
 
         let status = try await run(["status", "--work", sharded.path])
         #expect(status.stdout.contains("4 shards (sums below)"))
@@ -68,7 +71,11 @@ import Testing
         let input = try corpus(in: dir)
         let work = dir.appendingPathComponent("work")
         for i in [0, 2] {
-            #expect(try await run(["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path, "--shard", "\(i)/3"]).status == 0)
+            #expect(
+                try await run([
+                    "run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path, "--shard",
+                    "\(i)/3"
+                ]).status == 0)
         }
         let merge = try await run(["merge", "--work", work.path])
         #expect(merge.status == 1)
@@ -81,7 +88,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
         // A pipeline that gives up after one attempt, against a port where nothing listens.
-        let text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "max_attempts: 4", with: "max_attempts: 1")
+        let text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(
+            of: "max_attempts: 4", with: "max_attempts: 1")
         let pipeline = dir.appendingPathComponent("once.yaml")
         try Data(text.utf8).write(to: pipeline)
         let args = ["run", pipeline.path, "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
@@ -90,8 +98,11 @@ import Testing
         #expect(try store.counts(stage: "statements") == [.failed: 10, .skipped: 2])
         let failures = try store.status().failures
         #expect(failures.contains { $0.stage == "statements" && $0.kind == .teacherUnreachable && $0.count == 10 }, "\(failures)")
-        #expect(failures.contains { $0.kind == .upstreamFailed && $0.count == 10
-                                    && $0.examples.allSatisfy { $0.contains("needs statements, which failed") } }, "\(failures)")
+        #expect(
+            failures.contains {
+                $0.kind == .upstreamFailed && $0.count == 10
+                    && $0.examples.allSatisfy { $0.contains("needs statements, which failed") }
+            }, "\(failures)")
 
         let retry = try await run(["retry", "--work", work.path, "--kind", "teacher_unreachable"])
         #expect(retry.stderr.contains("20 tasks returned to work"), "\(retry.stderr)")
@@ -107,8 +118,11 @@ import Testing
         let cache = dir.appendingPathComponent("cache").path
         func runWith(_ name: String, _ extra: [String] = []) async throws -> JobStore {
             let work = dir.appendingPathComponent(name)
-            let result = try await run(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
-                                  "--work", work.path, "--cache", cache] + extra)
+            let result = try await run(
+                [
+                    "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                    "--work", work.path, "--cache", cache
+                ] + extra)
             #expect(result.status == 0, "\(result.stderr)")
             let store = try JobStore.open(workDirectory: work.path)
             let failures = try store.status().failures
@@ -119,7 +133,8 @@ import Testing
             let tasks = try ["astronaut-0001", "coffee-0004", "5", "flower-0010"].flatMap { try store.detail(id: $0).tasks }
             let cached = tasks.filter { $0.endpoint?.hasPrefix("cache:") == true }.count
             if cached != 0 && cached != tasks.count {
-                Issue.record("\(cached) of \(tasks.count) answers from the cache: \(tasks.map { "\($0.stage) \($0.state) \($0.endpoint ?? "-")" })")
+                Issue.record(
+                    "\(cached) of \(tasks.count) answers from the cache: \(tasks.map { "\($0.stage) \($0.state) \($0.endpoint ?? "-")" })")
             }
             return cached
         }
@@ -132,7 +147,9 @@ import Testing
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work")
-        let args = ["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
+        let args = [
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ]
         #expect(try await run(args).status == 0)
         let changed = try await run(args + ["--model", "another/model", "--allow-changed", "switched to the fp8 checkpoint"])
         #expect(changed.status == 0, "\(changed.stderr)")

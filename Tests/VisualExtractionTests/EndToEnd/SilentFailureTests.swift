@@ -21,8 +21,11 @@ import Testing
             log = directory.appendingPathComponent("requests.log")
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
-                                 portFile.path, log.path, model]
+            process.arguments = [
+                "python3",
+                TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
+                portFile.path, log.path, model
+            ]
             // Neither output may hold the test runner's pipes open after the test.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -52,8 +55,11 @@ import Testing
         let teacher = try await ChattyTeacher(in: dir)
         defer { teacher.stop() }
         let work = dir.appendingPathComponent("work").path
-        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work,
-                                    "--teacher", teacher.baseURL, "--model", "chatty-8b"])
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work,
+                "--teacher", teacher.baseURL, "--model", "chatty-8b"
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         let out = dir.appendingPathComponent("out.jsonl")
         #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
@@ -61,12 +67,15 @@ import Testing
         #expect(lines.count == 10)
         for line in lines {
             guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"],
-                  let description = line["description"]?.stringValue else { Issue.record("fields"); continue }
+                let description = line["description"]?.stringValue
+            else { Issue.record("fields"); continue }
             #expect(pairs.count == statements.count)
             for statement in statements.compactMap(\.stringValue) {
                 #expect(statement.hasPrefix("Regarding"), "\(statement)")
             }
-            #expect(!description.contains("Here are") && !description.contains("Let me know"), "the extraction prompt carried chatter: \(description)")
+            #expect(
+                !description.contains("Here are") && !description.contains("Let me know"),
+                "the extraction prompt carried chatter: \(description)")
             #expect(line["mock"] == .bool(false))
         }
     }
@@ -75,14 +84,20 @@ import Testing
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let cache = dir.appendingPathComponent("cache").path
-        let rehearsal = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images",
-                                       "--work", dir.appendingPathComponent("mock").path, "--cache", cache])
+        let rehearsal = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images",
+                "--work", dir.appendingPathComponent("mock").path, "--cache", cache
+            ])
         #expect(rehearsal.status == 0, "\(rehearsal.stderr)")
         let teacher = try await ChattyTeacher(in: dir)
         defer { teacher.stop() }
         let real = dir.appendingPathComponent("real").path
-        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", real,
-                                    "--cache", cache, "--teacher", teacher.baseURL, "--model", "chatty-8b"])
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", real,
+                "--cache", cache, "--teacher", teacher.baseURL, "--model", "chatty-8b"
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(teacher.chatRequests == 20, "every task went to the server: statements and extraction of 10 records")
         let status = try JobStore.open(workDirectory: real).status()
@@ -100,8 +115,9 @@ import Testing
         #expect(wrong.status == 0, "\(wrong.stderr)")
         let store = try JobStore.open(workDirectory: work)
         let failures = try store.status().failures
-        #expect(failures.count == 2 && failures.allSatisfy { $0.kind == .imageMissing && $0.count == 10 && $0.examples.count == 3 },
-                "grouped by stage and kind, not by message: \(failures.map { "\($0.stage) \($0.kind) \($0.count)" })")
+        #expect(
+            failures.count == 2 && failures.allSatisfy { $0.kind == .imageMissing && $0.count == 10 && $0.examples.count == 3 },
+            "grouped by stage and kind, not by message: \(failures.map { "\($0.stage) \($0.kind) \($0.count)" })")
         let ids = try await run(["status", "--work", work, "--failed", "--kind", "image_missing", "--ids"])
         #expect(ids.stdout.split(separator: "\n").count == 10)
         #expect(ids.stdout.split(separator: "\n").first == "astronaut-0001")
@@ -121,7 +137,9 @@ import Testing
         let work = dir.appendingPathComponent("work").path
         let images = dir.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work, "--skip-preflight"]).status == 0)
+        #expect(
+            try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work, "--skip-preflight"]).status
+                == 0)
         try FileManager.default.removeItem(at: images)
         try FileManager.default.copyItem(at: TestSupport.sampleImages, to: images)
         let retry = try await run(["retry", "--work", work, "--kind", "image_missing"])
@@ -136,7 +154,8 @@ import Testing
         func attempt(_ extra: [String], images: String = "samples/images") async throws -> TestSupport.ProcessResult {
             let work = dir.appendingPathComponent(UUID().uuidString).path
             let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images, "--work", work] + extra)
-            let records = FileManager.default.fileExists(atPath: work + "/vxt.sqlite")
+            let records =
+                FileManager.default.fileExists(atPath: work + "/vxt.sqlite")
                 ? try JobStore(path: work + "/vxt.sqlite", readOnly: true).status().records : 0
             #expect(records == 0, "nothing ingested")
             return result
@@ -151,8 +170,9 @@ import Testing
         let teacher = try await ChattyTeacher(in: dir)
         defer { teacher.stop() }
         let model = try await attempt(["--teacher", teacher.baseURL])
-        #expect(model.status == 3 && model.stderr.contains("serves chatty-8b, not Qwen/Qwen3-VL-8B-Instruct: pass --model chatty-8b"),
-                "\(model.stderr)")
+        #expect(
+            model.status == 3 && model.stderr.contains("serves chatty-8b, not Qwen/Qwen3-VL-8B-Instruct: pass --model chatty-8b"),
+            "\(model.stderr)")
         #expect(teacher.chatRequests == 0)
     }
 
@@ -160,11 +180,15 @@ import Testing
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let work = dir.appendingPathComponent("work").path
-        let result = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work,
-                                    "--teacher", "http://127.0.0.1:9/v1", "--skip-preflight", "--give-up-after", "1",
-                                    "--progress-interval", "0.2"])
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work,
+                "--teacher", "http://127.0.0.1:9/v1", "--skip-preflight", "--give-up-after", "1",
+                "--progress-interval", "0.2"
+            ])
         #expect(result.status == 3, "\(result.stderr)")
-        #expect(result.stderr.contains("teacher_unreachable at http://127.0.0.1:9/v1"), "progress names the failing attempts: \(result.stderr)")
+        #expect(
+            result.stderr.contains("teacher_unreachable at http://127.0.0.1:9/v1"), "progress names the failing attempts: \(result.stderr)")
         #expect(result.stderr.contains("stopping: no teacher answer"), "\(result.stderr)")
         let store = try JobStore(path: work + "/vxt.sqlite", readOnly: true)
         #expect(try store.counts(stage: "statements")[.running] == nil, "nothing left running")
@@ -182,7 +206,9 @@ import Testing
         // the run mid-flight.
         var records: [String] = []
         for i in 0..<2000 {
-            records.append("{\"id\": \"r\(i)\", \"image\": \"skimage/coffee.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"Coffee number \(i)\"}]}")
+            records.append(
+                "{\"id\": \"r\(i)\", \"image\": \"skimage/coffee.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat is this?\"}, {\"from\": \"gpt\", \"value\": \"Coffee number \(i)\"}]}"
+            )
         }
         let input = dir.appendingPathComponent("big.jsonl")
         try records.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
@@ -191,8 +217,10 @@ import Testing
         try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8).replacingOccurrences(of: "image: true", with: "image: false")
             .write(to: pipeline, atomically: true, encoding: .utf8)
         let work = dir.appendingPathComponent("work").path
-        let args = ["run", pipeline.path, "--input", input.path, "--images", "samples/images", "--work", work,
-                    "--concurrency", "2000", "--progress-interval", "0.5"]
+        let args = [
+            "run", pipeline.path, "--input", input.path, "--images", "samples/images", "--work", work,
+            "--concurrency", "2000", "--progress-interval", "0.5"
+        ]
         let err = dir.appendingPathComponent("stderr")
         // vxt runs under a small Python parent that sets the signal mask it inherits, writes vxt's pid
         // and, when vxt ends, its exit status: the test signals the pid vxt really has (Foundation's
@@ -201,17 +229,21 @@ import Testing
         let parent = Process()
         parent.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let mask = startedBlocked ? "signal.SIG_BLOCK" : "signal.SIG_UNBLOCK"
-        parent.arguments = ["python3", "-c", """
-            import os, signal, subprocess, sys
-            signal.pthread_sigmask(\(mask), {signal.SIGTERM, signal.SIGINT})
-            pid_file, status_file, err = sys.argv[1:4]
-            child = subprocess.Popen(sys.argv[4:], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
-            with open(pid_file + ".tmp", "w") as f: f.write(str(child.pid))
-            os.replace(pid_file + ".tmp", pid_file)
-            code = child.wait()
-            with open(status_file + ".tmp", "w") as f: f.write(str(code))
-            os.replace(status_file + ".tmp", status_file)
-            """, pidFile.path, statusFile.path, err.path, TestSupport.vxtBinary.path] + args + ["--mock-latency-ms", "120000"]
+        parent.arguments =
+            [
+                "python3", "-c",
+                """
+                import os, signal, subprocess, sys
+                signal.pthread_sigmask(\(mask), {signal.SIGTERM, signal.SIGINT})
+                pid_file, status_file, err = sys.argv[1:4]
+                child = subprocess.Popen(sys.argv[4:], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+                with open(pid_file + ".tmp", "w") as f: f.write(str(child.pid))
+                os.replace(pid_file + ".tmp", pid_file)
+                code = child.wait()
+                with open(status_file + ".tmp", "w") as f: f.write(str(code))
+                os.replace(status_file + ".tmp", status_file)
+                """, pidFile.path, statusFile.path, err.path, TestSupport.vxtBinary.path
+            ] + args + ["--mock-latency-ms", "120000"]
         parent.currentDirectoryURL = TestSupport.packageRoot
         parent.standardOutput = FileHandle.nullDevice
         parent.standardError = FileHandle.nullDevice
@@ -286,11 +318,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
         let bad = dir.appendingPathComponent("bad.yaml")
-        try paper.replacingOccurrences(of: "  jpeg_quality: 95", with: "  jpeg_qualty: 95").write(to: bad, atomically: true, encoding: .utf8)
+        try paper.replacingOccurrences(of: "  jpeg_quality: 95", with: "  jpeg_qualty: 95").write(
+            to: bad, atomically: true, encoding: .utf8)
         let line = paper.components(separatedBy: "\n").firstIndex { $0.hasPrefix("  jpeg_quality") }.map { $0 + 1 } ?? 0
         let validate = try await run(["validate", bad.path])
         #expect(validate.status == 1)
-        #expect(validate.stderr.contains("line \(line): unknown key `jpeg_qualty` in image; did you mean `jpeg_quality`?"), "\(validate.stderr)")
+        #expect(
+            validate.stderr.contains("line \(line): unknown key `jpeg_qualty` in image; did you mean `jpeg_quality`?"), "\(validate.stderr)"
+        )
         let runIt = try await run(["run", bad.path] + sample + ["--work", dir.appendingPathComponent("w").path])
         #expect(runIt.status != 0 && runIt.stderr.contains("jpeg_qualty"))
         #expect(try await run(["validate", "pipelines/paper.yaml"]).status == 0)

@@ -75,7 +75,8 @@ import Testing
     }
 
     @Test func preparedForTheTeacherAsJPEG() throws {
-        let preparer = ImagePreparer(root: ImageRoot(path: Self.fixtures.path), settings: ImageSettings(mode: .exact, width: 512, height: 512))
+        let preparer = ImagePreparer(
+            root: ImageRoot(path: Self.fixtures.path), settings: ImageSettings(mode: .exact, width: 512, height: 512))
         for name in ["cmyk.jpg", "exif-orientation-6.jpg", "webp-named.jpg", "gif-named.png", "alpha.png"] {
             let prepared = try preparer.prepare(name)
             #expect(prepared.mimeType == "image/jpeg" && prepared.width == 512 && prepared.height == 512, "\(name)")

@@ -12,9 +12,11 @@ import Testing
         }
     }
 
-    static let photos = ["skimage/astronaut.png", "skimage/camera.png", "skimage/chelsea.png", "skimage/coffee.png",
-                         "skimage/coins.png", "skimage/hubble_deep_field.jpg", "skimage/retina.jpg", "skimage/rocket.jpg",
-                         "sklearn/china.jpg", "sklearn/flower.jpg"]
+    static let photos = [
+        "skimage/astronaut.png", "skimage/camera.png", "skimage/chelsea.png", "skimage/coffee.png",
+        "skimage/coins.png", "skimage/hubble_deep_field.jpg", "skimage/retina.jpg", "skimage/rocket.jpg",
+        "sklearn/china.jpg", "sklearn/flower.jpg"
+    ]
 
     @Test(arguments: photos)
     func exact512KeepsTheImagesColours(_ path: String) throws {
@@ -45,7 +47,9 @@ import Testing
 
     @Test func bigJPEGDecodesAtReducedDCTScale() throws {
         let bytes = try [UInt8](Data(contentsOf: TestSupport.sampleImages.appendingPathComponent("skimage/retina.jpg")))
-        let decoded = try bytes.withUnsafeBytes { try ImageCodec.decode($0, format: .jpeg, path: "retina", minWidth: 512, minHeight: 512, maxPixels: 1 << 26) }
+        let decoded = try bytes.withUnsafeBytes {
+            try ImageCodec.decode($0, format: .jpeg, path: "retina", minWidth: 512, minHeight: 512, maxPixels: 1 << 26)
+        }
         #expect(decoded.sourceWidth == 1411)
         #expect(decoded.image.width == 530, "3/8 of 1411 rounded up is the smallest scale covering 512")
     }
@@ -99,8 +103,9 @@ import Testing
         let inside = dir.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: inside, withIntermediateDirectories: true)
         try Data("secret".utf8).write(to: dir.appendingPathComponent("secret.jpg"))
-        try FileManager.default.createSymbolicLink(atPath: inside.appendingPathComponent("link.jpg").path,
-                                                   withDestinationPath: dir.appendingPathComponent("secret.jpg").path)
+        try FileManager.default.createSymbolicLink(
+            atPath: inside.appendingPathComponent("link.jpg").path,
+            withDestinationPath: dir.appendingPathComponent("secret.jpg").path)
         let root = ImageRoot(path: inside.path)
         for path in ["../secret.jpg", dir.appendingPathComponent("secret.jpg").path, "link.jpg", "a/../../secret.jpg"] {
             #expect(throws: ImageError.self, "\(path) must be refused") { try root.resolve(path) }
@@ -115,7 +120,8 @@ import Testing
     @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
     func llavaBenchWebPNamedJpgAndProgressiveJPEG() throws {
         let shared = try #require(TestSupport.sharedData)
-        let preparer = ImagePreparer(root: ImageRoot(path: shared.appendingPathComponent("images/fetched/llava_bench").path), settings: paper.settings)
+        let preparer = ImagePreparer(
+            root: ImageRoot(path: shared.appendingPathComponent("images/fetched/llava_bench").path), settings: paper.settings)
         let webp = try preparer.prepare("023.jpg")
         #expect(webp.sourceFormat == .webp)
         #expect(webp.mimeType == "image/jpeg" && webp.width == 512)

@@ -21,7 +21,8 @@ import Testing
             let taps = image.width == width ? [(x, 1.0)] : weights(input: image.width, output: width, at: x)
             for y in 0..<image.height {
                 for c in 0..<3 {
-                    mid[(y * width + x) * 3 + c] = byte(taps.reduce(0) { $0 + $1.1 * Double(image.pixels[(y * image.width + $1.0) * 3 + c]) })
+                    mid[(y * width + x) * 3 + c] = byte(
+                        taps.reduce(0) { $0 + $1.1 * Double(image.pixels[(y * image.width + $1.0) * 3 + c]) })
                 }
             }
         }

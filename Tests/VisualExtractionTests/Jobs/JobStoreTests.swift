@@ -18,10 +18,13 @@ import Testing
     /// A done result for a claimed task, found by its row id as the runner's are; `byKey` leaves the
     /// id out, as a result made by hand does, so the commit finds the task by record and stage.
     func done(_ task: ClaimedTask, _ output: String, byKey: Bool = false) -> TaskResult {
-        var result = TaskResult(recordKey: task.recordKey, stage: task.stage,
-                                outcome: .done(.init(output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 1,
-                                                     completionTokens: 2, model: "m", endpoint: "e", mock: false, attempts: 1)),
-                                request: "{}", startedAt: 0, finishedAt: 1)
+        var result = TaskResult(
+            recordKey: task.recordKey, stage: task.stage,
+            outcome: .done(
+                .init(
+                    output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 1,
+                    completionTokens: 2, model: "m", endpoint: "e", mock: false, attempts: 1)),
+            request: "{}", startedAt: 0, finishedAt: 1)
         result.taskID = byKey ? nil : task.taskID
         return result
     }
@@ -44,8 +47,11 @@ import Testing
         var text = TestSupport.record("t", pairs: [("q", "z")], image: nil)
         text.position = 2
         text.skipReason = "no image"
-        try store.ingest([.record(a, problem: nil), .record(b, problem: nil), .record(text, problem: nil),
-                          .problem(position: 3, byteOffset: 99, line: 4, recordID: nil, reason: "bad JSON")], stages: pipeline.graph.stages)
+        try store.ingest(
+            [
+                .record(a, problem: nil), .record(b, problem: nil), .record(text, problem: nil),
+                .problem(position: 3, byteOffset: 99, line: 4, recordID: nil, reason: "bad JSON")
+            ], stages: pipeline.graph.stages)
         #expect(try store.counts(stage: "statements") == [.pending: 2, .skipped: 1, .failed: 1])
         #expect(try store.counts(stage: "extraction") == [.waiting: 2, .skipped: 1, .failed: 1])
 
@@ -57,7 +63,12 @@ import Testing
         #expect(try store.counts(stage: "statements")[.running] == 2)
 
         try await store.commit([done(claimed[0], "A is x.")], graph: pipeline.graph)
-        try await store.commit([TaskResult(recordKey: "b", stage: "statements", outcome: .failed(reason: "HTTP 400: bad"), request: nil, startedAt: 0, finishedAt: 1)], graph: pipeline.graph)
+        try await store.commit(
+            [
+                TaskResult(
+                    recordKey: "b", stage: "statements", outcome: .failed(reason: "HTTP 400: bad"), request: nil, startedAt: 0,
+                    finishedAt: 1)
+            ], graph: pipeline.graph)
         #expect(try store.counts(stage: "extraction") == [.pending: 1, .failed: 2, .skipped: 1])
 
         let next = try await store.claim(stage: extraction.node, limit: 10)
@@ -71,25 +82,29 @@ import Testing
         #expect(try store.detail(id: "a").tasks.last?.output == "desc")
 
         let status = try store.status()
-        #expect(status.failures.contains { $0.kind == .upstreamFailed
-                                           && $0.examples.contains { $0.contains("needs statements, which failed: HTTP 400: bad") } })
+        #expect(
+            status.failures.contains {
+                $0.kind == .upstreamFailed
+                    && $0.examples.contains { $0.contains("needs statements, which failed: HTTP 400: bad") }
+            })
         #expect(status.inputProblems == 1)
     }
 
     /// A stage that needs two others becomes pending only when both are done, whichever finishes
     /// last; a stage that needs one becomes pending as soon as that one is done.
     @Test func aStageWithTwoNeedsWaitsForBoth() async throws {
-        let fan = try Pipeline.parse(yaml: """
-            name: fan-in
-            teacher: {model: m}
-            image: {mode: exact, width: 512, height: 512}
-            export: {instruction: Describe., description_stage: extraction, statements_stage: statements}
-            stages:
-              - {name: caption, image: true, max_tokens: 64, output: text, template: "Caption."}
-              - {name: statements, image: false, max_tokens: 64, output: statements, template: "{{#each pairs}}{{question}} {{answer}}{{/each}}"}
-              - {name: extraction, needs: [caption, statements], image: true, max_tokens: 64, output: text, template: "{{statements}}"}
-              - {name: hint, needs: [statements], image: false, max_tokens: 64, output: text, template: "{{statements}}"}
-            """)
+        let fan = try Pipeline.parse(
+            yaml: """
+                name: fan-in
+                teacher: {model: m}
+                image: {mode: exact, width: 512, height: 512}
+                export: {instruction: Describe., description_stage: extraction, statements_stage: statements}
+                stages:
+                  - {name: caption, image: true, max_tokens: 64, output: text, template: "Caption."}
+                  - {name: statements, image: false, max_tokens: 64, output: statements, template: "{{#each pairs}}{{question}} {{answer}}{{/each}}"}
+                  - {name: extraction, needs: [caption, statements], image: true, max_tokens: 64, output: text, template: "{{statements}}"}
+                  - {name: hint, needs: [statements], image: false, max_tokens: 64, output: text, template: "{{statements}}"}
+                """)
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0
         try store.ingest([.record(a, problem: nil)], stages: fan.graph.stages)
@@ -118,14 +133,20 @@ import Testing
         let statements = try #require(pipeline.stage(named: "statements"))
         func outputRows() async throws -> (rows: Int, pointedAt: Int) {
             try await store.pool.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task_output") ?? -1,
-                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task t JOIN task_output o ON o.id = t.output_id") ?? -1)
+                (
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task_output") ?? -1,
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task t JOIN task_output o ON o.id = t.output_id") ?? -1
+                )
             }
         }
 
         let first = try await store.claim(stage: statements.node, limit: 1)
-        try await store.commit([TaskResult(recordKey: "a", stage: "statements", outcome: .failed(reason: "HTTP 400: no"),
-                                           request: "{\"try\": 1}", startedAt: 0, finishedAt: 1)], graph: pipeline.graph)
+        try await store.commit(
+            [
+                TaskResult(
+                    recordKey: "a", stage: "statements", outcome: .failed(reason: "HTTP 400: no"),
+                    request: "{\"try\": 1}", startedAt: 0, finishedAt: 1)
+            ], graph: pipeline.graph)
         #expect(try store.detail(id: "a").tasks.first?.request == "{\"try\": 1}", "the failed request is kept")
         #expect(try await outputRows() == (1, 1))
 
@@ -152,19 +173,20 @@ import Testing
         let old = try DatabaseQueue(path: path)
         try JobStore.migrator.migrate(old, upTo: "v4: teacher attempts")
         try await old.write { db in
-            try db.execute(sql: """
-                INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime, images_root,
-                                 teacher_url, teacher_model, vxt_version, created_at, ingest_complete, record_count)
-                VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
-                INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
-                                                                         ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
-                INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, note, finish_reason, prompt_tokens,
-                                  completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
-                VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'by rule', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
-                       ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-                INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
-                INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime, images_root,
+                                     teacher_url, teacher_model, vxt_version, created_at, ingest_complete, record_count)
+                    VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
+                    INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
+                                                                             ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
+                    INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, note, finish_reason, prompt_tokens,
+                                      completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
+                    VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'by rule', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
+                           ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                    INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
+                    INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
+                    """)
         }
         try old.close()
 

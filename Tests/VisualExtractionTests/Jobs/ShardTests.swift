@@ -18,7 +18,9 @@ import Testing
     @Test func schedulersAssignShardsThroughTheEnvironment() throws {
         #expect(try Shard.fromEnvironment([:]) == nil)
         #expect(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "8"]) == Shard(index: 5, count: 8))
-        #expect(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "6", "SLURM_ARRAY_TASK_COUNT": "8", "SLURM_ARRAY_TASK_MIN": "1"]) == Shard(index: 5, count: 8))
+        #expect(
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "6", "SLURM_ARRAY_TASK_COUNT": "8", "SLURM_ARRAY_TASK_MIN": "1"])
+                == Shard(index: 5, count: 8))
         #expect(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2", "VXT_SHARD_COUNT": "4"]) == Shard(index: 2, count: 4))
         #expect(throws: Shard.ParseError.self) { try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2"]) }
         #expect(throws: Shard.ParseError.self) { try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "8"]) }

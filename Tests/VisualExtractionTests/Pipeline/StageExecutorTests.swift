@@ -22,49 +22,59 @@ import Testing
         }
     }
 
-    static func answer(_ text: String, finish: String = "stop", prompt: Int = 10, completion: Int = 5) -> Result<ChatResult, TeacherFailure> {
-        .success(ChatResult(text: text, finishReason: finish, promptTokens: prompt, completionTokens: completion, model: "m",
-                            mock: false, endpoint: "http://127.0.0.1:1/v1", attempts: 1))
+    static func answer(_ text: String, finish: String = "stop", prompt: Int = 10, completion: Int = 5) -> Result<ChatResult, TeacherFailure>
+    {
+        .success(
+            ChatResult(
+                text: text, finishReason: finish, promptTokens: prompt, completionTokens: completion, model: "m",
+                mock: false, endpoint: "http://127.0.0.1:1/v1", attempts: 1))
     }
 
-    static let pipeline: Pipeline? = try? Pipeline.parse(yaml: """
-        name: t
-        teacher: {model: m}
-        image: {mode: original}
-        stages:
-          - name: statements
-            max_tokens: 64
-            output: statements
-            rules: true
-            count_correction: " (exactly {{count}})"
-            template: "{{#each pairs}}Q: {{question}} A: {{answer}}\\n{{/each}}"
-          - name: extraction
-            needs: [statements]
-            image: true
-            max_tokens: 100
-            retry_truncated_max_tokens: 400
-            template: "Describe. {{statements}}"
-          - name: answers
-            needs: [extraction]
-            max_tokens: 50
-            output: answers
-            template: "{{extraction}}"
-        export: {instruction: "Describe the image."}
-        """)
+    static let pipeline: Pipeline? = try? Pipeline.parse(
+        yaml: """
+            name: t
+            teacher: {model: m}
+            image: {mode: original}
+            stages:
+              - name: statements
+                max_tokens: 64
+                output: statements
+                rules: true
+                count_correction: " (exactly {{count}})"
+                template: "{{#each pairs}}Q: {{question}} A: {{answer}}\\n{{/each}}"
+              - name: extraction
+                needs: [statements]
+                image: true
+                max_tokens: 100
+                retry_truncated_max_tokens: 400
+                template: "Describe. {{statements}}"
+              - name: answers
+                needs: [extraction]
+                max_tokens: 50
+                output: answers
+                template: "{{extraction}}"
+            export: {instruction: "Describe the image."}
+            """)
 
-    func work(_ stageName: String, _ record: CorpusRecord, teacher: ScriptedTeacher, upstream: [String: String] = [:],
-              image: @escaping @Sendable (String) throws(ImageError) -> PreparedImage = { path throws(ImageError) in
-                  throw ImageError.notFound(path: path)
-              }) throws -> StageWork {
+    func work(
+        _ stageName: String, _ record: CorpusRecord, teacher: ScriptedTeacher, upstream: [String: String] = [:],
+        image: @escaping @Sendable (String) throws(ImageError) -> PreparedImage = { path throws(ImageError) in
+            throw ImageError.notFound(path: path)
+        }
+    ) throws -> StageWork {
         let stage = try #require(Self.pipeline?.stage(named: stageName))
-        return StageWork(stage: stage, record: record, upstream: upstream, model: "m", temperature: 0, prepareImage: image,
-                         send: { teacher.send($0) })
+        return StageWork(
+            stage: stage, record: record, upstream: upstream, model: "m", temperature: 0, prepareImage: image,
+            send: { teacher.send($0) })
     }
 
     @Test func aCutAnswerIsAskedOnceMoreWithTheLargerLimitAndBothCallsCount() async throws {
-        let teacher = ScriptedTeacher([Self.answer("A red bus", finish: "length"), Self.answer("A red bus on a street.", prompt: 12, completion: 40)])
+        let teacher = ScriptedTeacher([
+            Self.answer("A red bus", finish: "length"), Self.answer("A red bus on a street.", prompt: 12, completion: 40)
+        ])
         let record = TestSupport.record("r", pairs: [("What color is the bus?", "Red")], image: nil)
-        let result = await TextExecutor().execute(try work("extraction", record, teacher: teacher, upstream: ["statements": "The bus is red."]))
+        let result = await TextExecutor().execute(
+            try work("extraction", record, teacher: teacher, upstream: ["statements": "The bus is red."]))
         #expect(teacher.sent.map(\.maxTokens) == [100, 400])
         #expect(teacher.sent.first?.prompt == "Describe. The bus is red.")
         guard case let .done(completion) = result.outcome else { Issue.record("not done: \(result.outcome)"); return }
@@ -79,7 +89,8 @@ import Testing
     @Test func anEmptyAnswerFailsAsABadAnswerWithTheRequestKept() async throws {
         let teacher = ScriptedTeacher([Self.answer("  \n")])
         let record = TestSupport.record("r", pairs: [("What color is the bus?", "Red")], image: nil)
-        let result = await TextExecutor().execute(try work("extraction", record, teacher: teacher, upstream: ["statements": "The bus is red."]))
+        let result = await TextExecutor().execute(
+            try work("extraction", record, teacher: teacher, upstream: ["statements": "The bus is red."]))
         guard case let .failed(reason, kind) = result.outcome else { Issue.record("not failed"); return }
         #expect(kind == .badAnswer)
         #expect(reason.contains("empty answer"))
@@ -110,7 +121,8 @@ import Testing
     @Test func anImageThatCannotBePreparedFailsBeforeAnyCall() async throws {
         let teacher = ScriptedTeacher([Self.answer("never sent")])
         let record = TestSupport.record("r", pairs: [("What is on the table?", "A cup")], image: "coco/missing.jpg")
-        let result = await TextExecutor().execute(try work("extraction", record, teacher: teacher, upstream: ["statements": "A cup is on the table."]))
+        let result = await TextExecutor().execute(
+            try work("extraction", record, teacher: teacher, upstream: ["statements": "A cup is on the table."]))
         guard case let .failed(_, kind) = result.outcome else { Issue.record("not failed"); return }
         #expect(kind == .imageMissing)
         #expect(teacher.sent.isEmpty)
@@ -129,7 +141,8 @@ import Testing
 
     @Test func ruleAndModelStatementsAreMergedInPairOrderAndChatterIsLeftOut() async throws {
         let teacher = ScriptedTeacher([Self.answer("Sure! Here are the statements:\nThe man holds a kite.\nLet me know if you need more.")])
-        let record = TestSupport.record("r", pairs: [("Is there a dog in the image?", "Yes"), ("What is the man holding?", "A kite")], image: nil)
+        let record = TestSupport.record(
+            "r", pairs: [("Is there a dog in the image?", "Yes"), ("What is the man holding?", "A kite")], image: nil)
         let result = await StatementsExecutor().execute(try work("statements", record, teacher: teacher))
         // Only the pair no rule writes goes to the model.
         #expect(teacher.sent.count == 1)
@@ -140,9 +153,12 @@ import Testing
     }
 
     @Test func aWrongCountIsAskedAgainWithTheCorrection() async throws {
-        let teacher = ScriptedTeacher([Self.answer("The cup is on the table."),
-                                       Self.answer("The cup is on the table.\nThe man holds a kite.")])
-        let record = TestSupport.record("r", pairs: [("What is on the table?", "A cup"), ("What is the man holding?", "A kite")], image: nil)
+        let teacher = ScriptedTeacher([
+            Self.answer("The cup is on the table."),
+            Self.answer("The cup is on the table.\nThe man holds a kite.")
+        ])
+        let record = TestSupport.record(
+            "r", pairs: [("What is on the table?", "A cup"), ("What is the man holding?", "A kite")], image: nil)
         let result = await StatementsExecutor().execute(try work("statements", record, teacher: teacher))
         #expect(teacher.sent.count == 2)
         #expect(teacher.sent.last?.prompt.hasSuffix(" (exactly 2)") == true)

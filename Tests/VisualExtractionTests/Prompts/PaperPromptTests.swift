@@ -13,9 +13,11 @@ import Testing
 
     @Test func statementsPromptForOnePair() throws {
         let stage = try #require(pipeline.stage(named: "statements"))
-        let record = TestSupport.record("a", pairs: [("<image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.", "Red")])
+        let record = TestSupport.record(
+            "a", pairs: [("<image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.", "Red")])
         let prompt = try stage.prompt(for: record, upstream: [:])
-        let expected = "Your task is to convert each question\u{2013}answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.\nQuestion #1: <image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.\nAnswer: Red\nDeclarative Statement(s):"
+        let expected =
+            "Your task is to convert each question\u{2013}answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.\nQuestion #1: <image>\nWhat color is the bus?\nAnswer the question using a single word or phrase.\nAnswer: Red\nDeclarative Statement(s):"
         #expect(prompt == expected)
         #expect(Array(prompt.utf8) == Array(expected.utf8))
         #expect(!prompt.hasSuffix("\n"))
@@ -24,11 +26,13 @@ import Testing
 
     @Test func statementsPromptForThreePairs() throws {
         let stage = try #require(pipeline.stage(named: "statements"))
-        let record = TestSupport.record("b", pairs: [
-            ("<image>\nWhat is the man holding?", "A kite."),
-            ("Is it sunny?", "Yes"),
-            ("How many people are there?\nAnswer the question using a single word or phrase.", "3"),
-        ])
+        let record = TestSupport.record(
+            "b",
+            pairs: [
+                ("<image>\nWhat is the man holding?", "A kite."),
+                ("Is it sunny?", "Yes"),
+                ("How many people are there?\nAnswer the question using a single word or phrase.", "3")
+            ])
         let prompt = try stage.prompt(for: record, upstream: [:])
         let expected = """
             Your task is to convert each question–answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.
@@ -51,7 +55,8 @@ import Testing
         let stage = try #require(pipeline.stage(named: "extraction"))
         let statements = "The bus is red.\nThe man is holding a kite."
         let prompt = try stage.prompt(for: TestSupport.record("c", pairs: [("q", "a")]), upstream: ["statements": statements])
-        let expected = "Your task is to describe the fine-grained content of the image, including scenes, objects, relationships, instance location, and any text present.\nAs part of your description, you should incorporate the following information about the image.\nThe bus is red.\nThe man is holding a kite.\nDescription:"
+        let expected =
+            "Your task is to describe the fine-grained content of the image, including scenes, objects, relationships, instance location, and any text present.\nAs part of your description, you should incorporate the following information about the image.\nThe bus is red.\nThe man is holding a kite.\nDescription:"
         #expect(Array(prompt.utf8) == Array(expected.utf8))
     }
 
@@ -79,7 +84,7 @@ import Testing
         let template = try PromptTemplate("{{#each items}}[{{n}}:{{x}}]{{/each}}{{#if flag}} yes{{/if}}{{#if off}} no{{/if}} {{name}}")
         let out = try template.render([
             "items": .list([["n": .text("1"), "x": .text("a")], ["n": .text("2"), "x": .text("b")]]),
-            "flag": .flag(true), "off": .flag(false), "name": .text("end"),
+            "flag": .flag(true), "off": .flag(false), "name": .text("end")
         ])
         #expect(out == "[1:a][2:b] yes end")
     }
@@ -113,11 +118,16 @@ import Testing
     @Test func cleanStatementsPrompt() throws {
         let pipeline = try Pipeline.load(path: TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml").path)
         let stage = try #require(pipeline.stage(named: "statements"))
-        let record = TestSupport.record("mixed", pairs: [
-            ("<image>\nContext: The photo was taken at a café table.\nWhat is served in the red cup?\nA. orange juice\nB. coffee\nC. tomato soup", "B"),
-            ("Please provide a short description for this region: [0.44, 0.30, 0.55, 0.97].", "A white rocket."),
-            ("what brand is it?\nReference OCR token: SONY, 24\nAnswer the question using a single word or phrase.", "sony"),
-        ])
+        let record = TestSupport.record(
+            "mixed",
+            pairs: [
+                (
+                    "<image>\nContext: The photo was taken at a café table.\nWhat is served in the red cup?\nA. orange juice\nB. coffee\nC. tomato soup",
+                    "B"
+                ),
+                ("Please provide a short description for this region: [0.44, 0.30, 0.55, 0.97].", "A white rocket."),
+                ("what brand is it?\nReference OCR token: SONY, 24\nAnswer the question using a single word or phrase.", "sony")
+            ])
         let prompt = try stage.prompt(for: record, upstream: [:])
         let expected = """
             Your task is to convert each question–answer pair about an image into a concise, fully self-contained declarative statement. The resulting statements should be understandable on their own, without requiring the reader to refer to the original question.
@@ -138,7 +148,9 @@ import Testing
     @Test func cleanPipelineRunsEndToEnd() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let coffee = try JobStore.open(workDirectory: work.path).detail(id: "coffee-0004")
         #expect(coffee.tasks.first?.request?.contains("Answer: coffee") == true)
@@ -150,8 +162,10 @@ import Testing
         let llava = work.appendingPathComponent("corpus.json")
         #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)
         let text = try String(contentsOf: llava, encoding: .utf8)
-        #expect(text.contains("any text present. Especially, pay attention to the objects, attributes and positions the question asks about.\"}"),
-                "the hint joins the instruction with a final period")
+        #expect(
+            text.contains(
+                "any text present. Especially, pay attention to the objects, attributes and positions the question asks about.\"}"),
+            "the hint joins the instruction with a final period")
     }
 
     @Test func hintPhraseFollowsExtractThinkFormatting() {

@@ -12,8 +12,9 @@ import Testing
         try FileManager.default.copyItem(at: TestSupport.sampleCorpus, to: input)
         let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
         let work = dir.appendingPathComponent("work").path
-        let job = ExtractionJob(pipeline: pipeline, inputPath: input.path, imagesRoot: TestSupport.sampleImages.path,
-                                workDirectory: work, teacherURL: "mock")
+        let job = ExtractionJob(
+            pipeline: pipeline, inputPath: input.path, imagesRoot: TestSupport.sampleImages.path,
+            workDirectory: work, teacherURL: "mock")
         // The lock is released when the opened job goes (deinit), as at the end of a process.
         _ = try job.open()
         // As a kill during ingest leaves it: part of the records stored, no full hash yet.

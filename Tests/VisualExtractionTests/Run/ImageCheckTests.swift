@@ -10,7 +10,8 @@ import Testing
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         let fixtures = ImageFormatsTests.fixtures
         try FileManager.default.copyItem(at: fixtures.appendingPathComponent("webp-named.jpg"), to: images.appendingPathComponent("ad.jpg"))
-        try FileManager.default.copyItem(at: TestSupport.sampleImages.appendingPathComponent("skimage/retina.jpg"), to: images.appendingPathComponent("big.jpg"))
+        try FileManager.default.copyItem(
+            at: TestSupport.sampleImages.appendingPathComponent("skimage/retina.jpg"), to: images.appendingPathComponent("big.jpg"))
         let rocket = try Data(contentsOf: TestSupport.sampleImages.appendingPathComponent("skimage/rocket.jpg"))
         try rocket.prefix(20_000).write(to: images.appendingPathComponent("cut.jpg"))
         try rocket.write(to: images.appendingPathComponent("fine.jpg"))
@@ -19,10 +20,16 @@ import Testing
             "{\"id\": \"\(id)\", \"image\": \"\(image)\", \"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"gpt\", \"value\": \"a\"}]}"
         }
         let input = dir.appendingPathComponent("corpus.jsonl")
-        try Data([record("a", "fine.jpg"), record("b", "ad.jpg"), record("c", "cut.jpg"), record("d", "gone.jpg"),
-                  record("e", "../corpus.jsonl"), record("f", "page.jpg"), record("g", "big.jpg")].joined(separator: "\n").utf8).write(to: input)
+        try Data(
+            [
+                record("a", "fine.jpg"), record("b", "ad.jpg"), record("c", "cut.jpg"), record("d", "gone.jpg"),
+                record("e", "../corpus.jsonl"), record("f", "page.jpg"), record("g", "big.jpg")
+            ].joined(separator: "\n").utf8
+        ).write(to: input)
 
-        let result = try await TestSupport.runVXT(["images", "--input", input.path, "--images", images.path, "--max-pixels", "1000000", "--json"])
+        let result = try await TestSupport.runVXT([
+            "images", "--input", input.path, "--images", images.path, "--max-pixels", "1000000", "--json"
+        ])
         #expect(result.status == 1, "problems make the check fail")
         let report = try JSONDecoder().decode(ImageCheck.Report.self, from: Data(result.stdout.utf8))
         #expect(report.images == 7)

@@ -15,7 +15,8 @@ import Testing
     }
 
     func answer(_ text: String) -> ChatResult {
-        ChatResult(text: text, finishReason: "stop", promptTokens: 10, completionTokens: 5, model: "m", mock: false, endpoint: "e", attempts: 1)
+        ChatResult(
+            text: text, finishReason: "stop", promptTokens: 10, completionTokens: 5, model: "m", mock: false, endpoint: "e", attempts: 1)
     }
 
     /// A teacher that answers from a script and remembers the prompts it got.
@@ -26,25 +27,35 @@ import Testing
         func ask(_ prompt: String) -> Result<ChatResult, TeacherFailure> {
             prompts.append(prompt)
             let text = answers.isEmpty ? "" : answers.removeFirst()
-            return .success(ChatResult(text: text, finishReason: "stop", promptTokens: 10, completionTokens: 5, model: "m", mock: false, endpoint: "e", attempts: 1))
+            return .success(
+                ChatResult(
+                    text: text, finishReason: "stop", promptTokens: 10, completionTokens: 5, model: "m", mock: false, endpoint: "e",
+                    attempts: 1))
         }
     }
 
     @Test func rightCountIsTakenAsIs() async throws {
         let teacher = ScriptedTeacher([])
-        let result = try await collector.collect(for: record, upstream: [:], first: answer("1. The bus is red.\n2. It is not moving.\n3. It has 4 wheels.")) { teacher.ask($0) }.get()
+        let result = try await collector.collect(
+            for: record, upstream: [:], first: answer("1. The bus is red.\n2. It is not moving.\n3. It has 4 wheels.")
+        ) { teacher.ask($0) }.get()
         #expect(result.path == .batch && result.calls == 1 && teacher.prompts.isEmpty)
         #expect(result.statements == ["The bus is red.", "It is not moving.", "It has 4 wheels."])
     }
 
     @Test func wrongCountIsReaskedOnceWithTheCorrection() async throws {
         let teacher = ScriptedTeacher(["The bus is red.\nIt is not moving.\nIt has 4 wheels."])
-        let result = try await collector.collect(for: record, upstream: [:], first: answer("The bus is red and not moving.\nIt has 4 wheels.")) { teacher.ask($0) }.get()
+        let result = try await collector.collect(
+            for: record, upstream: [:], first: answer("The bus is red and not moving.\nIt has 4 wheels.")
+        ) { teacher.ask($0) }.get()
         #expect(result.path == .reask && result.calls == 2)
         #expect(result.statements.count == 3)
         #expect(result.promptTokens == 20 && result.completionTokens == 10, "usage of both calls is counted")
         let original = try stage.prompt(for: record, upstream: [:])
-        #expect(teacher.prompts == [original + "\n(Answer with exactly 3 statements, one per line, in the order of the questions, and nothing else.)"])
+        #expect(
+            teacher.prompts == [
+                original + "\n(Answer with exactly 3 statements, one per line, in the order of the questions, and nothing else.)"
+            ])
     }
 
     @Test func thenEachPairIsAskedAlone() async throws {
@@ -62,12 +73,16 @@ import Testing
         let result = await collector.collect(for: record, upstream: [:], first: answer("One line.")) { teacher.ask($0) }
         guard case let .failure(failure) = result else { Issue.record("must fail"); return }
         #expect(failure.kind == .statementsUnusable)
-        #expect(failure.message.contains("expected 3, got 1") && failure.message.contains("pair 1 asked alone: no statement"), "\(failure.message)")
+        #expect(
+            failure.message.contains("expected 3, got 1") && failure.message.contains("pair 1 asked alone: no statement"),
+            "\(failure.message)")
     }
 
     @Test func aPairAskedAlonePicksTheLineAboutIt() async throws {
-        let teacher = ScriptedTeacher(["still one line", "I would describe it as follows.\nThe bus is red.", "Sure!\nIt is not moving.",
-                                       "It has 4 wheels.\nThe bus is red."])
+        let teacher = ScriptedTeacher([
+            "still one line", "I would describe it as follows.\nThe bus is red.", "Sure!\nIt is not moving.",
+            "It has 4 wheels.\nThe bus is red."
+        ])
         let result = try await collector.collect(for: record, upstream: [:], first: answer("One line.")) { teacher.ask($0) }.get()
         #expect(result.path == .perPair)
         #expect(result.statements == ["The bus is red.", "It is not moving.", "It has 4 wheels."])
@@ -76,8 +91,10 @@ import Testing
     @Test func rightCountWrongContentIsAskedAgain() async throws {
         // Three lines, but the model answered other questions: the count alone would accept it.
         let teacher = ScriptedTeacher(["The bus is red.\nIt is not moving.\nIt has 4 wheels."])
-        let result = try await collector.collect(for: record, upstream: [:],
-                                                 first: answer("The sky is blue.\nA tree stands nearby.\nGrass covers the ground.")) { teacher.ask($0) }.get()
+        let result = try await collector.collect(
+            for: record, upstream: [:],
+            first: answer("The sky is blue.\nA tree stands nearby.\nGrass covers the ground.")
+        ) { teacher.ask($0) }.get()
         #expect(result.path == .reask && result.calls == 2)
         #expect(result.statements == ["The bus is red.", "It is not moving.", "It has 4 wheels."])
     }
@@ -95,8 +112,10 @@ import Testing
     func endToEndAgainstAMockThatMiscounts(_ fault: String) async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try await TestSupport.runVXT(["run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
-                                          "--work", work.path, "--mock-statement-fault", fault])
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+            "--work", work.path, "--mock-statement-fault", fault
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let status = try JobStore.open(workDirectory: work.path).status()
         let path = fault == "short-once" ? "statements via re-ask (2 calls)" : "statements via per-pair"
@@ -106,7 +125,9 @@ import Testing
         let out = work.appendingPathComponent("out.jsonl")
         #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "jsonl", "--out", out.path]).status == 0)
         for line in try TestSupport.jsonLines(out) {
-            guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"] else { Issue.record("fields"); continue }
+            guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"] else {
+                Issue.record("fields"); continue
+            }
             #expect(pairs.count == statements.count, "\(line["id"]?.stringValue ?? "?")")
         }
     }

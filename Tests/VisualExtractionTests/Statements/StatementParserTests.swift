@@ -11,7 +11,7 @@ import Testing
         ("Statement 1: The bus is red.\nStatement 2: The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
         ("**Statement #1:** The bus is red.\n**Statement #2:** The man holds a kite.", ["The bus is red.", "The man holds a kite."]),
         ("Declarative Statement(s):\n\"The bus is red.\"", ["The bus is red."]),
-        ("There are 3 people in the photo.", ["There are 3 people in the photo."]),
+        ("There are 3 people in the photo.", ["There are 3 people in the photo."])
     ])
     func parses(_ text: String, _ expected: [String]) {
         #expect(StatementParser.parse(text) == expected)

@@ -10,7 +10,9 @@ import Testing
 
     @Test func safeShapes() {
         #expect(rule("Is there a snowboard in the image?", "yes") == "There is a snowboard in the image.")
-        #expect(rule("<image>\nIs there an umbrella in the image?\nAnswer the question using a single word or phrase.", "No") == "There is no umbrella in the image.")
+        #expect(
+            rule("<image>\nIs there an umbrella in the image?\nAnswer the question using a single word or phrase.", "No")
+                == "There is no umbrella in the image.")
         #expect(rule("Are there any people on the bench?", "no") == "There are no people on the bench.")
         #expect(rule("What color is the bus?", "Red") == "The bus is red.")
         #expect(rule("What colour are the flowers in the vase?", "yellow") == "The flowers in the vase are yellow.")
@@ -32,11 +34,13 @@ import Testing
     }
 
     @Test func splitAndMergeKeepTheOrder() {
-        let record = TestSupport.record("r", pairs: [("What is this?", "A flower"), ("What color is the flower?", "Orange"), ("Why?", "Because")])
+        let record = TestSupport.record(
+            "r", pairs: [("What is this?", "A flower"), ("What color is the flower?", "Orange"), ("Why?", "Because")])
         let (ruled, remaining) = StatementRules.split(record)
         #expect(ruled.keys.sorted() == [1])
         #expect(remaining.pairs.map(\.question) == ["What is this?", "Why?"])
-        #expect(StatementRules.merge(ruled: ruled, model: ["It is a flower.", "Because."], total: 3)
+        #expect(
+            StatementRules.merge(ruled: ruled, model: ["It is a flower.", "Because."], total: 3)
                 == ["It is a flower.", "The flower is orange.", "Because."])
     }
 
@@ -44,8 +48,10 @@ import Testing
     func popeQuestionsWhenSharedDataIsPresent() throws {
         let shared = try #require(TestSupport.sharedData)
         // POPE: "Is there a <object> in the image?" with gold yes/no (AoiDragon/POPE).
-        let lines = try String(contentsOf: shared.appendingPathComponent("records/pope_gold/coco_pope_adversarial.head300.json"), encoding: .utf8)
-            .split(whereSeparator: \.isNewline).map { try JSONParser.parse(String($0)) }
+        let lines = try String(
+            contentsOf: shared.appendingPathComponent("records/pope_gold/coco_pope_adversarial.head300.json"), encoding: .utf8
+        )
+        .split(whereSeparator: \.isNewline).map { try JSONParser.parse(String($0)) }
         var ruled = 0, faithful = 0
         for line in lines {
             guard let text = line["text"]?.stringValue, let label = line["label"]?.stringValue else { continue }
@@ -60,7 +66,9 @@ import Testing
     @Test func cleanPipelineUsesRulesAndTheModelTogether() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let run = try await TestSupport.runVXT(["run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path])
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let flower = try JobStore.open(workDirectory: work.path).detail(id: "flower-0010")
         let statements = try #require(flower.tasks.first)

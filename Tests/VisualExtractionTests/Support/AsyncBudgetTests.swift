@@ -15,9 +15,13 @@ struct AsyncBudgetTests {
         let budget = AsyncBudget(limit: 4)
         let log = Log()
         await budget.acquire(3)
-        let big = Task { await budget.acquire(3); log.add("big") }
+        let big = Task {
+            await budget.acquire(3); log.add("big")
+        }
         await Self.until { budget.waiting == 1 }
-        let small = Task { await budget.acquire(1); log.add("small") }
+        let small = Task {
+            await budget.acquire(1); log.add("small")
+        }
         await Self.until { budget.waiting == 2 }
         // One unit is free, but the small claim queues behind the big one: no overtaking.
         #expect(log.all.isEmpty)
@@ -32,7 +36,9 @@ struct AsyncBudgetTests {
         let log = Log()
         await budget.acquire(25)  // nothing else held: it goes
         log.add("25")
-        let next = Task { await budget.acquire(1); log.add("1") }
+        let next = Task {
+            await budget.acquire(1); log.add("1")
+        }
         await Self.until { budget.waiting == 1 }
         #expect(log.all == ["25"], "nothing fits beside a claim over the limit")
         log.add("released")

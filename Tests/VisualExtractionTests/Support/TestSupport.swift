@@ -28,15 +28,17 @@ enum TestSupport {
     /// `pipelines/paper.yaml` with a fleet: two servers with their own settings, and prices.
     static func fleetPipeline(in directory: URL) throws -> URL {
         let paper = try String(contentsOf: paperPipeline, encoding: .utf8)
-        let fleet = paper.replacingOccurrences(of: "teacher:\n", with: """
-            teacher:
-              endpoints:
-                - {url: http://gpu-01:8000/v1, max_concurrency: 64}
-                - {url: https://api.example.com/v1, model: qwen3-vl-8b, api_key_env: EXAMPLE_KEY, requests_per_minute: 500,
-                   tokens_per_minute: 2000000, headers: {X-Team: vision}}
-              prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 0.2, output_per_million: 0.8}}
+        let fleet = paper.replacingOccurrences(
+            of: "teacher:\n",
+            with: """
+                teacher:
+                  endpoints:
+                    - {url: http://gpu-01:8000/v1, max_concurrency: 64}
+                    - {url: https://api.example.com/v1, model: qwen3-vl-8b, api_key_env: EXAMPLE_KEY, requests_per_minute: 500,
+                       tokens_per_minute: 2000000, headers: {X-Team: vision}}
+                  prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 0.2, output_per_million: 0.8}}
 
-            """)
+                """)
         let url = directory.appendingPathComponent("fleet.yaml")
         try fleet.write(to: url, atomically: true, encoding: .utf8)
         return url
@@ -56,8 +58,10 @@ enum TestSupport {
     }
 
     /// Starts `vxt` with arguments; the caller waits or kills.
-    static func startVXT(_ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:],
-                         onExit: (@Sendable (Process) -> Void)? = nil) throws -> Process {
+    static func startVXT(
+        _ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:],
+        onExit: (@Sendable (Process) -> Void)? = nil
+    ) throws -> Process {
         let process = Process()
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -91,9 +95,10 @@ enum TestSupport {
                 continuation.resume(throwing: error)
             }
         }
-        return ProcessResult(status: status,
-                             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return ProcessResult(
+            status: status,
+            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 
     /// Waits for a process started elsewhere, without holding a cooperative thread (see `runVXT`).

@@ -35,7 +35,8 @@ import Testing
 
     @Test func aProcessThatDiesIsRestartedAndItsRequestsAreRetried() async throws {
         // Dies after every 15 answers with the rest of its 40 requests in hand.
-        let teacher = LocalProcessTeacher(command: Self.mockCommand + " --latency-ms 20 --exit-after 15", timeoutSeconds: 30, maxAttempts: 6)
+        let teacher = LocalProcessTeacher(
+            command: Self.mockCommand + " --latency-ms 20 --exit-after 15", timeoutSeconds: 30, maxAttempts: 6)
         defer { teacher.shutdown() }
         let results = await Self.complete(teacher, 0..<40)
         let answers = results.values.compactMap { try? $0.get() }
@@ -61,8 +62,9 @@ import Testing
 
     @Test func aRefusalIsRecordedWithTheProcesssMessageAndNotRetried() async {
         // A one-line Python-free "model": answers every request with an error object, in order.
-        let teacher = LocalProcessTeacher(command: "while read -r line; do echo '{\"error\":{\"message\":\"image too large\"}}'; done",
-                                          timeoutSeconds: 5)
+        let teacher = LocalProcessTeacher(
+            command: "while read -r line; do echo '{\"error\":{\"message\":\"image too large\"}}'; done",
+            timeoutSeconds: 5)
         defer { teacher.shutdown() }
         guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
             Issue.record("an error answer is a failure"); return
@@ -88,7 +90,7 @@ import Testing
         let run = try await TestSupport.runVXT([
             "run", "pipelines/paper.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
             "--work", work.path, "--concurrency", "4",
-            "--teacher", "cmd:" + Self.mockCommand + " --latency-ms 10 --exit-after 9",
+            "--teacher", "cmd:" + Self.mockCommand + " --latency-ms 10 --exit-after 9"
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("the local teacher process was restarted"), "\(run.stderr)")

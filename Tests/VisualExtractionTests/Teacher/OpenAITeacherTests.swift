@@ -12,16 +12,26 @@ import Testing
         defer { client.shutdown() }
         let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL + "/", apiKey: "sk-test-not-logged"), client: client)
 
-        let text = await teacher.complete(ChatRequest(model: "m", prompt: "Question #1: What color is the cup?\nAnswer: Red\nQuestion #2: Is it hot?\nAnswer: Yes\nDeclarative Statement(s):", images: [], maxTokens: 64, temperature: 0))
+        let text = await teacher.complete(
+            ChatRequest(
+                model: "m",
+                prompt: "Question #1: What color is the cup?\nAnswer: Red\nQuestion #2: Is it hot?\nAnswer: Yes\nDeclarative Statement(s):",
+                images: [], maxTokens: 64, temperature: 0))
         let statements = try text.get()
         #expect(statements.mock)
         #expect(statements.text.split(separator: "\n").count == 2)
         #expect(statements.endpoint == server.baseURL)
         #expect((statements.promptTokens ?? 0) > 0)
 
-        let image = try ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path),
-                                      settings: ImageSettings(mode: .exact, width: 512, height: 512)).prepare("sklearn/flower.jpg")
-        let described = try await teacher.complete(ChatRequest(model: "m", prompt: "As part of your description, x\nThe flower is orange.\nDescription:", images: [image], maxTokens: 64, temperature: 0)).get()
+        let image = try ImagePreparer(
+            root: ImageRoot(path: TestSupport.sampleImages.path),
+            settings: ImageSettings(mode: .exact, width: 512, height: 512)
+        ).prepare("sklearn/flower.jpg")
+        let described = try await teacher.complete(
+            ChatRequest(
+                model: "m", prompt: "As part of your description, x\nThe flower is orange.\nDescription:", images: [image], maxTokens: 64,
+                temperature: 0)
+        ).get()
         #expect(described.text.contains("512x512"))
         #expect(described.text.contains("The flower is orange."))
         await server.shutdown()
@@ -33,7 +43,8 @@ import Testing
         func parse(_ content: String) -> Result<ChatResult, TeacherFailure> {
             OpenAITeacher.parse(Array("{\"choices\": [{\"message\": {\"content\": \(content)}, \"finish_reason\": \"stop\"}]}".utf8))
         }
-        #expect(try parse("[{\"type\": \"text\", \"text\": \"A red \"}, {\"type\": \"text\", \"text\": \"bus.\"}]").get().text == "A red bus.")
+        #expect(
+            try parse("[{\"type\": \"text\", \"text\": \"A red \"}, {\"type\": \"text\", \"text\": \"bus.\"}]").get().text == "A red bus.")
         guard case let .failure(parts) = parse("[{\"type\": \"image_url\"}]"), case let .failure(number) = parse("42") else {
             Issue.record("must fail"); return
         }
@@ -45,8 +56,9 @@ import Testing
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
         let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, maxAttempts: 4), client: client)
-        let broken = PreparedImage(bytes: Array("not a jpeg".utf8), mimeType: "image/jpeg", width: 1, height: 1, sourceWidth: 1,
-                                   sourceHeight: 1, sourceFormat: .jpeg, sourceSHA256: "x")
+        let broken = PreparedImage(
+            bytes: Array("not a jpeg".utf8), mimeType: "image/jpeg", width: 1, height: 1, sourceWidth: 1,
+            sourceHeight: 1, sourceFormat: .jpeg, sourceSHA256: "x")
         let result = await teacher.complete(ChatRequest(model: "m", prompt: "p", images: [broken], maxTokens: 8, temperature: nil))
         guard case let .failure(failure) = result else { Issue.record("a 400 must fail"); return }
         #expect(failure.status == 400)
@@ -59,7 +71,9 @@ import Testing
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
         // Port 9 (discard) on loopback: nothing listens in the test environment.
-        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: "http://127.0.0.1:9/v1", apiKey: nil, connectTimeoutSeconds: 2, maxAttempts: 2), client: client)
+        let teacher = OpenAITeacher(
+            endpoint: TeacherEndpoint(baseURL: "http://127.0.0.1:9/v1", apiKey: nil, connectTimeoutSeconds: 2, maxAttempts: 2),
+            client: client)
         let result = await teacher.complete(ChatRequest(model: "m", prompt: "p", images: [], maxTokens: 8, temperature: nil))
         guard case let .failure(failure) = result else { Issue.record("nothing listens on port 9"); return }
         #expect(failure.attempts == 2)
@@ -75,7 +89,9 @@ import Testing
         let answers = await withTaskGroup(of: String?.self) { group in
             for i in 0..<300 {
                 group.addTask {
-                    try? await teacher.complete(ChatRequest(model: "m", prompt: "Question #1: q\(i)?\nAnswer: a\(i)", images: [], maxTokens: 8, temperature: 0)).get().text
+                    try? await teacher.complete(
+                        ChatRequest(model: "m", prompt: "Question #1: q\(i)?\nAnswer: a\(i)", images: [], maxTokens: 8, temperature: 0)
+                    ).get().text
                 }
             }
             var out: [String?] = []
@@ -99,19 +115,24 @@ import Testing
         let seconds = OpenAITeacher.retryAfterSeconds(date) ?? -1
         #expect(seconds > 25 && seconds <= 30)
         #expect(OpenAITeacher.isRetryable(status: 429) && OpenAITeacher.isRetryable(status: 503) && OpenAITeacher.isRetryable(status: 408))
-        #expect(!OpenAITeacher.isRetryable(status: 400) && !OpenAITeacher.isRetryable(status: 401) && !OpenAITeacher.isRetryable(status: 404))
+        #expect(
+            !OpenAITeacher.isRetryable(status: 400) && !OpenAITeacher.isRetryable(status: 401) && !OpenAITeacher.isRetryable(status: 404))
     }
 
     @Test func curlTimingsAreDroppedSoFailuresGroup() {
-        #expect(CurlHTTPClient.withoutTimings("Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server")
+        #expect(
+            CurlHTTPClient.withoutTimings("Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server")
                 == "Failed to connect to 127.0.0.1 port 9: Couldn't connect to server")
-        #expect(CurlHTTPClient.withoutTimings("Operation timed out after 600001 milliseconds with 0 bytes received")
+        #expect(
+            CurlHTTPClient.withoutTimings("Operation timed out after 600001 milliseconds with 0 bytes received")
                 == "Operation timed out with 0 bytes received")
     }
 
     @Test func storedRequestHasNoImageBytesAndNoKey() throws {
-        let image = try ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path),
-                                      settings: ImageSettings(mode: .exact, width: 64, height: 64)).prepare("skimage/coins.png")
+        let image = try ImagePreparer(
+            root: ImageRoot(path: TestSupport.sampleImages.path),
+            settings: ImageSettings(mode: .exact, width: 64, height: 64)
+        ).prepare("skimage/coins.png")
         let request = ChatRequest(model: "m", prompt: "describe", images: [image], maxTokens: 8, temperature: 0)
         let logged = request.loggedBody()
         #expect(!logged.contains("base64"))

@@ -9,7 +9,9 @@ import Testing
 // A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
 @Suite(.serialized, .timeLimit(.minutes(15))) struct TeacherFleetTests {
     static func request(_ n: Int) -> ChatRequest {
-        ChatRequest(model: "m", prompt: "Question #1: What color is cup \(n)?\nAnswer: Red\nDeclarative Statement(s):", images: [], maxTokens: 32, temperature: 0)
+        ChatRequest(
+            model: "m", prompt: "Question #1: What color is cup \(n)?\nAnswer: Red\nDeclarative Statement(s):", images: [], maxTokens: 32,
+            temperature: 0)
     }
 
     @Test func everyRequestUnderFaultsEndsDoneOrFailedWithAReason() async throws {
@@ -17,7 +19,8 @@ import Testing
         let server = try await MockTeacherServer.start(.init(faults: faults))
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
-        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 1, maxAttempts: 4), client: client)
+        let teacher = OpenAITeacher(
+            endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 1, maxAttempts: 4), client: client)
         let results = await withTaskGroup(of: Result<ChatResult, TeacherFailure>.self) { group in
             for n in 0..<80 { group.addTask { await teacher.complete(Self.request(n)) } }
             var all: [Result<ChatResult, TeacherFailure>] = []
@@ -50,7 +53,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: work) }
         let run = try await TestSupport.runVXT([
             "run", "pipelines/clean.yaml", "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
-            "--work", work.path, "--mock-fail-rate", "0.4", "--timeout", "1",
+            "--work", work.path, "--mock-fail-rate", "0.4", "--timeout", "1"
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let status = try JSONParser.parse(try await TestSupport.runVXT(["status", "--work", work.path, "--json"]).stdout)
@@ -97,8 +100,11 @@ import Testing
         #expect(endpoints[2].model == "qwen3-vl-8b")
         #expect(endpoints[2].headers == ["X-Team: vision"])
         #expect(endpoints[2].limits == EndpointLimits(maxConcurrency: 16, requestsPerMinute: 500, tokensPerMinute: 2_000_000))
-        #expect(String(decoding: ChatRequest(model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "p", images: [], maxTokens: 8, temperature: nil)
-            .body(model: endpoints[2].model), as: UTF8.self).hasPrefix("{\"model\":\"qwen3-vl-8b\""))
+        #expect(
+            String(
+                decoding: ChatRequest(model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "p", images: [], maxTokens: 8, temperature: nil)
+                    .body(model: endpoints[2].model), as: UTF8.self
+            ).hasPrefix("{\"model\":\"qwen3-vl-8b\""))
 
         var settings = fleet.definition.teacher
         settings.endpoints = [.init(url: "gpu-01:8000")]
@@ -112,13 +118,19 @@ import Testing
         defer { try? FileManager.default.removeItem(at: work) }
         let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
         let priced = work.appendingPathComponent("priced.yaml")
-        try paper.replacingOccurrences(of: "teacher:\n", with: "teacher:\n  prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 2, output_per_million: 8}}\n")
-            .write(to: priced, atomically: true, encoding: .utf8)
-        let run = try await TestSupport.runVXT(["run", priced.path, "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
-                                          "--work", work.appendingPathComponent("w").path])
+        try paper.replacingOccurrences(
+            of: "teacher:\n", with: "teacher:\n  prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 2, output_per_million: 8}}\n"
+        )
+        .write(to: priced, atomically: true, encoding: .utf8)
+        let run = try await TestSupport.runVXT([
+            "run", priced.path, "--input", TestSupport.sampleCorpus.path, "--images", TestSupport.sampleImages.path,
+            "--work", work.appendingPathComponent("w").path
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let status = try await TestSupport.runVXT(["status", "--work", work.appendingPathComponent("w").path, "--json"])
-        guard case let .array(usage)? = try JSONParser.parse(status.stdout)["endpoints"] else { Issue.record("no endpoints in \(status.stdout)"); return }
+        guard case let .array(usage)? = try JSONParser.parse(status.stdout)["endpoints"] else {
+            Issue.record("no endpoints in \(status.stdout)"); return
+        }
         #expect(usage.compactMap { $0["stage"]?.stringValue }.sorted() == ["extraction", "statements"])
         for row in usage {
             let requests = Int(row["requests"]?.jsonText ?? "") ?? 0
@@ -149,10 +161,12 @@ import Testing
     func retryAfterIsObeyed(seconds: Int) async throws {
         let faults = MockFaults(failRate: 0.5, kinds: [.rateLimit], seed: 3, retryAfterSeconds: seconds)
         // A request whose first arrival meets the 429 and whose second does not.
-        guard let n = (0..<500).first(where: { n in
-            let hash = MockFaults.hash(Self.request(n).body())
-            return faults.draw(bodyHash: hash, occurrence: 0).fault != nil && faults.draw(bodyHash: hash, occurrence: 1).fault == nil
-        }) else { Issue.record("no such request among 500"); return }
+        guard
+            let n = (0..<500).first(where: { n in
+                let hash = MockFaults.hash(Self.request(n).body())
+                return faults.draw(bodyHash: hash, occurrence: 0).fault != nil && faults.draw(bodyHash: hash, occurrence: 1).fault == nil
+            })
+        else { Issue.record("no such request among 500"); return }
         let server = try await MockTeacherServer.start(.init(faults: faults))
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
@@ -170,10 +184,13 @@ import Testing
         let server = try await MockTeacherServer.start(.init(faults: MockFaults(failRate: 1, kinds: [.stall])))
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
-        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 0.5, maxAttempts: 2), client: client)
+        let teacher = OpenAITeacher(
+            endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, timeoutSeconds: 0.5, maxAttempts: 2), client: client)
         // That it returns at all is the point (the suite's time limit catches a hang); the
         // failure says it was the timeout, on each of the two attempts.
-        guard case let .failure(failure) = await teacher.complete(Self.request(1)) else { Issue.record("a stalled server must fail the request"); return }
+        guard case let .failure(failure) = await teacher.complete(Self.request(1)) else {
+            Issue.record("a stalled server must fail the request"); return
+        }
         #expect(failure.message.contains("curl 28"), "a timeout: \(failure.message)")
         #expect(failure.kind == .timeout)
         #expect(failure.attempts == 2)
@@ -190,10 +207,12 @@ import Testing
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
         let dead = "http://127.0.0.1:\(port)/v1"
-        let teacher = OpenAITeacher(endpoints: [
-            TeacherEndpoint(baseURL: dead, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4),
-            TeacherEndpoint(baseURL: healthy.baseURL, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4),
-        ], client: client)
+        let teacher = OpenAITeacher(
+            endpoints: [
+                TeacherEndpoint(baseURL: dead, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4),
+                TeacherEndpoint(
+                    baseURL: healthy.baseURL, apiKey: nil, limits: EndpointLimits(maxConcurrency: 8), timeoutSeconds: 5, maxAttempts: 4)
+            ], client: client)
 
         func batch(_ range: Range<Int>) async -> [String] {
             await withTaskGroup(of: String.self) { group in

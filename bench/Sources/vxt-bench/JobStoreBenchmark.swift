@@ -16,8 +16,11 @@ enum JobStoreBenchmark {
         let store = try JobStore(path: dir.appendingPathComponent("vxt.sqlite").path)
         var items: [JobStore.IngestItem] = []
         for i in 0..<records {
-            items.append(.record(CorpusRecord(position: i, sourceID: "r\(i)", images: ["coco/\(i).jpg"],
-                                              pairs: [QAPair(question: "<image>\nWhat is it?", answer: "A thing.")]), problem: nil))
+            items.append(
+                .record(
+                    CorpusRecord(
+                        position: i, sourceID: "r\(i)", images: ["coco/\(i).jpg"],
+                        pairs: [QAPair(question: "<image>\nWhat is it?", answer: "A thing.")]), problem: nil))
             if items.count == 5000 { try store.ingest(items, stages: pipeline.graph.stages); items.removeAll() }
         }
         if !items.isEmpty { try store.ingest(items, stages: pipeline.graph.stages) }
@@ -33,10 +36,13 @@ enum JobStoreBenchmark {
                 claimNanos += DispatchTime.now().uptimeNanoseconds - claimStart
                 if claimed.isEmpty { break }
                 let results = claimed.map { task in
-                    var result = TaskResult(recordKey: task.recordKey, stage: task.stage,
-                               outcome: .done(.init(output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 300,
-                                                    completionTokens: 200, model: "bench", endpoint: "bench", mock: false, attempts: 1)),
-                               request: "{\"model\":\"bench\"}", startedAt: 0, finishedAt: 1)
+                    var result = TaskResult(
+                        recordKey: task.recordKey, stage: task.stage,
+                        outcome: .done(
+                            .init(
+                                output: output, parsed: nil, note: nil, finishReason: "stop", promptTokens: 300,
+                                completionTokens: 200, model: "bench", endpoint: "bench", mock: false, attempts: 1)),
+                        request: "{\"model\":\"bench\"}", startedAt: 0, finishedAt: 1)
                     result.taskID = task.taskID
                     return result
                 }
@@ -73,8 +79,9 @@ enum JobStoreBenchmark {
             done = min(done + batch, transitions)
         }
         let rawSeconds = Double(DispatchTime.now().uptimeNanoseconds - rawStart) / 1e9
-        print("{\"records\": \(records), \"batch\": \(batch), \"results_committed\": \(committed), \"transitions\": \(transitions), "
-              + "\"seconds\": \(seconds), \"claim_seconds\": \(Double(claimNanos) / 1e9), \"transitions_per_s\": \(Double(transitions) / seconds), "
-              + "\"raw_updates_per_s\": \(Double(transitions) / rawSeconds), \"status_ms\": \(statusSeconds * 1000)}")
+        print(
+            "{\"records\": \(records), \"batch\": \(batch), \"results_committed\": \(committed), \"transitions\": \(transitions), "
+                + "\"seconds\": \(seconds), \"claim_seconds\": \(Double(claimNanos) / 1e9), \"transitions_per_s\": \(Double(transitions) / seconds), "
+                + "\"raw_updates_per_s\": \(Double(transitions) / rawSeconds), \"status_ms\": \(statusSeconds * 1000)}")
     }
 }

@@ -9,12 +9,14 @@ enum RulesMeasurement {
             var pairs = 0, kept = 0
             var byRule: [String: Int] = [:]
             _ = try RecordSplitter(path: file).forEach { event in
-                guard case let .record(raw) = event, case let .success(record) = LLaVARecordDecoder.decode(raw), record.skipReason == nil else { return }
+                guard case let .record(raw) = event, case let .success(record) = LLaVARecordDecoder.decode(raw), record.skipReason == nil
+                else { return }
                 for pair in record.pairs {
                     pairs += 1
                     guard let written = StatementRules.statement(for: pair) else { continue }
                     byRule[written.rule, default: 0] += 1
-                    let answer = pair.answer.trimmingCharacters(in: .whitespaces).lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                    let answer = pair.answer.trimmingCharacters(in: .whitespaces).lowercased().trimmingCharacters(
+                        in: CharacterSet(charactersIn: "."))
                     let text = written.text.lowercased()
                     let keeps: Bool
                     switch answer {
@@ -27,9 +29,10 @@ enum RulesMeasurement {
             }
             let ruled = byRule.values.reduce(0, +)
             let rules = byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-            print("{\"file\": \"\((file as NSString).lastPathComponent)\", \"pairs\": \(pairs), \"ruled\": \(ruled), "
-                  + String(format: "\"share\": %.4f, ", pairs > 0 ? Double(ruled) / Double(pairs) : 0)
-                  + "\"answer_kept\": \(kept), \"by_rule\": {\(rules)}}")
+            print(
+                "{\"file\": \"\((file as NSString).lastPathComponent)\", \"pairs\": \(pairs), \"ruled\": \(ruled), "
+                    + String(format: "\"share\": %.4f, ", pairs > 0 ? Double(ruled) / Double(pairs) : 0)
+                    + "\"answer_kept\": \(kept), \"by_rule\": {\(rules)}}")
         }
     }
 
@@ -41,7 +44,8 @@ enum RulesMeasurement {
             var byRule: [String: Int] = [:]
             _ = try RecordSplitter(path: file).forEach { event in
                 guard case let .record(raw) = event, let json = try? JSONParser.parse(raw.bytes),
-                      let text = (json["text"] ?? json["question"])?.stringValue else { return }
+                    let text = (json["text"] ?? json["question"])?.stringValue
+                else { return }
                 questions += 1
                 for answer in ["yes", "no", "red", "2"] {
                     if let written = StatementRules.statement(for: QAPair(question: text, answer: answer)) {
@@ -52,8 +56,10 @@ enum RulesMeasurement {
                 }
             }
             let rules = byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-            print("{\"file\": \"\((file as NSString).lastPathComponent)\", \"questions\": \(questions), \"rule_shaped\": \(covered), "
-                  + String(format: "\"share\": %.4f, ", questions > 0 ? Double(covered) / Double(questions) : 0) + "\"by_rule\": {\(rules)}}")
+            print(
+                "{\"file\": \"\((file as NSString).lastPathComponent)\", \"questions\": \(questions), \"rule_shaped\": \(covered), "
+                    + String(format: "\"share\": %.4f, ", questions > 0 ? Double(covered) / Double(questions) : 0)
+                    + "\"by_rule\": {\(rules)}}")
         }
     }
 }

@@ -7,11 +7,13 @@ import VisualExtraction
 /// runs it next to the Python openai client against the same server.
 enum TeacherBenchmark {
     static func run(url: String, requests: Int, concurrency: Int, image: String) async throws {
-        let preparer = ImagePreparer(root: ImageRoot(path: (image as NSString).deletingLastPathComponent),
-                                     settings: ImageSettings(mode: .exact, width: 512, height: 512, jpegQuality: 95))
+        let preparer = ImagePreparer(
+            root: ImageRoot(path: (image as NSString).deletingLastPathComponent),
+            settings: ImageSettings(mode: .exact, width: 512, height: 512, jpegQuality: 95))
         let prepared = try preparer.prepare((image as NSString).lastPathComponent)
         let client = try CurlHTTPClient()
-        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: url, apiKey: nil, timeoutSeconds: 120, maxAttempts: 1), client: client)
+        let teacher = OpenAITeacher(
+            endpoint: TeacherEndpoint(baseURL: url, apiKey: nil, timeoutSeconds: 120, maxAttempts: 1), client: client)
         let bodyBytes = request(0, prepared).body().count
         let counter = Counter(limit: requests)
         let cpuBefore = cpuSeconds()
@@ -44,17 +46,20 @@ enum TeacherBenchmark {
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let cpu = cpuSeconds() - cpuBefore
         client.shutdown()
-        print("{\"client\": \"vxt\", \"requests\": \(requests), \"ok\": \(ok), \"concurrency\": \(concurrency), \"body_bytes\": \(bodyBytes), "
-              + "\"wall_s\": \(wall), \"req_per_s\": \(Double(ok) / wall), \"cpu_s\": \(cpu), \"cpu_ms_per_req\": \(cpu * 1000 / Double(max(1, ok))), "
-              + "\"peak_rss_mb\": \(peakRSSMegabytes()), \"latency_p50_s\": \(latencies[latencies.count / 2]), "
-              + "\"latency_p99_s\": \(latencies[latencies.count * 99 / 100]), "
-              + "\"first_call_latency_mean_s\": \(firstLatencies.reduce(0, +) / Double(max(1, firstLatencies.count))), "
-              + "\"steady_cycle_mean_s\": \(steadyCycles.reduce(0, +) / Double(max(1, steadyCycles.count))), \"steady_cycles\": \(steadyCycles.count)}")
+        print(
+            "{\"client\": \"vxt\", \"requests\": \(requests), \"ok\": \(ok), \"concurrency\": \(concurrency), \"body_bytes\": \(bodyBytes), "
+                + "\"wall_s\": \(wall), \"req_per_s\": \(Double(ok) / wall), \"cpu_s\": \(cpu), \"cpu_ms_per_req\": \(cpu * 1000 / Double(max(1, ok))), "
+                + "\"peak_rss_mb\": \(peakRSSMegabytes()), \"latency_p50_s\": \(latencies[latencies.count / 2]), "
+                + "\"latency_p99_s\": \(latencies[latencies.count * 99 / 100]), "
+                + "\"first_call_latency_mean_s\": \(firstLatencies.reduce(0, +) / Double(max(1, firstLatencies.count))), "
+                + "\"steady_cycle_mean_s\": \(steadyCycles.reduce(0, +) / Double(max(1, steadyCycles.count))), \"steady_cycles\": \(steadyCycles.count)}"
+        )
     }
 
     static func request(_ n: Int, _ image: PreparedImage) -> ChatRequest {
-        ChatRequest(model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "Request \(n). Describe the image in fine detail.",
-                     images: [image], maxTokens: 512, temperature: 0)
+        ChatRequest(
+            model: "Qwen/Qwen3-VL-8B-Instruct", prompt: "Request \(n). Describe the image in fine detail.",
+            images: [image], maxTokens: 512, temperature: 0)
     }
 
     struct Lane: Sendable {
