@@ -2,7 +2,7 @@
 /// agree with the gold answer? Short answers (three words or fewer, option letters, numbers)
 /// must match after normalization (case, punctuation, articles, number words) or appear whole
 /// in the prediction; longer answers must have three in five of their content words present.
-public enum AnswerMatch {
+enum AnswerMatch {
     public static func matches(predicted: String, gold: String, question: String) -> Bool {
         let parsed = QuestionParser.parse(question)
         let resolved = parsed.resolvedAnswer(gold)

@@ -54,7 +54,7 @@ public enum AuditFlag: String, CaseIterable, Sendable, Codable, Comparable {
 }
 
 /// One raised flag and why.
-public struct AuditFinding: Sendable, Equatable {
+struct AuditFinding: Sendable, Equatable {
     public var flag: AuditFlag
     public var evidence: String
 

@@ -3,7 +3,7 @@
 /// buckets of 4 bins. Texts sharing a bucket are compared by signature; a later description
 /// whose estimated Jaccard similarity to an earlier one is at least `threshold` is a
 /// near-duplicate of the earliest such. Memory is ~300 bytes per sample, not the texts.
-public enum NearDuplicates {
+enum NearDuplicates {
     public static let bins = 32
     static let bands = 8
     static let rowsPerBand = 4

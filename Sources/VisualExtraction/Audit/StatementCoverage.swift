@@ -3,7 +3,7 @@
 /// digits); for yes/no answers, which carry no content of their own, the statement's content
 /// words. A statement counts as present when its key words are in the description: all of
 /// them for one or two words, three in five for longer answers (teachers paraphrase).
-public struct StatementCoverage: Sendable, Equatable {
+struct StatementCoverage: Sendable, Equatable {
     /// Statements found / statements checked; 1 when there were none.
     public var score: Double
     /// 0-based indices of statements not found.

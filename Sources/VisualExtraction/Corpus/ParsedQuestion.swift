@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The raw text stays in `QAPair.question` (the paper-faithful pipeline sends it unchanged);
 /// this structure serves the clean pipeline, `vxt inspect` and rules that need the parts.
-public struct ParsedQuestion: Sendable, Equatable, Codable {
+struct ParsedQuestion: Sendable, Equatable, Codable {
     public var question: String
     /// A `Context: ...` line (ScienceQA), without the label.
     public var context: String?
@@ -51,7 +51,7 @@ public struct ParsedQuestion: Sendable, Equatable, Codable {
 }
 
 /// Parses human turns of LLaVA-style corpora into `ParsedQuestion`.
-public enum QuestionParser {
+enum QuestionParser {
     static let formatLines: [(StaticString, ParsedQuestion.AnswerFormat)] = [
         ("answer the question using a single word or phrase", .singleWordOrPhrase),
         ("answer with the option's letter from the given choices directly", .optionLetter),

@@ -105,7 +105,7 @@ public struct RecordSplitter {
 extension RecordSplitter {
     /// Cuts the file into batches of events that pass `keep`, has `map`'s workers transform them, and
     /// hands the results to `consume` in file order; the map is finished (or drained) either way.
-    public func forEachBatch<Output: Sendable>(
+    func forEachBatch<Output: Sendable>(
         _ map: OrderedParallelMap<[SplitEvent], Output>, batchSize: Int = 256,
         keep: (SplitEvent) -> Bool = { _ in true },
         consume: (Output) throws -> Void

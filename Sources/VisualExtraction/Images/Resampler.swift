@@ -6,7 +6,7 @@
 /// vector multiply, so the fixed-point version spent most of its time emulating one. Between the
 /// passes values are rounded and clamped to 0...255 as Pillow does, so ringing from the negative
 /// lobes is not carried into the second pass.
-public enum Resampler {
+enum Resampler {
     static func cubic(_ x: Double) -> Double {
         let a = -0.5
         let x = abs(x)

@@ -84,7 +84,7 @@ public struct RecordDetail: Sendable {
 }
 
 /// One record's row for export, streamed in input order.
-public struct ExportRow: Sendable {
+struct ExportRow: Sendable {
     public var key: String
     public var record: CorpusRecord
     public var problem: String?
@@ -274,7 +274,7 @@ extension JobStore {
     }
 
     /// Streams every record in input order with its description and statements.
-    public func forEachExportRow(
+    func forEachExportRow(
         descriptionStage: String, statementsStage: String?, hintStage: String? = nil,
         _ body: (ExportRow) throws -> Void
     ) throws {

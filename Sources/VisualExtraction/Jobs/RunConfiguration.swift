@@ -49,6 +49,6 @@ public struct RunConfiguration: Sendable, Equatable {
     }
 }
 
-public enum VXTVersion {
+enum VXTVersion {
     public static let current = "0.1.0"
 }

@@ -5,13 +5,13 @@ import Foundation
 /// `StatementsExecutor` and `AnswersExecutor` in `Statements/`); the runner only claims, bounds
 /// the calls in flight and commits what an executor returns, so a new output kind is a new
 /// executor and nothing in `Run/` changes.
-public protocol StageExecutor: Sendable {
+protocol StageExecutor: Sendable {
     func execute(_ work: StageWork) async -> StageResult
 }
 
 /// One claimed task as an executor sees it, with the two effects it may use: preparing the
 /// record's images and sending a request within the run's limits.
-public struct StageWork: Sendable {
+struct StageWork: Sendable {
     public let stage: Stage
     public let record: CorpusRecord
     /// Raw output text of each finished stage of this record.
@@ -125,7 +125,7 @@ public struct StageWork: Sendable {
 }
 
 /// What a stage left for the store: its output, or why there is none.
-public struct StageResult: Sendable {
+struct StageResult: Sendable {
     public enum Outcome: Sendable {
         case done(StageCompletion)
         case failed(reason: String, kind: FailureKind)
@@ -190,7 +190,7 @@ public struct StageCompletion: Sendable {
 }
 
 /// `output: text`: the answer as the model wrote it.
-public struct TextExecutor: StageExecutor {
+struct TextExecutor: StageExecutor {
     public init() {}
 
     public func execute(_ work: StageWork) async -> StageResult {

@@ -2,7 +2,7 @@ import Foundation
 
 /// The values a stage's template can use for one record. One place decides what `pairs`,
 /// `count` or an upstream stage's name mean, so every stage and `vxt prompts` agree.
-public enum PromptContext {
+enum PromptContext {
     /// - `pairs`: list of `number` (from 1), `question` (raw human turn), `answer`, and the clean
     ///   forms `clean_question` (no `<image>`, answer-format suffixes, OCR hints or option lines;
     ///   region boxes as "the region [...]"), `clean_answer` (an option letter replaced by its

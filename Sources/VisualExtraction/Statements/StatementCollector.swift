@@ -6,7 +6,7 @@
 /// with the pipeline's correction appended; then each pair is asked alone, and of that answer's
 /// lines the first that fits the pair is taken. The path taken is reported with the statements,
 /// and a record whose statements cannot be had fails as `statements_unusable` with the reason.
-public struct StatementCollector: Sendable {
+struct StatementCollector: Sendable {
     public enum Path: String, Sendable {
         case batch
         case reask = "re-ask"

@@ -5,7 +5,7 @@
 /// "**Statement #1:**"), repeat the prompt's last line, and close with "Let me know if…" or
 /// "Note: …". None of that is a statement; a preamble taken for one is worse than a crash,
 /// because it reaches the extraction prompt and the corpus without a word.
-public enum StatementParser {
+enum StatementParser {
     /// What an answer holds: the statements, and the answer's own lines that carried them (so a
     /// stored output keeps the model's wording minus the lines that were not statements).
     public struct Reading: Sendable, Equatable {
@@ -175,7 +175,7 @@ public enum StatementParser {
 /// Whether a statement is about its QA pair at all: it must share a content word or a number
 /// with the (cleaned) question and answer. A count that matches by accident ("I'm sorry, I
 /// can't help with that." for a one-pair record) is not a statement.
-public enum StatementCheck {
+enum StatementCheck {
     public static func fits(_ statement: String, _ pair: QAPair) -> Bool {
         let expected = words(of: pair)
         if expected.isEmpty { return true }

@@ -6,7 +6,7 @@ import Foundation
 /// answer is read past the model's chatter (`StatementParser`); when the count or a statement's
 /// content does not fit and the stage has a `count_correction`, the `StatementCollector` asks
 /// again, then pair by pair. Rule and model statements are merged back in pair order.
-public struct StatementsExecutor: StageExecutor {
+struct StatementsExecutor: StageExecutor {
     public init() {}
 
     public func execute(_ work: StageWork) async -> StageResult {
@@ -88,7 +88,7 @@ public struct StatementsExecutor: StageExecutor {
 
 /// `output: answers`: one answer per line, one per QA pair, written from the description alone;
 /// the answerability check of `vxt audit` compares them with the gold answers.
-public struct AnswersExecutor: StageExecutor {
+struct AnswersExecutor: StageExecutor {
     public init() {}
 
     public func execute(_ work: StageWork) async -> StageResult {

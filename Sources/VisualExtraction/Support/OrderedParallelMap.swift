@@ -4,7 +4,7 @@ import Foundation
 /// in production order. Used where one thread reads a file (cutting records, hashing) and the
 /// per-record work (parsing, decoding) can use the other cores; at most `maxInFlight` items are
 /// pending at once, so memory stays bounded whatever the file size.
-public final class OrderedParallelMap<Input: Sendable, Output: Sendable>: @unchecked Sendable {
+final class OrderedParallelMap<Input: Sendable, Output: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [(Int, Input)] = []
     private var results: [Int: Output] = [:]

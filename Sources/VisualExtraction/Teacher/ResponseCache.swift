@@ -6,7 +6,7 @@ import GRDB
 /// them misses. The endpoint URL is not part of the key: the same model on another server
 /// gives the same answer at temperature 0. Lives in its own file (`<cache>/responses.sqlite`) so
 /// that new work directories reuse it; keep it on a local disk, one per node.
-public final class ResponseCache: Sendable {
+final class ResponseCache: Sendable {
     let pool: DatabasePool
     public let path: String
 
@@ -80,7 +80,7 @@ public final class ResponseCache: Sendable {
 /// Mock answers are never served to a run whose teacher is not the mock: a rehearsal with the
 /// built-in mock and the real run may share a cache directory, and the real run must call its
 /// server. The identity is part of the key, and a hit marked mock is refused all the same.
-public struct CachingTeacher: Teacher {
+struct CachingTeacher: Teacher {
     public let inner: any Teacher
     public let cache: ResponseCache
     /// "mock", or the model the servers serve (from the preflight), or the model asked for.

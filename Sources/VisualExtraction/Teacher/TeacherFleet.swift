@@ -1,6 +1,6 @@
 /// The teacher servers of a run, from `--teacher` flags and the pipeline's `teacher.endpoints`,
 /// with their limits and keys resolved. Keys come from the environment by variable name.
-public enum TeacherFleet {
+enum TeacherFleet {
     public struct Defaults: Sendable {
         public var apiKeyEnv: String
         public var maxConcurrency: Int

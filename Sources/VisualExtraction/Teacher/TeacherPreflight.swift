@@ -1,7 +1,7 @@
 /// Asks each teacher server, before the first call, whether it is there and serves the model:
 /// `GET <base>/models`. A run against a wrong port or a wrong model name would otherwise fail
 /// every record slowly (retries, back-off) or, worse, never say why.
-public struct TeacherPreflight {
+struct TeacherPreflight {
     public let endpoints: [TeacherEndpoint]
     /// The model the pipeline asks for (an endpoint's own `model` overrides it there).
     public let model: String
