@@ -130,6 +130,12 @@ public final class Runner: Sendable {
     func call(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
         await calls.acquire(1)
         defer { calls.release(1) }
+        // Tasks claimed before a stop (prefetched, or between a re-ask and the next) are handed
+        // back by `abandon`; sending them now would only spend the teacher's time on answers that
+        // change nothing.
+        guard !stopFlag.isSet else {
+            return .failure(TeacherFailure(message: "not sent: the run was stopping", status: nil, attempts: 0))
+        }
         return await teacher.complete(request)
     }
 
