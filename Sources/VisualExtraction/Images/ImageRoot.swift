@@ -28,6 +28,9 @@ public struct ImageRoot: Sendable {
         guard let real = ImageRoot.realPath(joined) else {
             throw .notFound(path: joined)
         }
+        if real == resolvedRoot {
+            throw .unreadable(path: relative, reason: "the path names the --images folder itself, not an image file")
+        }
         let prefix = resolvedRoot.hasSuffix("/") ? resolvedRoot : resolvedRoot + "/"
         guard real.hasPrefix(prefix) else {
             throw .outsideRoot(path: relative, reason: "it is a symlink to \(real), outside --images")
@@ -51,13 +54,17 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(path: String, format: String)
     case corrupt(path: String, reason: String)
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
+    /// The file is larger than any image vxt reads (`ImagePreparer.largestFile`).
+    case fileTooLarge(path: String, bytes: Int, limit: Int)
+    /// A FIFO, device or socket: reading it could block forever or never end.
+    case notRegularFile(path: String, kind: String)
 
     /// How `vxt status` groups it and whether a rerun checks it again.
     public var failureKind: FailureKind {
         switch self {
         case .notFound: return .imageMissing
         case .outsideRoot: return .imageRefused
-        case .unreadable, .empty, .unsupported, .corrupt, .tooLarge: return .imageUnreadable
+        case .unreadable, .empty, .unsupported, .corrupt, .tooLarge, .fileTooLarge, .notRegularFile: return .imageUnreadable
         }
     }
 
@@ -71,6 +78,10 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .corrupt(path, reason): return "image \(path) is corrupt: \(reason)"
         case let .tooLarge(path, width, height, limit):
             return "image \(path) is \(width)x\(height), more than the \(limit)-pixel limit (image.max_pixels)"
+        case let .fileTooLarge(path, bytes, limit):
+            return "image file \(path) is \(bytes) bytes, more than the \(limit) bytes an image may have; it was not read"
+        case let .notRegularFile(path, kind):
+            return "image \(path) is a \(kind), not a file; it was not read"
         }
     }
 }

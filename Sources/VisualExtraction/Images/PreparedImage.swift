@@ -123,8 +123,13 @@ public struct ImagePreparer: Sendable {
         }
     }
 
+    /// No image file vxt reads is larger (the largest photos of real corpora are tens of MB); a
+    /// bigger file is refused from its size alone, before a byte of it is read.
+    static let largestFile = 512 << 20
+
     static func readFile(_ path: String) throws(ImageError) -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO named like an image must not wait for a writer.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { throw .notFound(path: path) }
             throw .unreadable(path: path, reason: String(cString: strerror(errno)))
@@ -132,7 +137,14 @@ public struct ImagePreparer: Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw .unreadable(path: path, reason: "it is a directory") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw .unreadable(path: path, reason: "it is a directory")
+        case S_IFIFO: throw .notRegularFile(path: path, kind: "FIFO (named pipe)")
+        case S_IFSOCK: throw .notRegularFile(path: path, kind: "socket")
+        default: throw .notRegularFile(path: path, kind: "device")
+        }
+        if Int(st.st_size) > largestFile { throw .fileTooLarge(path: path, bytes: Int(st.st_size), limit: largestFile) }
         var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
         var filled = 0
         while filled < bytes.count {

@@ -70,8 +70,8 @@ public struct PreparedImageFiles: Sendable {
 
     private func indexed(_ indexPath: String, sourceHash: String) -> PreparedImage? {
         guard let data = FileManager.default.contents(atPath: indexPath), let entry = try? JSONParser.parse([UInt8](data)),
-            let fileURL = entry["file_url"]?.stringValue, let file = URL(string: fileURL)?.path,
-            FileManager.default.fileExists(atPath: file), let mimeType = entry["mime_type"]?.stringValue,
+            let fileURL = entry["file_url"]?.stringValue, let url = URL(string: fileURL), url.isFileURL,
+            contains(url.path), FileManager.default.fileExists(atPath: url.path), let mimeType = entry["mime_type"]?.stringValue,
             let format = entry["source_format"]?.stringValue.flatMap(ImageFormat.init(rawValue:))
         else { return nil }
         func int(_ key: String) -> Int {
@@ -81,6 +81,16 @@ public struct PreparedImageFiles: Sendable {
         return PreparedImage(
             bytes: [], mimeType: mimeType, width: int("width"), height: int("height"), sourceWidth: int("source_width"),
             sourceHeight: int("source_height"), sourceFormat: format, sourceSHA256: sourceHash, fileURL: fileURL)
+    }
+
+    /// Whether `path` is a prepared image of this directory: an index entry is only a hint, and
+    /// one edited to point elsewhere (`/etc/hostname`) must not send that file to the teacher.
+    func contains(_ path: String) -> Bool {
+        let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        let name = (resolved as NSString).lastPathComponent
+        return resolved.hasPrefix(root + "/") && !resolved.hasPrefix(root + "/by-source/")
+            && name.count > 64 && name.prefix(64).allSatisfy(\.isHexDigit)
     }
 
     private static let canonical: JSONEncoder = {

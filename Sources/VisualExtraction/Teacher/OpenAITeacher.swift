@@ -4,8 +4,11 @@ public import Logging
 /// Where a teacher server is and how to talk to it. The API key is read from the environment
 /// by name and kept only in memory: never logged, stored or exported.
 public struct TeacherEndpoint: Sendable {
-    /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`, as it is shown, logged
+    /// and stored: a `user:password@` in the given URL is left out (it is a secret).
     public var baseURL: String
+    /// The base URL as given, credentials included: what requests go to.
+    let requestBaseURL: String
     public var apiKey: String?
     /// The model name this server knows the weights by, when it differs from the pipeline's.
     public var model: String?
@@ -23,7 +26,8 @@ public struct TeacherEndpoint: Sendable {
     ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
-        self.baseURL = base
+        self.requestBaseURL = base
+        self.baseURL = TeacherEndpoint.withoutCredentials(base)
         self.apiKey = apiKey
         self.model = model
         self.headers = headers
@@ -33,7 +37,28 @@ public struct TeacherEndpoint: Sendable {
         self.maxAttempts = max(1, maxAttempts)
     }
 
-    public var chatCompletionsURL: String { baseURL + "/chat/completions" }
+    public var chatCompletionsURL: String { requestBaseURL + "/chat/completions" }
+    var modelsURL: String { requestBaseURL + "/models" }
+    /// For messages: the URL without credentials.
+    var shownChatCompletionsURL: String { baseURL + "/chat/completions" }
+
+    /// `scheme://user:password@host/path` → `scheme://host/path`.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + rest[rest.index(after: at)...]
+    }
+
+    /// `text` with this endpoint's secrets (the API key, the URL's credentials) replaced, for
+    /// anything kept or shown: a server may echo the key back in an error body.
+    func redacted(_ text: String) -> String {
+        var text = text
+        if let key = apiKey, key.count >= 4 { text = text.replacingOccurrences(of: key, with: "[redacted]") }
+        if requestBaseURL != baseURL { text = text.replacingOccurrences(of: requestBaseURL, with: baseURL) }
+        return text
+    }
 
     var headerLines: [String] {
         var lines = headers
@@ -96,7 +121,7 @@ public struct OpenAITeacher: Teacher {
             switch sent {
             case let .failure(error):
                 await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : error.isRewind ? .neutral : .failed)
-                lastMessage = "\(error) from \(endpoint.chatCompletionsURL)"
+                lastMessage = endpoint.redacted("\(error) from \(endpoint.shownChatCompletionsURL)")
                 lastStatus = nil
                 lastKind = error.failureKind
                 monitor?.failed(endpoint: endpoint.baseURL, kind: lastKind, message: error.message)
@@ -114,12 +139,13 @@ public struct OpenAITeacher: Teacher {
                     case let .failure(failure):
                         return .failure(
                             TeacherFailure(
-                                message: failure.message, status: 200, attempts: attempt, kind: .badAnswer,
+                                message: endpoint.redacted(failure.message), status: 200, attempts: attempt, kind: .badAnswer,
                                 endpoint: endpoint.baseURL))
                     }
                 }
                 lastStatus = response.status
-                lastMessage = "HTTP \(response.status) from \(endpoint.chatCompletionsURL): \(OpenAITeacher.errorExcerpt(response.body))"
+                lastMessage = endpoint.redacted(
+                    "HTTP \(response.status) from \(endpoint.shownChatCompletionsURL): \(OpenAITeacher.errorExcerpt(response.body))")
                 lastKind = .httpStatus
                 monitor?.failed(endpoint: endpoint.baseURL, kind: .httpStatus, message: "HTTP \(response.status)")
                 guard OpenAITeacher.isRetryable(status: response.status) else {
@@ -168,15 +194,28 @@ public struct OpenAITeacher: Teacher {
     }
 
     /// `Retry-After` as delta-seconds or an HTTP date, capped at ten minutes.
-    public static func retryAfterSeconds(_ value: String?) -> Double? {
+    /// The longest Retry-After honoured: a server asking for more (or for 1e308 s) is asked again
+    /// after this, and the task's attempts still bound how long it may go on failing.
+    static let longestRetryAfter = 120.0
+
+    /// Seconds to wait from a Retry-After value (seconds or an HTTP date, relative to `now`),
+    /// at most `longestRetryAfter`; nil when absent, unreadable, or not in the future (zero or
+    /// negative means "no advice": the normal back-off applies).
+    static func retryAfterSeconds(_ value: String?, now: Date = Date()) -> Double? {
         guard let value = value?.trimmed, !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return min(max(seconds, 0), 600) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return min(max(date.timeIntervalSinceNow, 0), 600)
+        let seconds: Double
+        if let number = Double(value) {
+            seconds = number
+        } else {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            guard let date = formatter.date(from: value) else { return nil }
+            seconds = date.timeIntervalSince(now)
+        }
+        guard seconds.isFinite, seconds > 0 else { return nil }
+        return min(seconds, longestRetryAfter)
     }
 
     static func parse(_ body: [UInt8]) -> Result<ChatResult, TeacherFailure> {

@@ -32,7 +32,7 @@ struct TeacherPreflight {
         for endpoint in endpoints {
             let wanted = endpoint.model ?? model
             var request = HTTPRequest(
-                url: endpoint.baseURL + "/models", headers: endpoint.headerLines, body: [],
+                url: endpoint.modelsURL, headers: endpoint.headerLines, body: [],
                 timeoutSeconds: min(endpoint.timeoutSeconds, 30),
                 connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
             request.isGet = true
@@ -71,7 +71,7 @@ struct TeacherPreflight {
                     throw Failure(
                         message: """
                             the teacher at \(endpoint.baseURL) refused the request (HTTP \(response.status): \
-                            \(OpenAITeacher.errorExcerpt(response.body))): set the API key in the environment variable named by \
+                            \(endpoint.redacted(OpenAITeacher.errorExcerpt(response.body)))): set the API key in the environment variable named by \
                             --api-key-env (or the endpoint's api_key_env)
                             """)
                 default:

@@ -111,9 +111,15 @@ import Testing
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        let date = formatter.string(from: Date().addingTimeInterval(30))
-        let seconds = OpenAITeacher.retryAfterSeconds(date) ?? -1
-        #expect(seconds > 25 && seconds <= 30)
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        #expect(OpenAITeacher.retryAfterSeconds(formatter.string(from: now.addingTimeInterval(30)), now: now) == 30)
+        // Nonsense and extremes: never "no back-off", never a wait of ages.
+        #expect(OpenAITeacher.retryAfterSeconds("0") == nil)
+        #expect(OpenAITeacher.retryAfterSeconds("-5") == nil)
+        #expect(OpenAITeacher.retryAfterSeconds("nan") == nil)
+        #expect(OpenAITeacher.retryAfterSeconds("1e308") == OpenAITeacher.longestRetryAfter)
+        #expect(OpenAITeacher.retryAfterSeconds("inf") == nil)
+        #expect(OpenAITeacher.retryAfterSeconds(formatter.string(from: now.addingTimeInterval(-60)), now: now) == nil)
         #expect(OpenAITeacher.isRetryable(status: 429) && OpenAITeacher.isRetryable(status: 503) && OpenAITeacher.isRetryable(status: 408))
         #expect(
             !OpenAITeacher.isRetryable(status: 400) && !OpenAITeacher.isRetryable(status: 401) && !OpenAITeacher.isRetryable(status: 404))
