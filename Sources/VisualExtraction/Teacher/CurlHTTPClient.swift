@@ -37,15 +37,23 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     /// libcurl wanted to send the body again (a reused connection had closed) after it was freed:
     /// says nothing about the server; send again.
     public var isRewind: Bool { curlCode == Int(CURLE_SEND_FAIL_REWIND.rawValue) }
+    /// The server sent more than `CurlHTTPClient.largestResponse` bytes and vxt stopped reading:
+    /// not an answer, and not worth asking again.
+    public var isOversized = false
     public var description: String { "transport error (curl \(curlCode)): \(message)" }
-    /// A timeout, or a server that could not be reached or dropped the connection.
-    public var failureKind: FailureKind { isTimeout ? .timeout : .teacherUnreachable }
+    /// A timeout, a server that could not be reached or dropped the connection, or (oversized)
+    /// one whose answer is not an answer.
+    public var failureKind: FailureKind { isOversized ? .badAnswer : isTimeout ? .timeout : .teacherUnreachable }
 }
 
 /// libcurl's multi interface driven by one dedicated I/O thread with epoll and
 /// `curl_multi_socket_action`, so thousands of requests in flight cost one thread and no
 /// per-wake-up rescans. Swift tasks await their transfer through a continuation.
 public final class CurlHTTPClient: @unchecked Sendable {
+    /// No answer of a chat completion is this large (a 2048-token description is ~10 KB); a server
+    /// sending more is broken or hostile, and reading on would cost memory and store space.
+    static let largestResponse = 32 << 20
+
     // Touched only on the I/O thread, except `pending`/`stopped` (under `lock`).
     private let multi: UnsafeMutableRawPointer
     private let epollFD: Int32
@@ -252,8 +260,13 @@ public final class CurlHTTPClient: @unchecked Sendable {
                 transfer.finish(.success(HTTPResponse(status: status, body: transfer.received, retryAfter: transfer.retryAfter)))
             } else {
                 let detail = CurlHTTPClient.withoutTimings(String(cString: transfer.errorBuffer))
-                let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-                transfer.finish(.failure(HTTPTransportError(curlCode: Int(code.rawValue), message: message)))
+                var error = HTTPTransportError(
+                    curlCode: Int(code.rawValue), message: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
+                if transfer.oversized {
+                    error.isOversized = true
+                    error.message = "the response passed \(CurlHTTPClient.largestResponse >> 20) MB; vxt stopped reading it"
+                }
+                transfer.finish(.failure(error))
             }
         }
     }
@@ -272,6 +285,8 @@ public final class CurlHTTPClient: @unchecked Sendable {
 final class Transfer {
     let easy: UnsafeMutableRawPointer
     var received: [UInt8] = []
+    /// Set when the response passed `CurlHTTPClient.largestResponse` and reading stopped.
+    var oversized = false
     var retryAfter: String?
     /// The body until it has all been handed to libcurl, then empty.
     private var body: [UInt8]
@@ -334,6 +349,12 @@ final class Transfer {
             guard let data, let user else { return 0 }
             let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
             let n = size * count
+            if transfer.received.count + n > CurlHTTPClient.largestResponse {
+                // Returning less than n makes libcurl abort the transfer (CURLE_WRITE_ERROR).
+                transfer.oversized = true
+                transfer.received = []
+                return 0
+            }
             data.withMemoryRebound(to: UInt8.self, capacity: n) {
                 transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
             }

@@ -125,6 +125,10 @@ public struct OpenAITeacher: Teacher {
                 lastStatus = nil
                 lastKind = error.failureKind
                 monitor?.failed(endpoint: endpoint.baseURL, kind: lastKind, message: error.message)
+                if error.isOversized {
+                    return .failure(
+                        TeacherFailure(message: lastMessage, status: nil, attempts: attempt, kind: .badAnswer, endpoint: endpoint.baseURL))
+                }
                 delay = endpoints.count > 1 || error.isRewind ? 0 : OpenAITeacher.backoff(attempt: attempt)
             case let .success(response):
                 if response.status == 200 {

@@ -16,16 +16,17 @@ import Testing
         let baseURL: String
         let log: URL
 
-        init(in directory: URL, model: String = "chatty-8b") async throws {
+        init(in directory: URL, model: String = "chatty-8b", huge: Bool = false) async throws {
             let portFile = directory.appendingPathComponent("port")
             log = directory.appendingPathComponent("requests.log")
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                "python3",
-                TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
-                portFile.path, log.path, model
-            ]
+            process.arguments =
+                [
+                    "python3",
+                    TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
+                    portFile.path, log.path, model
+                ] + (huge ? ["huge"] : [])
             // Neither output may hold the test runner's pipes open after the test.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -47,6 +48,29 @@ import Testing
         func stop() {
             if process.isRunning { process.terminate() }
         }
+    }
+
+    @Test func aServerThatNeverStopsWritingFailsTheTaskNotTheRun() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir, huge: true)
+        defer { teacher.stop() }
+        let work = dir.appendingPathComponent("work").path
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work, "--teacher", teacher.baseURL, "--model", "chatty-8b",
+                "--concurrency", "2"
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        // Each 40 MB description fails as a bad answer at the cap, asked once (not retried).
+        let status = try JSONParser.parse(try await run(["status", "--work", work, "--json"]).stdout)
+        guard case let .array(failures)? = status["failures"] else { Issue.record("no failures"); return }
+        #expect(failures.map { $0["kind"]?.stringValue } == ["bad_answer"])
+        #expect(failures.first?["examples"]?.jsonText.contains("stopped reading") == true)
+        #expect(teacher.chatRequests == 20, "10 statements + 10 descriptions, none asked again")
+        // Nothing of the answers was kept.
+        let size = try FileManager.default.attributesOfItem(atPath: work + "/vxt.sqlite")[.size] as? Int ?? 0
+        #expect(size < 4 << 20, "store is \(size) bytes")
     }
 
     @Test func aChattyModelsPreamblesNeverBecomeStatements() async throws {

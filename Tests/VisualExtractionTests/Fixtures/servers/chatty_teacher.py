@@ -4,8 +4,9 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL]
-Writes the port it listens on to PORT_FILE once it accepts connections."""
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge]
+Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
+description is a 40 MB answer (a broken or hostile server that never stops writing)."""
 import json
 import re
 import sys
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
 MODEL = sys.argv[3] if len(sys.argv) > 3 else "chatty-8b"
+HUGE = len(sys.argv) > 4 and sys.argv[4] == "huge"
 
 
 def statements_answer(prompt):
@@ -63,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         content = body["messages"][0]["content"]
         prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
         text = statements_answer(prompt) if "Declarative Statement(s):" in prompt else description_answer(prompt)
+        if HUGE and "Declarative Statement(s):" not in prompt:
+            text = "word " * (8 << 20)
         self.reply(200, {"id": "x", "object": "chat.completion", "model": MODEL,
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                          "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
