@@ -115,6 +115,8 @@ int vxt_jpeg_decode(const unsigned char *data, size_t len, int min_width, int mi
     }
     if (max_pixels > 0 && (long)cinfo.image_width * (long)cinfo.image_height > max_pixels) {
         vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        out->source_width = (int)cinfo.image_width;
+        out->source_height = (int)cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
         return -2;
     }
@@ -233,6 +235,8 @@ int vxt_png_decode(const unsigned char *data, size_t len, long max_pixels, vxt_i
     }
     if (max_pixels > 0 && (long)image.width * (long)image.height > max_pixels) {
         vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        out->source_width = (int)image.width;
+        out->source_height = (int)image.height;
         png_image_free(&image);
         return -2;
     }
@@ -267,6 +271,8 @@ int vxt_webp_decode(const unsigned char *data, size_t len, long max_pixels, vxt_
     }
     if (max_pixels > 0 && (long)width * (long)height > max_pixels) {
         vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
+        out->source_width = width;
+        out->source_height = height;
         return -2;
     }
     uint8_t *rgba = WebPDecodeRGBA(data, len, &width, &height);
@@ -300,6 +306,16 @@ static int vxt_gif_read(GifFileType *gif, GifByteType *buffer, int wanted) {
     return (int)n;
 }
 
+static int vxt_gif_fail(GifFileType *gif, char *err, size_t errlen, const char *message, int rc) {
+    int code = 0;
+    vxt_set_error(err, errlen, message ? message : (gif->Error ? GifErrorString(gif->Error) : "cannot decode GIF"));
+    DGifCloseFile(gif, &code);
+    return rc;
+}
+
+/* The first frame only, read record by record: DGifSlurp would decode every frame of an
+   animation, and each frame has its own size, which the screen's size says nothing about (a
+   100x100 screen may hold a 14000x14000 frame). Every frame read is checked against the limit. */
 int vxt_gif_decode(const unsigned char *data, size_t len, long max_pixels, vxt_image *out, char *err, size_t errlen) {
     struct vxt_gif_source src = { data, len, 0 };
     int code = 0;
@@ -307,46 +323,85 @@ int vxt_gif_decode(const unsigned char *data, size_t len, long max_pixels, vxt_i
     GifFileType *gif = DGifOpen(&src, vxt_gif_read, &code);
     if (!gif) { vxt_set_error(err, errlen, GifErrorString(code)); return -1; }
     int width = gif->SWidth, height = gif->SHeight;
-    if (width <= 0 || height <= 0) { vxt_set_error(err, errlen, "GIF has no size"); DGifCloseFile(gif, &code); return -1; }
+    if (width <= 0 || height <= 0) return vxt_gif_fail(gif, err, errlen, "GIF has no size", -1);
     if (max_pixels > 0 && (long)width * (long)height > max_pixels) {
-        vxt_set_error(err, errlen, "image has more pixels than the configured limit (decompression bomb guard)");
-        DGifCloseFile(gif, &code);
-        return -2;
+        out->source_width = width;
+        out->source_height = height;
+        return vxt_gif_fail(gif, err, errlen, "image has more pixels than the configured limit (decompression bomb guard)", -2);
     }
-    if (DGifSlurp(gif) != GIF_OK || gif->ImageCount < 1) {
-        vxt_set_error(err, errlen, gif->Error ? GifErrorString(gif->Error) : "GIF has no frame");
-        DGifCloseFile(gif, &code);
-        return -1;
-    }
-    SavedImage *frame = &gif->SavedImages[0];
-    ColorMapObject *map = frame->ImageDesc.ColorMap ? frame->ImageDesc.ColorMap : gif->SColorMap;
-    if (!map) { vxt_set_error(err, errlen, "GIF has no colour map"); DGifCloseFile(gif, &code); return -1; }
-    GraphicsControlBlock gcb;
     int transparent = -1;
-    if (DGifSavedExtensionToGCB(gif, 0, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
-    unsigned char *pixels = (unsigned char *)malloc((size_t)width * (size_t)height * 3);
-    if (!pixels) { vxt_set_error(err, errlen, "out of memory"); DGifCloseFile(gif, &code); return -1; }
-    memset(pixels, 255, (size_t)width * (size_t)height * 3);
-    GifImageDesc *d = &frame->ImageDesc;
-    for (int y = 0; y < d->Height; y++) {
-        int cy = d->Top + y;
-        if (cy < 0 || cy >= height) continue;
-        for (int x = 0; x < d->Width; x++) {
-            int cx = d->Left + x;
-            if (cx < 0 || cx >= width) continue;
-            int index = frame->RasterBits[(size_t)y * (size_t)d->Width + (size_t)x];
-            if (index == transparent || index >= map->ColorCount) continue;
-            GifColorType c = map->Colors[index];
-            unsigned char *p = pixels + ((size_t)cy * (size_t)width + (size_t)cx) * 3;
-            p[0] = c.Red; p[1] = c.Green; p[2] = c.Blue;
+    for (;;) {
+        GifRecordType type;
+        if (DGifGetRecordType(gif, &type) != GIF_OK) return vxt_gif_fail(gif, err, errlen, NULL, -1);
+        if (type == TERMINATE_RECORD_TYPE) return vxt_gif_fail(gif, err, errlen, "GIF has no frame", -1);
+        if (type == EXTENSION_RECORD_TYPE) {
+            int ext_code = 0;
+            GifByteType *ext = NULL;
+            if (DGifGetExtension(gif, &ext_code, &ext) != GIF_OK) return vxt_gif_fail(gif, err, errlen, NULL, -1);
+            if (ext_code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4) {
+                GraphicsControlBlock gcb;
+                if (DGifExtensionToGCB(ext[0], ext + 1, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
+            }
+            while (ext) {
+                if (DGifGetExtensionNext(gif, &ext) != GIF_OK) return vxt_gif_fail(gif, err, errlen, NULL, -1);
+            }
+            continue;
         }
+        if (type != IMAGE_DESC_RECORD_TYPE) return vxt_gif_fail(gif, err, errlen, "GIF has an unknown record", -1);
+        if (DGifGetImageDesc(gif) != GIF_OK) return vxt_gif_fail(gif, err, errlen, NULL, -1);
+        GifImageDesc d = gif->Image;
+        if (d.Width <= 0 || d.Height <= 0) return vxt_gif_fail(gif, err, errlen, "GIF frame has no size", -1);
+        if (max_pixels > 0 && (long)d.Width * (long)d.Height > max_pixels) {
+            out->source_width = d.Width;
+            out->source_height = d.Height;
+            return vxt_gif_fail(gif, err, errlen, "a GIF frame has more pixels than the configured limit (decompression bomb guard)", -2);
+        }
+        ColorMapObject *map = d.ColorMap ? d.ColorMap : gif->SColorMap;
+        if (!map) return vxt_gif_fail(gif, err, errlen, "GIF has no colour map", -1);
+        GifPixelType *raster = (GifPixelType *)malloc((size_t)d.Width * (size_t)d.Height);
+        if (!raster) return vxt_gif_fail(gif, err, errlen, "out of memory", -1);
+        if (d.Interlace) {
+            static const int offsets[] = { 0, 4, 2, 1 }, jumps[] = { 8, 8, 4, 2 };
+            for (int pass = 0; pass < 4; pass++) {
+                for (int y = offsets[pass]; y < d.Height; y += jumps[pass]) {
+                    if (DGifGetLine(gif, raster + (size_t)y * (size_t)d.Width, d.Width) != GIF_OK) {
+                        free(raster);
+                        return vxt_gif_fail(gif, err, errlen, NULL, -1);
+                    }
+                }
+            }
+        } else {
+            for (int y = 0; y < d.Height; y++) {
+                if (DGifGetLine(gif, raster + (size_t)y * (size_t)d.Width, d.Width) != GIF_OK) {
+                    free(raster);
+                    return vxt_gif_fail(gif, err, errlen, NULL, -1);
+                }
+            }
+        }
+        unsigned char *pixels = (unsigned char *)malloc((size_t)width * (size_t)height * 3);
+        if (!pixels) { free(raster); return vxt_gif_fail(gif, err, errlen, "out of memory", -1); }
+        memset(pixels, 255, (size_t)width * (size_t)height * 3);
+        for (int y = 0; y < d.Height; y++) {
+            int cy = d.Top + y;
+            if (cy < 0 || cy >= height) continue;
+            for (int x = 0; x < d.Width; x++) {
+                int cx = d.Left + x;
+                if (cx < 0 || cx >= width) continue;
+                int index = raster[(size_t)y * (size_t)d.Width + (size_t)x];
+                if (index == transparent || index >= map->ColorCount) continue;
+                GifColorType c = map->Colors[index];
+                unsigned char *p = pixels + ((size_t)cy * (size_t)width + (size_t)cx) * 3;
+                p[0] = c.Red; p[1] = c.Green; p[2] = c.Blue;
+            }
+        }
+        free(raster);
+        DGifCloseFile(gif, &code);
+        out->pixels = pixels;
+        out->width = out->source_width = width;
+        out->height = out->source_height = height;
+        out->orientation = 1;
+        return 0;
     }
-    DGifCloseFile(gif, &code);
-    out->pixels = pixels;
-    out->width = out->source_width = width;
-    out->height = out->source_height = height;
-    out->orientation = 1;
-    return 0;
 }
 
 void vxt_image_free(vxt_image *image) { if (image) { free(image->pixels); image->pixels = NULL; } }

@@ -101,8 +101,8 @@ public enum ImageCodec {
         defer { vxt_image_free(&raw) }
         let message = String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if rc == -2 {
-            let size = format == .jpeg ? jpegDimensions(bytes) : nil
-            throw .tooLarge(path: path, width: size?.width ?? 0, height: size?.height ?? 0, limit: maxPixels)
+            // The decoders say the size they refused (for a GIF, the frame's, which may exceed the screen's).
+            throw .tooLarge(path: path, width: Int(raw.source_width), height: Int(raw.source_height), limit: maxPixels)
         }
         guard rc == 0, let pixels = raw.pixels else {
             throw .corrupt(path: path, reason: message.isEmpty ? "cannot decode" : message)

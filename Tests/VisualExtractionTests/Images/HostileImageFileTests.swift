@@ -45,4 +45,58 @@ import Testing
         #expect(files.contains("/etc/hostname") == false)
         #expect(files.contains(files.directory + "/by-source/" + index) == false)
     }
+
+    /// GIF pieces: a 1x1 frame (LZW minimum code size 2, one data block) and a frame header
+    /// whose pixels never need to be present: the size alone must stop the decoder.
+    static func gifHeader(width: UInt16, height: UInt16) -> [UInt8] {
+        Array("GIF89a".utf8) + le(width) + le(height) + [0x80, 0x00, 0x00] + [0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00]
+    }
+    static func frame(width: UInt16, height: UInt16) -> [UInt8] {
+        [0x2C] + le(0) + le(0) + le(width) + le(height) + [0x00] + [0x02, 0x02, 0x44, 0x01, 0x00]
+    }
+    static func le(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+
+    static func decode(_ bytes: [UInt8], format: ImageFormat = .gif, path: String = "bomb.gif") throws -> RGBImage {
+        try bytes.withUnsafeBytes { try ImageCodec.decode($0, format: format, path: path, maxPixels: 50_000_000).image }
+    }
+
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    @Test func aGIFFrameLargerThanItsScreenIsMeasuredByItsOwnSize() {
+        // A 100x100 screen holding a 14000x14000 frame (196 megapixels).
+        let bomb = Self.gifHeader(width: 100, height: 100) + Self.frame(width: 14000, height: 14000) + [0x3B]
+        #expect(throws: ImageError.tooLarge(path: "bomb.gif", width: 14000, height: 14000, limit: 50_000_000)) {
+            _ = try Self.decode(bomb)
+        }
+    }
+
+    @Test func onlyTheFirstFrameOfAnAnimatedGIFIsDecoded() throws {
+        // A valid first frame, then a 12000x12000 one: the second is never read.
+        let animated =
+            Self.gifHeader(width: 1, height: 1) + Self.frame(width: 1, height: 1) + Self.frame(width: 12000, height: 12000) + [0x3B]
+        let image = try Self.decode(animated)
+        #expect(image.width == 1 && image.height == 1)
+    }
+
+    @Test func aPNGOverThePixelLimitIsReportedWithItsSize() throws {
+        // The IHDR of a 100000x100000 PNG is enough to refuse it; report the size, not "0x0".
+        var ihdr: [UInt8] = Array("IHDR".utf8) + [0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0, 8, 2, 0, 0, 0]
+        let crc = Self.crc32(ihdr)
+        ihdr = [0, 0, 0, 13] + ihdr + [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]
+        func chunk(_ type: String) -> [UInt8] {
+            let crc = Self.crc32(Array(type.utf8))
+            return [0, 0, 0, 0] + Array(type.utf8) + [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]
+        }
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + ihdr + chunk("IDAT") + chunk("IEND")
+        #expect(throws: ImageError.tooLarge(path: "big.png", width: 100_000, height: 100_000, limit: 50_000_000)) {
+            _ = try Self.decode(png, format: .png, path: "big.png")
+        }
+    }
 }
