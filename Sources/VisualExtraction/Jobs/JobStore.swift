@@ -9,7 +9,8 @@ import GRDB
 /// is a property of this store, not of an output file.
 public final class JobStore: Sendable {
     public let path: String
-    let pool: DatabasePool
+    /// A pool (WAL, readers beside the writer); a plain queue for a store in a read-only folder.
+    let pool: any DatabaseWriter
 
     public static let fileName = "vxt.sqlite"
 
@@ -20,6 +21,11 @@ public final class JobStore: Sendable {
         let wal = path + "-wal"
         if FileManager.default.fileExists(atPath: wal), !FileManager.default.isReadableFile(atPath: wal) {
             throw StoreError.unreadableLog(path: wal)
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if readOnly, !FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) {
+            pool = try JobStore.openImmutable(path: path)
+            return
         }
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -46,6 +52,25 @@ public final class JobStore: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
         }
         self.pool = pool
+    }
+
+    /// A store in a folder this process cannot write (an archive, a shared read-only mount):
+    /// SQLite cannot make the `-shm` file a WAL reader needs, so the file is read as it is,
+    /// which is complete when its `-wal` is empty (every run ends with a checkpoint).
+    static func openImmutable(path: String) throws -> DatabaseQueue {
+        let wal = path + "-wal"
+        if let size = (try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int, size > 0 {
+            throw StoreError.readOnlyWithLog(path: path)
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let encoded = absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? absolute
+        let queue = try DatabaseQueue(path: "file:\(encoded)?immutable=1", configuration: configuration)
+        guard try queue.read({ try JobStore.migrator.hasCompletedMigrations($0) }) else {
+            throw StoreError.readOnlyOutdated(path: path)
+        }
+        return queue
     }
 
     /// Opens the store of a work directory: the given shard's, else the whole (or merged) run's,
@@ -76,6 +101,8 @@ public final class JobStore: Sendable {
         case sharded(workDirectory: String, count: Int)
         case unknownRecord(String)
         case unreadableLog(path: String)
+        case readOnlyWithLog(path: String)
+        case readOnlyOutdated(path: String)
 
         public var description: String {
             switch self {
@@ -84,6 +111,14 @@ public final class JobStore: Sendable {
             case let .sharded(work, count):
                 return "\(work) holds \(count) shard stores: merge them with `vxt merge --work \(work)`, or name one with --shard i/n"
             case let .unknownRecord(id): return "no record with id or key \"\(id)\" in this work directory"
+            case let .readOnlyWithLog(path):
+                return """
+                    \(path) is in a folder vxt cannot write, and its -wal file still holds commits that only a writer can bring \
+                    in: copy the work directory somewhere writable (or run any vxt command there once as its owner)
+                    """
+            case let .readOnlyOutdated(path):
+                return
+                    "\(path) was written by an earlier vxt and is in a folder vxt cannot write, so it cannot be upgraded: copy it somewhere writable"
             case let .unreadableLog(path):
                 return
                     "\(path) holds the store's latest commits but cannot be read (permissions?); fix its permissions, or run as its owner"

@@ -19,11 +19,22 @@ public final class WorkDirectoryLock: Sendable {
         }
     }
 
+    public struct ReadOnly: Error, CustomStringConvertible {
+        public let workDirectory: String
+        public var description: String {
+            """
+            the work directory \(workDirectory) is read-only: a run writes its store there. Use a writable --work (copy \
+            this one, or make it writable); status, show and export read a read-only work directory as it is.
+            """
+        }
+    }
+
     /// Locks `<work>/<stem>.lock`: `vxt.lock` for a whole run, `shard-0003-of-0016.lock` for a shard.
     public init(workDirectory: String, stem: String = "vxt") throws {
         path = (workDirectory.hasSuffix("/") ? workDirectory : workDirectory + "/") + stem + ".lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
+            if errno == EACCES || errno == EROFS { throw ReadOnly(workDirectory: workDirectory) }
             throw Busy(path: path, holder: "cannot open lock file: \(String(cString: strerror(errno)))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
