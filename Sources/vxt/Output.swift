@@ -31,12 +31,32 @@ enum Output {
     }
 
     static func data(_ text: String) {
-        print(text)
+        print(visible(text))
+    }
+
+    /// `text` with control characters other than newline and tab shown as `\u{1b}`: ids, paths
+    /// and model output come from strangers, and an ESC sequence in them must not drive the
+    /// terminal (JSON output is unchanged: JSON escapes them already).
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// One line on stderr, written whole (one write call) so that lines of threads do not interleave.
     static func write(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
+        let bytes = Array((visible(line) + "\n").utf8)
         bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 

@@ -19,11 +19,22 @@ public enum LLaVARecordDecoder {
         guard case let .object(members) = value else {
             return .failure(problem(raw, nil, "expected a JSON object, found \(value.kindName)"))
         }
-        let id = identifier(value)
+        var id = identifier(value)
+        if let given = id, given.unicodeScalars.contains(where: { $0.value == 0 }) {
+            // SQLite text ends at a NUL: stored, "a\u0000b" would become "a" and meet the real "a".
+            id = given.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+            return .failure(problem(raw, id, "the id holds a NUL character (\\u0000); ids are text without control characters"))
+        }
         let images: [String]
         switch imagePaths(value["image"] ?? value["images"]) {
         case let .success(paths): images = paths
         case let .failure(reason): return .failure(problem(raw, id, reason.text))
+        }
+        if let bad = images.first(where: { $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
+            // The file system would read "a.jpg\u0000.png" as a.jpg: the path is not what it says.
+            let shown = bad.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? String(format: "\\u%04x", $0.value) : String($0) }
+                .joined()
+            return .failure(problem(raw, id, "image path \"\(shown)\" holds a control character; paths are plain text"))
         }
         let pairs: [QAPair]
         switch qaPairs(value) {
