@@ -240,6 +240,9 @@ struct Scanner {
         case between  // between records (array: after '[' or ',')
         case inRecord  // inside a record
         case afterArray  // after the closing ']'
+        /// Array only: after a record cut inside a string, skipping to the next line that starts a
+        /// record at the records' indentation, so one cut record does not take the rest with it.
+        case skipping
     }
 
     private var state = State.start
@@ -253,6 +256,13 @@ struct Scanner {
     private var sawBOM = false
     /// In JSONL the first record decides whether records end at newlines or span lines.
     private var firstRecordPending = true
+    /// Where the current line starts (absolute offset) and whether it has held anything but
+    /// whitespace yet: a record that opens a line at the records' indentation is where reading
+    /// can resume after a cut one.
+    private var lineStart: Int64 = 0
+    private var lineHasContent = false
+    /// The column at which records of a pretty-printed array open (`  {`), once seen.
+    private var recordIndent: Int64?
 
     /// The index of the first `"`, `\\` or newline at or after `start`, or `bytes.count`.
     @inline(__always)
@@ -287,8 +297,36 @@ struct Scanner {
         while i < count {
             let b = bytes[i]
             switch state {
+            case .skipping:
+                if b == 0x0a {
+                    line += 1
+                    lineStart = base + Int64(i) + 1
+                    lineHasContent = false
+                } else if b != 0x20 && b != 0x09 && b != 0x0d {
+                    let column = base + Int64(i) - lineStart
+                    if !lineHasContent, let indent = recordIndent {
+                        if b == UInt8(ascii: "{") && column == indent {
+                            state = .between
+                            continue
+                        }
+                        if b == UInt8(ascii: "]") && column < indent {
+                            state = .afterArray
+                            i += 1
+                            continue
+                        }
+                    }
+                    lineHasContent = true
+                }
+                i += 1
+                continue
             case .start, .between, .afterArray:
-                if b == 0x0a { line += 1; i += 1; continue }
+                if b == 0x0a {
+                    line += 1
+                    lineStart = base + Int64(i) + 1
+                    lineHasContent = false
+                    i += 1
+                    continue
+                }
                 if b == 0x20 || b == 0x09 || b == 0x0d { i += 1; continue }
                 if state == .start, base + Int64(i) < 3, b == 0xEF || b == 0xBB || b == 0xBF { i += 1; continue }
                 if state == .start {
@@ -306,9 +344,20 @@ struct Scanner {
                     return
                 }
                 if layout == .jsonArray {
-                    if b == UInt8(ascii: ",") { i += 1; continue }
+                    if b == UInt8(ascii: ",") { lineHasContent = true; i += 1; continue }
                     if b == UInt8(ascii: "]") { state = .afterArray; i += 1; continue }
+                    if b == UInt8(ascii: "}") {
+                        // A stray closing brace between records: reported, and the next record read as usual.
+                        try report(base + Int64(i), "unexpected '}' between records", emit)
+                        lineHasContent = true
+                        i += 1
+                        continue
+                    }
+                    if b == UInt8(ascii: "{") && !lineHasContent && recordIndent == nil {
+                        recordIndent = base + Int64(i) - lineStart
+                    }
                 }
+                lineHasContent = true
                 state = .inRecord
                 recordOffset = base + Int64(i)
                 recordLine = line
@@ -335,11 +384,24 @@ struct Scanner {
                     }
                     if b == 0x0a {
                         line += 1
+                        lineStart = base + Int64(i) + 1
+                        lineHasContent = false
                         // A raw newline is never inside a JSON string: in JSONL the record was cut
                         // (even the first one, which would otherwise swallow the file as "concatenated").
                         if layout == .jsonLines {
                             flushCopy(i)
                             try endRecord(complete: false, reason: "record ends inside a string at the end of its line", emit)
+                            i += 1
+                            continue
+                        }
+                        // In a pretty-printed array, reading resumes at the next record.
+                        if layout == .jsonArray && recordIndent != nil {
+                            flushCopy(i)
+                            try endRecord(
+                                complete: false,
+                                reason: "record ends inside a string at the end of its line (cut?); reading resumed at the next record",
+                                emit)
+                            state = .skipping
                             i += 1
                             continue
                         }
@@ -376,6 +438,8 @@ struct Scanner {
                     }
                 case 0x0a:
                     line += 1
+                    lineStart = base + Int64(i) + 1
+                    lineHasContent = false
                     if layout == .jsonLines {
                         if depth == 0 {
                             flushCopy(i)
@@ -409,7 +473,7 @@ struct Scanner {
             } else {
                 try endRecord(complete: false, reason: "file ends inside this record (truncated file?)", emit)
             }
-        case .between where layout == .jsonArray:
+        case .between where layout == .jsonArray, .skipping:
             try report(end, "file ends before the closing ']' of the array (truncated file?)", emit)
         default:
             break

@@ -23,6 +23,63 @@ import Testing
         return (records, problems, summary)
     }
 
+    /// A pretty-printed array as Python's `json.dump(records, f, indent=2)` writes it.
+    static func prettyArray(_ ids: [String]) -> String {
+        "[\n"
+            + ids.map { id in
+                """
+                  {
+                    "id": "\(id)",
+                    "image": "a.jpg",
+                    "conversations": [
+                      {
+                        "from": "human",
+                        "value": "<image>\\nWhat is it?"
+                      },
+                      {
+                        "from": "gpt",
+                        "value": "A cup."
+                      }
+                    ]
+                  }
+                """
+            }.joined(separator: ",\n") + "\n]\n"
+    }
+
+    @Test(arguments: [7, 4096])
+    func aRecordCutInsideAStringLosesOnlyItself(chunkSize: Int) throws {
+        // Record b is cut in the middle of its question (a bad merge, a truncated copy).
+        var text = Self.prettyArray(["a", "b", "c", "d"])
+        let cut = try #require(
+            text.range(
+                of:
+                    "What is it?\"\n      },\n      {\n        \"from\": \"gpt\",\n        \"value\": \"A cup.\"\n      }\n    ]\n  },\n  {\n    \"id\": \"c\""
+            ))
+        // Cut b right after "What" and let c follow on the next line.
+        let bStart = try #require(text.range(of: "\"id\": \"b\""))
+        let whatInB = try #require(text.range(of: "What", range: bStart.upperBound..<text.endIndex))
+        text.replaceSubrange(whatInB.upperBound..<cut.upperBound, with: "\n  },\n  {\n    \"id\": \"c\"")
+        let (records, problems, _) = try split(text, chunkSize: chunkSize)
+        let ids = try records.map { try JSONParser.parse($0.bytes)["id"]?.stringValue }
+        #expect(ids == ["a", "c", "d"], "the records after the cut one are read")
+        #expect(problems.count == 1)
+        #expect(problems.first?.reason.contains("ends inside a string") == true)
+        #expect(problems.first?.index == 1 && records.map(\.index) == [0, 2, 3])
+    }
+
+    @Test func aStrayClosingBraceBetweenRecordsIsReportedAndTheRestIsRead() throws {
+        let text = #"[{"id": "a", "image": "x.jpg"}, }, {"id": "b", "image": "y.jpg"}, {"id": "c", "image": "z.jpg"}]"#
+        let (records, problems, _) = try split(text)
+        let ids = try records.map { try JSONParser.parse($0.bytes)["id"]?.stringValue }
+        #expect(ids == ["a", "b", "c"])
+        #expect(problems.map(\.reason) == ["unexpected '}' between records"])
+    }
+
+    @Test func aWellFormedPrettyArrayIsReadWhole() throws {
+        let (records, problems, _) = try split(Self.prettyArray(["a", "b", "c"]), chunkSize: 5)
+        #expect(records.count == 3 && problems.isEmpty)
+    }
+
     @Test func jsonArrayWithStringsHoldingBrackets() throws {
         let text = "[\n  {\"id\": \"a\", \"v\": \"}]\\\"[{\"},\n  {\"id\": \"b\", \"n\": [1, {\"x\": 2}]}\n]\n"
         let (records, problems, summary) = try split(text)
