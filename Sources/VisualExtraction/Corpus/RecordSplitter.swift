@@ -46,6 +46,8 @@ public enum RecordLayout: String, Sendable {
 public struct RecordSplitter {
     public let path: String
     public var chunkSize = 1 << 20
+    /// Records larger than this are reported as problems and not held in memory.
+    public var largestRecord = 64 << 20
 
     public init(path: String) {
         self.path = path
@@ -78,6 +80,7 @@ public struct RecordSplitter {
         var input = try InputFile(path: path)
         defer { input.close() }
         var scanner = Scanner()
+        scanner.largestRecord = largestRecord
         var hasher = ContentHasher()
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         var total: Int64 = 0
@@ -263,6 +266,10 @@ struct Scanner {
     private var lineHasContent = false
     /// The column at which records of a pretty-printed array open (`  {`), once seen.
     private var recordIndent: Int64?
+    /// No record of a real corpus comes near this (mix665k's largest is a few KB); a larger one
+    /// is reported, not held in memory.
+    var largestRecord = 64 << 20
+    private var oversized = false
 
     /// The index of the first `"`, `\\` or newline at or after `start`, or `bytes.count`.
     @inline(__always)
@@ -289,7 +296,13 @@ struct Scanner {
         let count = bytes.count
         func flushCopy(_ end: Int) {
             if copyStart >= 0 && end > copyStart {
-                current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copyStart..<end]))
+                if current.count + (end - copyStart) > largestRecord {
+                    // Read on to the record's end, keeping none of it.
+                    oversized = true
+                    current = []
+                } else if !oversized {
+                    current.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copyStart..<end]))
+                }
             }
             copyStart = -1
         }
@@ -483,6 +496,19 @@ struct Scanner {
     private mutating func endRecord(complete: Bool, reason: String?, _ emit: (SplitEvent) throws -> Void) throws {
         let index = records + problems
         state = .between
+        if oversized {
+            oversized = false
+            problems += 1
+            try emit(
+                .problem(
+                    SplitProblem(
+                        index: index, byteOffset: recordOffset, line: recordLine,
+                        reason:
+                            "record is larger than \(largestRecord >= 1 << 20 ? "\(largestRecord >> 20) MB" : "\(largestRecord) bytes"); it was not read"
+                    )))
+            current = []
+            return
+        }
         if complete {
             // Trailing whitespace of a scalar or a JSONL line.
             while let last = current.last, last == 0x20 || last == 0x0d || last == 0x09 || last == 0x0a { current.removeLast() }

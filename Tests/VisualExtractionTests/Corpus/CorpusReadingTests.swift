@@ -3,7 +3,7 @@ import Testing
 @testable import VisualExtraction
 
 @Suite struct RecordSplitterTests {
-    func split(_ text: String, chunkSize: Int = 7) throws -> (
+    func split(_ text: String, chunkSize: Int = 7, largestRecord: Int = 64 << 20) throws -> (
         records: [RawRecord], problems: [SplitProblem], summary: RecordSplitter.Summary
     ) {
         let dir = try TestSupport.temporaryDirectory()
@@ -12,6 +12,7 @@ import Testing
         try Data(text.utf8).write(to: file)
         var splitter = RecordSplitter(path: file.path)
         splitter.chunkSize = chunkSize  // tiny chunks: records straddle chunk boundaries
+        splitter.largestRecord = largestRecord
         var records: [RawRecord] = []
         var problems: [SplitProblem] = []
         let summary = try splitter.forEach { event in
@@ -73,6 +74,17 @@ import Testing
         let ids = try records.map { try JSONParser.parse($0.bytes)["id"]?.stringValue }
         #expect(ids == ["a", "b", "c"])
         #expect(problems.map(\.reason) == ["unexpected '}' between records"])
+    }
+
+    @Test(arguments: ["array", "jsonl"])
+    func aRecordOverTheSizeLimitIsReportedNotHeld(layout: String) throws {
+        let big = #"{"id": "big", "image": "x.jpg", "pad": ""# + String(repeating: "x", count: 5000) + #""}"#
+        let small = #"{"id": "s", "image": "x.jpg"}"#
+        let text = layout == "array" ? "[\(small), \(big), \(small)]" : "\(small)\n\(big)\n\(small)\n"
+        let (records, problems, _) = try split(text, largestRecord: 1000)
+        #expect(records.count == 2 && records.allSatisfy { $0.bytes.count < 100 })
+        #expect(problems.map(\.reason) == ["record is larger than 1000 bytes; it was not read"])
+        #expect(problems.first?.index == 1)
     }
 
     @Test func aWellFormedPrettyArrayIsReadWhole() throws {
