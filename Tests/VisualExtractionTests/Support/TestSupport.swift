@@ -57,16 +57,16 @@ enum TestSupport {
         var stderr: String
     }
 
-    /// Starts `vxt` with arguments; the caller waits or kills.
+    /// Starts `vxt` (or another executable) with arguments; the caller waits or kills.
     static func startVXT(
         _ arguments: [String], stdout: URL, stderr: URL, environment: [String: String] = [:],
-        onExit: (@Sendable (Process) -> Void)? = nil
+        executable: URL? = nil, onExit: (@Sendable (Process) -> Void)? = nil
     ) throws -> Process {
         let process = Process()
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        process.executableURL = vxtBinary
+        process.executableURL = executable ?? vxtBinary
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
@@ -83,12 +83,19 @@ enum TestSupport {
     /// a test thread blocked in `waitUntilExit` is one of the few cooperative threads (two on a
     /// two-core machine), and two of them starved every timer of the other tests for ~16 s.
     static func runVXT(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+        try await run(executable: vxtBinary.path, arguments, environment: environment)
+    }
+
+    /// Runs any executable to completion, as `runVXT` runs `vxt`.
+    static func run(executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
         let dir = try temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             do {
-                _ = try startVXT(arguments, stdout: out, stderr: err, environment: environment) {
+                _ = try startVXT(
+                    arguments, stdout: out, stderr: err, environment: environment, executable: URL(fileURLWithPath: executable)
+                ) {
                     continuation.resume(returning: $0.terminationStatus)
                 }
             } catch {
