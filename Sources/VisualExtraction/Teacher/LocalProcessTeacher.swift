@@ -151,6 +151,7 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         let started = try Worker(
             command: command, generation: generation,
             onLine: { [weak self] line in self?.received(line, generation: generation) },
+            onOversizedLine: { [weak self] in self?.oversized(generation: generation) },
             onExit: { [weak self] status in self?.died(generation: generation, status: status) })
         worker = started
         answeredByCurrent = 0
@@ -191,6 +192,22 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
         }
     }
 
+    /// No answer line is this long (a 2048-token description is ~10 KB of JSON); one that is
+    /// stands for the oldest request of that process, which fails, and its bytes are dropped.
+    static let largestLine = 32 << 20
+
+    private func oversized(generation: Int) {
+        let id: UInt64? = lock.withLock { waiters.filter { $0.value.generation == generation }.keys.min() }
+        logger.warning(
+            "the local teacher wrote a line over the cap; it was dropped",
+            metadata: ["endpoint.url": "\(endpointDescription)", "line.limit_bytes": "\(LocalProcessTeacher.largestLine)"])
+        if let id {
+            finish(
+                id, .refused("\(endpointDescription) wrote an answer line over \(LocalProcessTeacher.largestLine >> 20) MB; it was dropped")
+            )
+        }
+    }
+
     private func died(generation: Int, status: Int32) {
         let orphans: [Waiter] = lock.withLock {
             guard self.generation == generation else { return [] }
@@ -224,7 +241,7 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
 
         init(
             command: String, generation: Int, onLine: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
-            onExit: @escaping @Sendable (Int32) -> Void
+            onOversizedLine: @escaping @Sendable () -> Void, onExit: @escaping @Sendable (Int32) -> Void
         ) throws {
             self.generation = generation
             let stdin = Pipe(), stdout = Pipe()
@@ -239,17 +256,33 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
             let reader = Thread {
                 var buffer: [UInt8] = []
                 var chunk = [UInt8](repeating: 0, count: 1 << 16)
+                // Dropping the rest of a line that passed the cap, up to its newline.
+                var discarding = false
                 while true {
                     let n = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
-                    buffer.append(contentsOf: chunk[0..<n])
+                    var from = 0
+                    if discarding {
+                        guard let newline = chunk[0..<n].firstIndex(of: UInt8(ascii: "\n")) else { continue }
+                        discarding = false
+                        from = newline + 1
+                    }
+                    // Only the new bytes can hold the next newline: no rescan of a long line.
+                    var scanFrom = buffer.count
+                    buffer.append(contentsOf: chunk[from..<n])
                     var start = 0
-                    while let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    while let newline = buffer[scanFrom...].firstIndex(of: UInt8(ascii: "\n")) {
                         if newline > start { onLine(buffer[start..<newline]) }
                         start = newline + 1
+                        scanFrom = start
                     }
                     buffer.removeFirst(start)
+                    if buffer.count > LocalProcessTeacher.largestLine {
+                        buffer = []
+                        discarding = true
+                        onOversizedLine()
+                    }
                 }
                 process.waitUntilExit()
                 onExit(process.terminationStatus)

@@ -73,6 +73,18 @@ import Testing
         #expect(failure.attempts == 1)
     }
 
+    @Test func anAnswerLineOverTheCapFailsItsRequestAndIsNotHeld() async {
+        // A broken model process that answers each request with 40 MB on one line.
+        let teacher = LocalProcessTeacher(
+            command: "while read -r line; do head -c 40000000 /dev/zero | tr '\\0' x; echo; done", timeoutSeconds: 60)
+        defer { teacher.shutdown() }
+        guard case let .failure(failure) = await teacher.complete(TeacherFleetTests.request(1)) else {
+            Issue.record("a 40 MB line is not an answer"); return
+        }
+        #expect(failure.message.contains("over 32 MB"), "\(failure.message)")
+        #expect(failure.attempts == 1)
+    }
+
     @Test func aHungProcessCannotHangARequest() async {
         let teacher = LocalProcessTeacher(command: "sleep 30", timeoutSeconds: 0.5, maxAttempts: 2)
         defer { teacher.shutdown() }
