@@ -33,7 +33,21 @@ final class ResponseCache: Sendable {
                     )
                     """)
         }
+        migrator.registerMigration("v2: entry checks") { db in
+            // A digest of each entry's fields under its key: an entry edited by hand or by another
+            // tool, or half-copied from another cache, is a miss instead of a wrong answer.
+            try db.execute(sql: "ALTER TABLE response ADD COLUMN checksum TEXT")
+        }
         try migrator.migrate(pool)
+    }
+
+    /// The digest an entry must carry: its key and every field served from it.
+    static func checksum(key: String, _ result: ChatResult) -> String {
+        let fields = [
+            key, result.text, result.finishReason ?? "", result.promptTokens.map(String.init) ?? "",
+            result.completionTokens.map(String.init) ?? "", result.model ?? "", result.mock ? "1" : "0"
+        ]
+        return ContentHasher.sha256(Array(fields.joined(separator: "\u{0}").utf8))
     }
 
     /// The key of a request as sent to a teacher of this identity ("mock", or the model the
@@ -48,10 +62,13 @@ final class ResponseCache: Sendable {
     func lookup(_ key: String) throws -> ChatResult? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM response WHERE key = ?", arguments: [key]) else { return nil }
-            return ChatResult(
+            let result = ChatResult(
                 text: row["text"], finishReason: row["finish_reason"], promptTokens: row["prompt_tokens"],
                 completionTokens: row["completion_tokens"], model: row["model"], mock: row["mock"],
                 endpoint: "cache", attempts: 0)
+            // An entry that does not match its key (or has no digest) is not served.
+            guard (row["checksum"] as String?) == ResponseCache.checksum(key: key, result) else { return nil }
+            return result
         }
     }
 
@@ -59,12 +76,16 @@ final class ResponseCache: Sendable {
         try pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO response (key, text, finish_reason, prompt_tokens, completion_tokens, model, mock, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                    INSERT INTO response (key, text, finish_reason, prompt_tokens, completion_tokens, model, mock, created_at, checksum)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET
+                        text = excluded.text, finish_reason = excluded.finish_reason, prompt_tokens = excluded.prompt_tokens,
+                        completion_tokens = excluded.completion_tokens, model = excluded.model, mock = excluded.mock,
+                        created_at = excluded.created_at, checksum = excluded.checksum
                     """,
                 arguments: [
                     key, result.text, result.finishReason, result.promptTokens, result.completionTokens,
-                    result.model, result.mock, Date().timeIntervalSince1970
+                    result.model, result.mock, Date().timeIntervalSince1970, ResponseCache.checksum(key: key, result)
                 ])
         }
     }
