@@ -42,6 +42,22 @@ static struct jpeg_error_mgr *vxt_jpeg_error_init(struct vxt_jpeg_error *jerr, c
     return mgr;
 }
 
+/* A progressive JPEG may hold thousands of scans, each a pass over every coefficient: a small
+   file can cost minutes of CPU. libjpeg's own advice (libjpeg.txt, "progress monitor") is to stop
+   after a sane number of scans; real encoders write about ten. */
+#define VXT_JPEG_MAX_SCANS 100
+
+static void vxt_jpeg_progress(j_common_ptr cinfo) {
+    if (!cinfo->is_decompressor) return;
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > VXT_JPEG_MAX_SCANS) {
+        struct vxt_jpeg_error *e = (struct vxt_jpeg_error *)cinfo->err;
+        if (e->err && e->errlen)
+            snprintf(e->err, e->errlen, "progressive JPEG with more than %d scans (a CPU bomb?); not decoded", VXT_JPEG_MAX_SCANS);
+        longjmp(e->jump, 1);
+    }
+}
+
 static void vxt_set_error(char *err, size_t errlen, const char *message) {
     if (err && errlen) snprintf(err, errlen, "%s", message);
 }
@@ -105,6 +121,10 @@ int vxt_jpeg_decode(const unsigned char *data, size_t len, int min_width, int mi
         return -1;
     }
     jpeg_create_decompress(&cinfo);
+    struct jpeg_progress_mgr progress;
+    memset(&progress, 0, sizeof(progress));
+    progress.progress_monitor = vxt_jpeg_progress;
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);

@@ -99,4 +99,27 @@ import Testing
             _ = try Self.decode(png, format: .png, path: "big.png")
         }
     }
+
+    @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
+    func aProgressiveJPEGWithHundredsOfScansIsRefusedQuickly() throws {
+        // A real progressive photo (7 scans), with its smallest scan repeated 400 times: each
+        // repeat is another pass over every coefficient.
+        let shared = try #require(TestSupport.sharedData)
+        let photo = try [UInt8](Data(contentsOf: shared.appendingPathComponent("images/fetched/llava_bench/024.jpg")))
+        var starts: [Int] = []
+        for i in 0..<(photo.count - 1) where photo[i] == 0xFF && photo[i + 1] == 0xDA { starts.append(i) }
+        let end = try #require((0..<(photo.count - 1)).last { photo[$0] == 0xFF && photo[$0 + 1] == 0xD9 })
+        let scans = zip(starts, starts.dropFirst().map { $0 } + [end]).map { Array(photo[$0..<$1]) }
+        #expect(scans.count == 7)
+        let smallest = try #require(scans.min { $0.count < $1.count })
+        let bomb = Array(photo[..<end]) + Array(repeating: smallest, count: 400).flatMap { $0 } + [0xFF, 0xD9]
+        #expect(throws: ImageError.self) { _ = try Self.decode(bomb, format: .jpeg, path: "bomb.jpg") }
+        do {
+            _ = try Self.decode(bomb, format: .jpeg, path: "bomb.jpg")
+        } catch let error as ImageError {
+            #expect(error.description.contains("more than 100 scans"), "\(error)")
+        }
+        // The photo itself decodes as before.
+        #expect(try Self.decode(photo, format: .jpeg, path: "024.jpg").width > 0)
+    }
 }
