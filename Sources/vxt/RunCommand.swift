@@ -107,6 +107,12 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var giveUpAfter: Double = 300
 
+    @Option(
+        help: ArgumentHelp(
+            "PEM file of certificates to trust for https:// teachers instead of the system's (a private CA, a self-signed server); certificates are always verified.",
+            valueName: "pem"))
+    var caFile: String?
+
     @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
     var skipPreflight = false
 
@@ -205,6 +211,7 @@ struct RunCommand: AsyncParsableCommand {
         setup.preflight = !skipPreflight
         setup.isMock = mock != nil
         setup.logger = logger
+        setup.caFile = caFile
         let connection: TeacherSetup.Connection
         do {
             connection = try await setup.connect(settings: pipeline.definition.teacher, environment: ProcessInfo.processInfo.environment)

@@ -12,6 +12,9 @@ public struct HTTPRequest: Sendable {
     public var connectTimeoutSeconds: Double
     /// A GET has no body (the preflight's `GET /v1/models`); every teacher call is a POST.
     public var isGet = false
+    /// A PEM file of certificates to trust for HTTPS instead of the system's (a private CA, a
+    /// self-signed server); certificates are always verified.
+    public var caFile: String?
 
     public init(url: String, headers: [String], body: [UInt8], timeoutSeconds: Double, connectTimeoutSeconds: Double) {
         self.url = url
@@ -313,6 +316,7 @@ final class Transfer {
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = vxt_easy_setopt_pointer(easy, CURLOPT_URL, request.url)
         _ = vxt_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        if let caFile = request.caFile { _ = vxt_easy_setopt_pointer(easy, CURLOPT_CAINFO, caFile) }
         if request.isGet {
             _ = vxt_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
         } else {

@@ -18,12 +18,15 @@ public struct TeacherEndpoint: Sendable {
     public var timeoutSeconds: Double
     public var connectTimeoutSeconds: Double
     public var maxAttempts: Int
+    /// Certificates to trust for this HTTPS server instead of the system's (`--ca-file`).
+    public var caFile: String?
 
     public init(
         baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
         limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
-        timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4
+        timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4, caFile: String? = nil
     ) {
+        self.caFile = caFile
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.requestBaseURL = base
@@ -41,6 +44,14 @@ public struct TeacherEndpoint: Sendable {
     var modelsURL: String { requestBaseURL + "/models" }
     /// For messages: the URL without credentials.
     var shownChatCompletionsURL: String { baseURL + "/chat/completions" }
+
+    /// A request to this server with its headers, timeouts and trusted certificates.
+    func request(url: String, body: [UInt8]) -> HTTPRequest {
+        var request = HTTPRequest(
+            url: url, headers: headerLines, body: body, timeoutSeconds: timeoutSeconds, connectTimeoutSeconds: connectTimeoutSeconds)
+        request.caFile = caFile
+        return request
+    }
 
     /// `scheme://user:password@host/path` → `scheme://host/path`.
     static func withoutCredentials(_ url: String) -> String {
@@ -114,9 +125,7 @@ public struct OpenAITeacher: Teacher {
             var delay: Double?
             // The body is built only when the upload budget has room for it, and freed once sent.
             let sent = await client.send(reserving: request.estimatedBodyBytes) {
-                HTTPRequest(
-                    url: endpoint.chatCompletionsURL, headers: endpoint.headerLines, body: request.body(model: endpoint.model),
-                    timeoutSeconds: endpoint.timeoutSeconds, connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+                endpoint.request(url: endpoint.chatCompletionsURL, body: request.body(model: endpoint.model))
             }
             switch sent {
             case let .failure(error):

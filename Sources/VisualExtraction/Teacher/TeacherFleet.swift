@@ -6,6 +6,8 @@ enum TeacherFleet {
         public var maxConcurrency: Int
         public var requestsPerMinute: Double?
         public var tokensPerMinute: Double?
+        /// Certificates to trust for HTTPS servers instead of the system's.
+        public var caFile: String?
 
         public init(apiKeyEnv: String, maxConcurrency: Int, requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil) {
             self.apiKeyEnv = apiKeyEnv
@@ -55,7 +57,7 @@ enum TeacherFleet {
                     requestsPerMinute: item.requestsPerMinute ?? defaults.requestsPerMinute,
                     tokensPerMinute: item.tokensPerMinute ?? defaults.tokensPerMinute),
                 timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
-                maxAttempts: settings.maxAttempts ?? 4)
+                maxAttempts: settings.maxAttempts ?? 4, caFile: defaults.caFile)
         }
     }
 

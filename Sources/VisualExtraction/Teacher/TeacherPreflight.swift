@@ -31,10 +31,8 @@ struct TeacherPreflight {
         var report = Report()
         for endpoint in endpoints {
             let wanted = endpoint.model ?? model
-            var request = HTTPRequest(
-                url: endpoint.modelsURL, headers: endpoint.headerLines, body: [],
-                timeoutSeconds: min(endpoint.timeoutSeconds, 30),
-                connectTimeoutSeconds: endpoint.connectTimeoutSeconds)
+            var request = endpoint.request(url: endpoint.modelsURL, body: [])
+            request.timeoutSeconds = min(endpoint.timeoutSeconds, 30)
             request.isGet = true
             switch await client.send(request) {
             case let .failure(error):

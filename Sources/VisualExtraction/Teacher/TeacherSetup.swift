@@ -23,6 +23,8 @@ public struct TeacherSetup: Sendable {
     /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
     public var isMock = false
     public var logger: Logger = .disabled
+    /// A PEM file of certificates to trust for HTTPS teachers (a private CA, a self-signed server).
+    public var caFile: String?
 
     public init(teachers: [String], concurrency: Int) {
         self.teachers = teachers
@@ -103,12 +105,11 @@ public struct TeacherSetup: Sendable {
             if let timeoutSeconds { settings.timeoutSeconds = timeoutSeconds }
             let endpoints: [TeacherEndpoint]
             do {
-                endpoints = try TeacherFleet.endpoints(
-                    urls: teachers, settings: settings,
-                    defaults: .init(
-                        apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency,
-                        requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute),
-                    environment: environment)
+                var defaults = TeacherFleet.Defaults(
+                    apiKeyEnv: apiKeyEnv, maxConcurrency: endpointConcurrency ?? concurrency,
+                    requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute)
+                defaults.caFile = caFile
+                endpoints = try TeacherFleet.endpoints(urls: teachers, settings: settings, defaults: defaults, environment: environment)
             } catch {
                 throw .configuration("\(error)")
             }

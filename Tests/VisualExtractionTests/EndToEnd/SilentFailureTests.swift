@@ -16,7 +16,7 @@ import Testing
         let baseURL: String
         let log: URL
 
-        init(in directory: URL, model: String = "chatty-8b", huge: Bool = false) async throws {
+        init(in directory: URL, model: String = "chatty-8b", huge: Bool = false, tls: Bool = false) async throws {
             let portFile = directory.appendingPathComponent("port")
             log = directory.appendingPathComponent("requests.log")
             process = Process()
@@ -26,7 +26,7 @@ import Testing
                     "python3",
                     TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
                     portFile.path, log.path, model
-                ] + (huge ? ["huge"] : [])
+                ] + (huge ? ["huge"] : tls ? ["tls"] : [])
             // Neither output may hold the test runner's pipes open after the test.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -36,7 +36,7 @@ import Testing
                 try await Task.sleep(nanoseconds: 50_000_000)
                 port = try? String(contentsOf: portFile, encoding: .utf8)
             }
-            baseURL = "http://127.0.0.1:\(port ?? "1")/v1"
+            baseURL = "\(tls ? "https" : "http")://127.0.0.1:\(port ?? "1")/v1"
         }
 
         var chatRequests: Int {
@@ -48,6 +48,27 @@ import Testing
         func stop() {
             if process.isRunning { process.terminate() }
         }
+    }
+
+    @Test func anHTTPSTeacherIsVerifiedAndACAFileMakesItTrusted() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir, tls: true)
+        defer { teacher.stop() }
+        let arguments =
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--teacher", teacher.baseURL, "--model", "chatty-8b"
+            ]
+        // A self-signed certificate is refused before anything is sent.
+        let refused = try await run(arguments + ["--work", dir.appendingPathComponent("refused").path])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("certificate"), "\(refused.stderr)")
+        #expect(teacher.chatRequests == 0)
+        // Trusted with --ca-file: the run goes through over HTTPS.
+        let pem = TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/tls/server.pem").path
+        let trusted = try await run(arguments + ["--work", dir.appendingPathComponent("trusted").path, "--ca-file", pem])
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(teacher.chatRequests == 20)
     }
 
     @Test func aServerThatNeverStopsWritingFailsTheTaskNotTheRun() async throws {

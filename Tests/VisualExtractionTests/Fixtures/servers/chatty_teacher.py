@@ -4,7 +4,7 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge]
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
 description is a 40 MB answer (a broken or hostile server that never stops writing)."""
 import json
@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
 MODEL = sys.argv[3] if len(sys.argv) > 3 else "chatty-8b"
 HUGE = len(sys.argv) > 4 and sys.argv[4] == "huge"
+# With `tls`: HTTPS with the self-signed certificate of Fixtures/tls (nothing trusts it by default).
+TLS = len(sys.argv) > 4 and sys.argv[4] == "tls"
 
 
 def statements_answer(prompt):
@@ -86,6 +88,12 @@ import os, signal, threading
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 threading.Thread(target=watchdog, args=(os.getppid(),), daemon=True).start()
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if TLS:
+    import ssl
+    here = os.path.dirname(os.path.abspath(__file__))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(here, "..", "tls", "server.pem"), os.path.join(here, "..", "tls", "server.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.replace(PORT_FILE + ".tmp", PORT_FILE)
