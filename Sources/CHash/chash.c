@@ -22,6 +22,12 @@ void vxt_sha256_finish(vxt_sha256 *ctx, unsigned char *out) {
     OPENSSL_free(ctx);
 }
 
+void vxt_sha256_free(vxt_sha256 *ctx) {
+    if (!ctx) return;
+    EVP_MD_CTX_free(ctx->md);
+    OPENSSL_free(ctx);
+}
+
 void vxt_sha256_oneshot(const void *data, size_t len, unsigned char *out) {
     unsigned int n = 0;
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);

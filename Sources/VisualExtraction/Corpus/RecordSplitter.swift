@@ -15,6 +15,13 @@ public struct RawRecord: Sendable {
     /// 1-based line of the record's first byte.
     public let line: Int
     public let bytes: [UInt8]
+
+    public init(index: Int, byteOffset: Int64, line: Int, bytes: [UInt8]) {
+        self.index = index
+        self.byteOffset = byteOffset
+        self.line = line
+        self.bytes = bytes
+    }
 }
 
 /// A part of the file that could not be cut into a record (truncation, stray text).

@@ -5,7 +5,7 @@
 /// "**Statement #1:**"), repeat the prompt's last line, and close with "Let me know if…" or
 /// "Note: …". None of that is a statement; a preamble taken for one is worse than a crash,
 /// because it reaches the extraction prompt and the corpus without a word.
-enum StatementParser {
+public enum StatementParser {
     /// What an answer holds: the statements, and the answer's own lines that carried them (so a
     /// stored output keeps the model's wording minus the lines that were not statements).
     public struct Reading: Sendable, Equatable {

@@ -9,6 +9,12 @@ public struct ContentHasher: ~Copyable {
         context = vxt_sha256_new()
     }
 
+    /// A hash never finished (its input failed half-way) still frees its context: found by the
+    /// record fuzzer (bench/fuzz) as a leak on every unreadable input.
+    deinit {
+        vxt_sha256_free(context)
+    }
+
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let context, let base = bytes.baseAddress, bytes.count > 0 else { return }
         vxt_sha256_update(context, base, bytes.count)
@@ -20,6 +26,9 @@ public struct ContentHasher: ~Copyable {
 
     public consuming func finalize() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
+        let context = self.context
+        // `finish` frees the context; the deinit must not free it again.
+        discard self
         if let context { vxt_sha256_finish(context, &digest) }
         return ContentHasher.hex(digest)
     }
