@@ -34,7 +34,7 @@ enum TestSupport {
                 teacher:
                   endpoints:
                     - {url: http://gpu-01:8000/v1, max_concurrency: 64}
-                    - {url: https://api.example.com/v1, model: qwen3-vl-8b, api_key_env: EXAMPLE_KEY, requests_per_minute: 500,
+                    - {url: https://api.example.com/v1, model: qwen3-vl-8b, api_key_env: EXAMPLE_API_KEY, requests_per_minute: 500,
                        tokens_per_minute: 2000000, headers: {X-Team: vision}}
                   prices: {Qwen/Qwen3-VL-8B-Instruct: {input_per_million: 0.2, output_per_million: 0.8}}
 

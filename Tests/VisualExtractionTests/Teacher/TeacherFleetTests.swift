@@ -91,7 +91,7 @@ import Testing
         let endpoints = try TeacherFleet.endpoints(
             urls: ["http://127.0.0.1:8000/v1"], settings: fleet.definition.teacher,
             defaults: .init(apiKeyEnv: "OPENAI_API_KEY", maxConcurrency: 16, requestsPerMinute: nil),
-            environment: ["EXAMPLE_KEY": "sk-example", "OPENAI_API_KEY": "sk-default"])
+            environment: ["EXAMPLE_API_KEY": "sk-example", "OPENAI_API_KEY": "sk-default"])
         #expect(endpoints.map(\.baseURL) == ["http://127.0.0.1:8000/v1", "http://gpu-01:8000/v1", "https://api.example.com/v1"])
         #expect(endpoints[0].limits == EndpointLimits(maxConcurrency: 16))
         #expect(endpoints[0].apiKey == "sk-default")
