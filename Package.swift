@@ -42,7 +42,9 @@ let package = Package(
         ),
         .target(
             name: "CJPEG",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("webp"), .linkedLibrary("gif")]
+            linkerSettings: [
+                .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("webp"), .linkedLibrary("webpdemux"), .linkedLibrary("gif")
+            ]
         ),
         .target(
             name: "VisualExtraction",

@@ -7,6 +7,7 @@
 #include <png.h>
 #include <webp/decode.h>
 #include <gif_lib.h>
+#include <webp/demux.h>
 
 // libjpeg reports fatal errors through error_exit, which must not return: jump back here.
 struct vxt_jpeg_error {
@@ -295,19 +296,52 @@ int vxt_webp_decode(const unsigned char *data, size_t len, long max_pixels, vxt_
         out->source_height = height;
         return -2;
     }
-    uint8_t *rgba = WebPDecodeRGBA(data, len, &width, &height);
-    if (!rgba) {
-        vxt_set_error(err, errlen, "corrupt or truncated WebP data");
-        return -1;
+    /* An animation is a canvas of frames: its first frame, composed on the canvas, is the image
+       (WebPDecode refuses animations, which made every animated WebP "corrupt"). */
+    WebPBitstreamFeatures features;
+    WebPAnimDecoder *animation = NULL;
+    const uint8_t *rgba;
+    uint8_t *still = NULL;
+    if (WebPGetFeatures(data, len, &features) == VP8_STATUS_OK && features.has_animation) {
+        WebPData webp = { data, len };
+        WebPAnimDecoderOptions options;
+        if (!WebPAnimDecoderOptionsInit(&options)) { vxt_set_error(err, errlen, "cannot decode WebP animations"); return -1; }
+        options.color_mode = MODE_RGBA;
+        options.use_threads = 0;
+        animation = WebPAnimDecoderNew(&webp, &options);
+        WebPAnimInfo info;
+        uint8_t *frame = NULL;
+        int timestamp = 0;
+        if (!animation || !WebPAnimDecoderGetInfo(animation, &info) || !WebPAnimDecoderGetNext(animation, &frame, &timestamp)) {
+            if (animation) WebPAnimDecoderDelete(animation);
+            vxt_set_error(err, errlen, "corrupt or truncated WebP animation");
+            return -1;
+        }
+        width = (int)info.canvas_width;
+        height = (int)info.canvas_height;
+        rgba = frame;
+    } else {
+        still = WebPDecodeRGBA(data, len, &width, &height);
+        if (!still) {
+            vxt_set_error(err, errlen, "corrupt or truncated WebP data");
+            return -1;
+        }
+        rgba = still;
     }
     unsigned char *pixels = (unsigned char *)malloc((size_t)width * (size_t)height * 3);
-    if (!pixels) { WebPFree(rgba); vxt_set_error(err, errlen, "out of memory"); return -1; }
+    if (!pixels) {
+        if (still) WebPFree(still);
+        if (animation) WebPAnimDecoderDelete(animation);
+        vxt_set_error(err, errlen, "out of memory");
+        return -1;
+    }
     size_t n = (size_t)width * (size_t)height;
     for (size_t i = 0; i < n; i++) {
         unsigned a = rgba[4 * i + 3];
         for (int c = 0; c < 3; c++) pixels[3 * i + c] = (unsigned char)((rgba[4 * i + c] * a + 255 * (255 - a) + 127) / 255);
     }
-    WebPFree(rgba);
+    if (still) WebPFree(still);
+    if (animation) WebPAnimDecoderDelete(animation);
     out->pixels = pixels;
     out->width = out->source_width = width;
     out->height = out->source_height = height;

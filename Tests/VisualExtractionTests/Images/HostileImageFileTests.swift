@@ -122,4 +122,29 @@ import Testing
         // The photo itself decodes as before.
         #expect(try Self.decode(photo, format: .jpeg, path: "024.jpg").width > 0)
     }
+
+    @Test func anAnimatedWebPIsItsFirstFrame() throws {
+        // The still fixture's VP8L bitstream as both frames of an animation on its own canvas.
+        let still = try [UInt8](
+            Data(
+                contentsOf: TestSupport.packageRoot.appendingPathComponent(
+                    "Tests/VisualExtractionTests/Fixtures/images/webp-named.jpg")))
+        let size = try Self.decode(still, format: .webp, path: "still.webp")
+        let vp8l = Array(still[12...])  // the one chunk after RIFF....WEBP, header and padding included
+        func u24(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF)] }
+        func chunk(_ tag: String, _ payload: [UInt8]) -> [UInt8] {
+            let n = UInt32(payload.count)
+            return Array(tag.utf8) + [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)] + payload
+                + (payload.count % 2 == 1 ? [0] : [])
+        }
+        let frame = chunk("ANMF", u24(0) + u24(0) + u24(size.width - 1) + u24(size.height - 1) + u24(100) + [0] + vp8l)
+        let body =
+            Array("WEBP".utf8) + chunk("VP8X", [0x02, 0, 0, 0] + u24(size.width - 1) + u24(size.height - 1))
+            + chunk("ANIM", [255, 255, 255, 255, 0, 0]) + frame + frame
+        let n = UInt32(body.count)
+        let animated = Array("RIFF".utf8) + [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)] + body
+        let image = try Self.decode(animated, format: .webp, path: "animated.webp")
+        #expect(image.width == size.width && image.height == size.height)
+        #expect(image.pixels == size.pixels, "the first frame on an opaque canvas is the still image")
+    }
 }
