@@ -145,6 +145,15 @@ public struct ImagePreparer: Sendable {
         default: throw .notRegularFile(path: path, kind: "device")
         }
         if Int(st.st_size) > largestFile { throw .fileTooLarge(path: path, bytes: Int(st.st_size), limit: largestFile) }
+        // What the file is, from its first bytes, before the rest is read: a large file that is
+        // not an image costs one small read, not its size in memory.
+        if st.st_size > 64 << 10 {
+            var head = [UInt8](repeating: 0, count: 16)
+            let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            if got == head.count, head.withUnsafeBytes({ ImageFormat(magic: $0) }) == .unknown {
+                throw .unsupported(path: path, format: "not a known image format")
+            }
+        }
         var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
         var filled = 0
         while filled < bytes.count {

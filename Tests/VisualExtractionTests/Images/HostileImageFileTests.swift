@@ -15,6 +15,16 @@ import Testing
         }
     }
 
+    @Test func aLargeFileThatIsNotAnImageIsRefusedFromItsFirstBytes() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("video.jpg").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 0x41, count: 2 << 20)))
+        #expect(throws: ImageError.unsupported(path: path, format: "not a known image format")) {
+            _ = try ImagePreparer.readFile(path)
+        }
+    }
+
     @Test func theImagesFolderItselfIsNotAnImage() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
