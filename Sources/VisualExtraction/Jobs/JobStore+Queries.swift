@@ -329,8 +329,8 @@ extension JobStore {
         }
     }
 
-    /// Counts of tasks by state for one stage (tests and the runner's progress line).
-    public func counts(stage: String) throws -> [TaskState: Int] {
+    /// Counts of tasks by state for one stage, read directly (the tests use it to check transitions).
+    func counts(stage: String) throws -> [TaskState: Int] {
         try pool.read { db in
             var out: [TaskState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task WHERE stage = ? GROUP BY state", arguments: [stage])
