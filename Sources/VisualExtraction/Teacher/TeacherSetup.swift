@@ -53,11 +53,11 @@ public struct TeacherSetup: Sendable {
         public let monitor: TeacherMonitor
         /// Lines worth showing before the run (preflight notes, the cache in use).
         public let notes: [String]
-        let client: CurlHTTPClient
+        let client: CurlHTTPClient?
         let local: LocalProcessTeacher?
 
         init(
-            teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient,
+            teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient?,
             local: LocalProcessTeacher?
         ) {
             self.teacher = teacher
@@ -72,7 +72,7 @@ public struct TeacherSetup: Sendable {
         public var restarts: Int { local?.restarts ?? 0 }
 
         public func shutdown() {
-            client.shutdown()
+            client?.shutdown()
             local?.shutdown()
         }
     }
@@ -80,12 +80,7 @@ public struct TeacherSetup: Sendable {
     public func connect(settings: TeacherSettings, environment: [String: String]) async throws(Failure) -> Connection {
         let monitor = TeacherMonitor()
         var notes: [String] = []
-        let client: CurlHTTPClient
-        do {
-            client = try CurlHTTPClient()
-        } catch {
-            throw .configuration("cannot start the HTTP client: \(error)")
-        }
+        var client: CurlHTTPClient?
         let inner: any Teacher
         let local: LocalProcessTeacher?
         var identity = settings.model
@@ -117,19 +112,27 @@ public struct TeacherSetup: Sendable {
                 throw .configuration("no teacher: give --teacher URL, or list teacher.endpoints in the pipeline file")
             }
             notes.append("teacher endpoints: " + endpoints.map(\.baseURL).joined(separator: ", "))
+            // Made once the settings are known to be good: nothing is left running on a refusal.
+            let http: CurlHTTPClient
+            do {
+                http = try CurlHTTPClient()
+            } catch {
+                throw .configuration("cannot start the HTTP client: \(error)")
+            }
+            client = http
             if preflight {
                 do {
-                    let report = try await TeacherPreflight(endpoints: endpoints, model: settings.model, client: client).run()
+                    let report = try await TeacherPreflight(endpoints: endpoints, model: settings.model, client: http).run()
                     notes += report.notes.map { "preflight: \($0)" }
                     allMock = allMock || report.allMock
                     identity = Set(report.servedModels).sorted().joined(separator: ",")
                 } catch {
-                    client.shutdown()
+                    http.shutdown()
                     throw .preflight(error.message)
                 }
             }
             local = nil
-            inner = OpenAITeacher(endpoints: endpoints, client: client, monitor: monitor, logger: logger)
+            inner = OpenAITeacher(endpoints: endpoints, client: http, monitor: monitor, logger: logger)
         }
         var teacher = inner
         if let cacheDirectory {
@@ -140,7 +143,7 @@ public struct TeacherSetup: Sendable {
                         + (allMock ? "mock" : identity))
                 teacher = CachingTeacher(inner: teacher, cache: responses, identity: identity, isMock: allMock)
             } catch {
-                client.shutdown()
+                client?.shutdown()
                 local?.shutdown()
                 throw .configuration("response cache \(cacheDirectory): \(error)")
             }
