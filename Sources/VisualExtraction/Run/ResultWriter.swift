@@ -55,7 +55,7 @@ actor ResultWriter {
                 do {
                     try await commit(batch)
                 } catch {
-                    await self.record(error)
+                    self.record(error)
                 }
             }
         }

@@ -28,8 +28,8 @@ import Testing
         let dir = try TestSupport.temporaryDirectory("ro-out")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         if Self.isRoot {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
