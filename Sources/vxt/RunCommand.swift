@@ -120,16 +120,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        for url in teacher where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(LocalProcessTeacher.scheme)) {
-            throw ValidationError(
-                "--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1, or cmd:'<command>' (got \(url))")
-        }
-        let commands = teacher.filter { $0.hasPrefix(LocalProcessTeacher.scheme) }
-        if !commands.isEmpty {
-            guard commands.count == 1, teacher.count == 1, LocalProcessTeacher.command(from: commands[0]) != nil else {
-                throw ValidationError("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
-            }
-        }
+        if let problem = TeacherSetup.problem(with: teacher) { throw ValidationError(problem) }
         guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
         if let timeout, !(timeout >= 0.001) {
             throw ValidationError("--timeout is a number of seconds greater than 0 (got \(timeout))")

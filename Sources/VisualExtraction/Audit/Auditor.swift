@@ -9,15 +9,19 @@ public struct Auditor {
     public let store: JobStore
     public let definition: PipelineDefinition
 
+    /// Which stages hold the description, the statements and (optionally) the answerability answers.
+    let graph: StageGraph
+
     public init(store: JobStore) throws {
         self.store = store
         definition = try store.storedPipeline()
+        graph = StageGraph(definition)
     }
 
-    var descriptionStage: String { StageGraph(definition).descriptionStage }
-    var statementsStage: String? { StageGraph(definition).statementsStage }
+    var descriptionStage: String { graph.descriptionStage }
+    var statementsStage: String? { graph.statementsStage }
     /// The optional answerability stage: the first stage whose output is `answers`.
-    var answersStage: String? { StageGraph(definition).answersStage }
+    var answersStage: String? { graph.answersStage }
 
     public struct Outcome: Sendable {
         /// Samples checked in this call (the rest were audited before and have not changed).

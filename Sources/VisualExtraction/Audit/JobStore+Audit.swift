@@ -83,7 +83,7 @@ extension JobStore {
     func saveAudits(_ audits: [SampleAudit]) throws {
         let now = Date().timeIntervalSince1970
         try pool.write { db in
-            let corpusFlags = JobStore.jsonArray(AuditFlag.corpusLevel.map(\.rawValue))
+            let corpusFlags = JSONValue.arrayText(AuditFlag.corpusLevel.map(\.rawValue))
             for audit in audits {
                 try db.cachedStatement(
                     sql: """
@@ -148,7 +148,7 @@ extension JobStore {
         try pool.write { db in
             try db.execute(
                 sql: "DELETE FROM audit_flag WHERE flag IN (SELECT value FROM json_each(?))",
-                arguments: [JobStore.jsonArray(AuditFlag.corpusLevel.map(\.rawValue))])
+                arguments: [JSONValue.arrayText(AuditFlag.corpusLevel.map(\.rawValue))])
             for (key, finding) in flags {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_flag (record_key, flag, evidence) VALUES (?, ?, ?)")
                     .execute(arguments: [key, finding.flag.rawValue, finding.evidence])

@@ -30,7 +30,7 @@ extension JobStore {
             guard !marked.isEmpty else { return [] }
             var ids: [String: Int64] = [:]
             for row in marked { ids[row[0]] = row[1] }
-            let keys = JobStore.jsonArray(marked.map { $0[0] as String })
+            let keys = JSONValue.arrayText(marked.map { $0[0] as String })
             var upstream: [String: [String: String]] = [:]
             for need in needs {
                 for row in try Row.fetchAll(

@@ -71,7 +71,7 @@ extension JobStore {
                 }
             }
             for (stage, keys) in doneKeys {
-                let keys = JobStore.jsonArray(keys)
+                let keys = JSONValue.arrayText(keys)
                 for sql in promotions[stage] ?? [] {
                     try db.cachedStatement(sql: sql).execute(arguments: [keys])
                 }

@@ -67,7 +67,7 @@ extension JobStore {
                     offset = byteOffset
                     line = l
                 }
-                let images = JSONValue.array(record.images.map { .string($0) }).jsonText
+                let images = JSONValue.arrayText(record.images)
                 let pairs = JSONValue.array(
                     record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
                 ).jsonText

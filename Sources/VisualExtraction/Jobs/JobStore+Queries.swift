@@ -217,7 +217,7 @@ extension JobStore {
             var arguments: StatementArguments = []
             if let kinds {
                 filter += " AND t.failure_kind IN (SELECT value FROM json_each(?))"
-                arguments += [JobStore.jsonArray(kinds.map(\.rawValue))]
+                arguments += [JSONValue.arrayText(kinds.map(\.rawValue))]
             }
             if let stage { filter += " AND t.stage = ?"; arguments += [stage] }
             return try String.fetchAll(

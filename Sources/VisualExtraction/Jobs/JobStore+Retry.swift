@@ -26,10 +26,10 @@ extension JobStore {
             if let stage { filter += " AND stage = ?"; arguments += [stage] }
             if let kinds {
                 filter += " AND failure_kind IN (SELECT value FROM json_each(?))"
-                arguments += [JobStore.jsonArray(kinds.map(\.rawValue))]
+                arguments += [JSONValue.arrayText(kinds.map(\.rawValue))]
             }
             if let reasonContaining { filter += " AND instr(last_error, ?) > 0"; arguments += [reasonContaining] }
-            let notRetried = JobStore.jsonArray(FailureKind.allCases.filter { $0.isInputProblem || $0 == .upstreamFailed }.map(\.rawValue))
+            let notRetried = JSONValue.arrayText(FailureKind.allCases.filter { $0.isInputProblem || $0 == .upstreamFailed }.map(\.rawValue))
             var leftAlone: [FailureKind: Int] = [:]
             for row in try Row.fetchAll(
                 db,
@@ -56,7 +56,7 @@ extension JobStore {
                         db,
                         sql: """
                             SELECT COUNT(*) FROM task WHERE record_key = ? AND stage IN (SELECT value FROM json_each(?)) AND state != 'done'
-                            """, arguments: [key, JobStore.jsonArray(stage.needs)]) ?? 0
+                            """, arguments: [key, JSONValue.arrayText(stage.needs)]) ?? 0
                 try db.execute(
                     sql: """
                         UPDATE task SET state = ?, last_error = NULL, failure_kind = NULL, failure_status = NULL, failure_endpoint = NULL,
@@ -107,7 +107,7 @@ extension JobStore {
     public func revive(recordKeys keys: [String], stages: [StageGraph.Node]) throws -> Int {
         guard !keys.isEmpty else { return 0 }
         return try pool.write { db in
-            let list = JobStore.jsonArray(keys)
+            let list = JSONValue.arrayText(keys)
             try db.execute(sql: "UPDATE record SET problem = NULL WHERE key IN (SELECT value FROM json_each(?))", arguments: [list])
             var changed = 0
             for stage in stages {

@@ -138,7 +138,4 @@ public final class JobStore: Sendable {
         }
     }
 
-    static func jsonArray(_ items: [String]) -> String {
-        JSONValue.array(items.map { .string($0) }).jsonText
-    }
 }

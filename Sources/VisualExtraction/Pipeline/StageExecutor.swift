@@ -116,7 +116,7 @@ struct StageWork: Sendable {
             note = [note, "truncated: finish_reason length at max_tokens \(limit)"].filter { !$0.isEmpty }.joined(separator: "; ")
         }
         let completion = StageCompletion(
-            output: answer.text, parsed: lines.map { JSONValue.array($0.map { .string($0) }).jsonText },
+            output: answer.text, parsed: lines.map(JSONValue.arrayText),
             note: note.isEmpty ? nil : note, finishReason: answer.finishReason, promptTokens: answer.promptTokens,
             completionTokens: answer.completionTokens, model: answer.model, endpoint: answer.endpoint, mock: answer.mock,
             attempts: answer.attempts)

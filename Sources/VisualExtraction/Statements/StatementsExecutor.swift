@@ -20,7 +20,7 @@ struct StatementsExecutor: StageExecutor {
             if record.pairs.isEmpty {
                 let statements = StatementRules.merge(ruled: ruled, model: [], total: work.record.pairs.count)
                 let completion = StageCompletion(
-                    output: statements.joined(separator: "\n"), parsed: JSONValue.array(statements.map { .string($0) }).jsonText,
+                    output: statements.joined(separator: "\n"), parsed: JSONValue.arrayText(statements),
                     note: "statements: \(ruled.count) by rule, 0 by model", finishReason: nil, promptTokens: 0, completionTokens: 0,
                     model: "rules", endpoint: nil, mock: false, attempts: 0)
                 return StageResult(outcome: .done(completion), request: nil)

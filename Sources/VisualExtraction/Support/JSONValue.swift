@@ -44,6 +44,12 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// A JSON array of strings as compact text: stored record images and statement lists, and the
+    /// lists the store binds through `json_each`.
+    public static func arrayText(_ items: [String]) -> String {
+        JSONValue.array(items.map { .string($0) }).jsonText
+    }
+
     /// Compact JSON text of the value, with keys in their original order.
     public var jsonText: String {
         var out = ""

@@ -77,6 +77,19 @@ public struct TeacherSetup: Sendable {
         }
     }
 
+    /// What is wrong with these `--teacher` values, if anything: each an http(s) base URL, or a
+    /// single `cmd:'<command>'`. The CLI asks before any work starts; `connect` asks again.
+    public static func problem(with teachers: [String]) -> String? {
+        for url in teachers where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix(LocalProcessTeacher.scheme)) {
+            return "--teacher must be an http:// or https:// base URL such as http://127.0.0.1:8000/v1, or cmd:'<command>' (got \(url))"
+        }
+        let commands = teachers.filter { $0.hasPrefix(LocalProcessTeacher.scheme) }
+        if !commands.isEmpty, commands.count != 1 || teachers.count != 1 || LocalProcessTeacher.command(from: commands[0]) == nil {
+            return "--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers"
+        }
+        return nil
+    }
+
     public func connect(settings: TeacherSettings, environment: [String: String]) async throws(Failure) -> Connection {
         let monitor = TeacherMonitor()
         var notes: [String] = []
@@ -85,10 +98,8 @@ public struct TeacherSetup: Sendable {
         let local: LocalProcessTeacher?
         var identity = settings.model
         var allMock = isMock
+        if let problem = TeacherSetup.problem(with: teachers) { throw .configuration(problem) }
         if let command = teachers.lazy.compactMap(LocalProcessTeacher.command(from:)).first {
-            guard teachers.count == 1 else {
-                throw .configuration("--teacher cmd:'<command>' names one local process and cannot be mixed with other teachers")
-            }
             let process = LocalProcessTeacher(
                 command: command, timeoutSeconds: timeoutSeconds ?? settings.timeoutSeconds ?? 600,
                 maxAttempts: settings.maxAttempts ?? 4, logger: logger)
