@@ -113,6 +113,18 @@ public struct Pipeline: Sendable {
         if definition.image.mode == .maxSide && (definition.image.maxSide ?? 0) <= 0 {
             throw LoadError(path: path, message: "image mode max-side needs max_side")
         }
+        for (key, value) in [
+            ("timeout_seconds", definition.teacher.timeoutSeconds), ("connect_timeout_seconds", definition.teacher.connectTimeoutSeconds),
+            ("give_up_after_seconds", definition.teacher.giveUpAfterSeconds)
+        ] {
+            // 0 would reach libcurl as "no timeout at all".
+            if let value, !(value >= 0.001) {
+                throw LoadError(path: path, message: "teacher.\(key) is a number of seconds greater than 0 (got \(value))")
+            }
+        }
+        if let attempts = definition.teacher.maxAttempts, attempts < 1 {
+            throw LoadError(path: path, message: "teacher.max_attempts is at least 1 (got \(attempts))")
+        }
         self.stages = stages
         graph = StageGraph(definition)
         let encoder = JSONEncoder()
@@ -122,6 +134,7 @@ public struct Pipeline: Sendable {
         var hashed = definition
         hashed.teacher.endpoints = nil
         hashed.teacher.prices = nil
+        hashed.teacher.giveUpAfterSeconds = nil
         hashed.teacher.imageTransport = nil
         hashed.teacher.imageDirectory = nil
         let canonical = (try? encoder.encode(hashed)) ?? Data()

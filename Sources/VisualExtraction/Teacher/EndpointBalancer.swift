@@ -87,8 +87,17 @@ public actor EndpointBalancer {
 
     /// Waits for an endpoint with room and takes a slot on it; returns its index.
     public func acquire(estimatedTokens: Int) async -> Int {
+        // Without a deadline the loop below only returns with an index.
+        await acquire(estimatedTokens: estimatedTokens, until: nil) ?? 0
+    }
+
+    /// Waits for an endpoint with room until `deadline` (seconds on this balancer's clock) and
+    /// takes a slot on it; nil when the deadline came first. A task that has been failing for
+    /// long must not queue without end behind the one probe an ejected endpoint allows.
+    public func acquire(estimatedTokens: Int, until deadline: Double?) async -> Int? {
         while true {
             let now = now()
+            if let deadline, now >= deadline { return nil }
             if let index = pick(now: now, tokens: Double(estimatedTokens)) {
                 states[index].outstanding += 1
                 if states[index].limits.requestsPerMinute != nil { states[index].requestTokens -= 1 }
@@ -186,7 +195,7 @@ public actor EndpointBalancer {
             if let rpm = s.limits.requestsPerMinute, s.requestTokens < 1 { next = min(next, now + (1 - s.requestTokens) * 60 / rpm) }
             if let tpm = s.limits.tokensPerMinute, s.tokenTokens < 1 { next = min(next, now + max(0.05, (1 - s.tokenTokens) * 60 / tpm)) }
         }
-        next = min(next, now + 1)  // a token bucket may need more than one refill step
+        next = min(next, now + 1)  // a token bucket may need more than one refill step; deadlines pass
         if let armed = timerArmed, armed <= next, armed > now { return }
         timerArmed = next
         let delay = max(0.001, next - now)

@@ -171,16 +171,23 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
             }
             return
         }
-        // Match by id; an answer without a known id goes to this process's oldest request.
-        // An id that is no longer waiting (its request timed out and went again) is dropped.
+        // Match by id; an answer without an id goes to this process's oldest request (a process
+        // that answers in order may leave it out). An id that is not waiting is dropped: its
+        // request timed out and went again, or the process made it up; giving it to another
+        // request would store one image's description under another.
+        let given = json["id"].map { $0.stringValue ?? $0.jsonText }
         let id: UInt64? = lock.withLock {
-            if let given = json["id"] {
-                let text = given.stringValue ?? given.jsonText
-                if let id = UInt64(text) { return waiters[id] != nil ? id : nil }
-            }
+            if let given { return UInt64(given).flatMap { waiters[$0] != nil ? $0 : nil } }
             return waiters.filter { $0.value.generation == generation }.keys.min()
         }
-        guard let id else { return }
+        guard let id else {
+            if let given, UInt64(given) == nil {
+                logger.warning(
+                    "the local teacher answered an id vxt never sent; the answer was dropped",
+                    metadata: ["endpoint.url": "\(endpointDescription)", "id": "\(given.prefix(80))"])
+            }
+            return
+        }
         lock.withLock { if self.generation == generation { answeredByCurrent += 1 } }
         if let message = json["error"]?["message"]?.stringValue ?? json["error"]?.stringValue {
             finish(id, .refused("\(endpointDescription) answered with an error: \(message)"))

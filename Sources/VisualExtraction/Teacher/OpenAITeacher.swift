@@ -18,15 +18,21 @@ public struct TeacherEndpoint: Sendable {
     public var timeoutSeconds: Double
     public var connectTimeoutSeconds: Double
     public var maxAttempts: Int
+    /// How long one request may go on failing (from its first failed attempt) before it is given
+    /// up, whatever attempts are left: a lone server that keeps answering 500 is probed once per
+    /// ejection window, and requests queued behind that probe would otherwise wait minutes each.
+    public var giveUpAfterSeconds: Double
     /// Certificates to trust for this HTTPS server instead of the system's (`--ca-file`).
     public var caFile: String?
 
     public init(
         baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
         limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
-        timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4, caFile: String? = nil
+        timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4,
+        giveUpAfterSeconds: Double = TeacherEndpoint.defaultGiveUpAfterSeconds, caFile: String? = nil
     ) {
         self.caFile = caFile
+        self.giveUpAfterSeconds = giveUpAfterSeconds
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.requestBaseURL = base
@@ -39,6 +45,10 @@ public struct TeacherEndpoint: Sendable {
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.maxAttempts = max(1, maxAttempts)
     }
+
+    /// Five minutes: long enough to ride out a server restart between attempts, short enough
+    /// that a run on a broken server reports its failures instead of grinding.
+    public static let defaultGiveUpAfterSeconds = 300.0
 
     public var chatCompletionsURL: String { requestBaseURL + "/chat/completions" }
     var modelsURL: String { requestBaseURL + "/models" }
@@ -90,17 +100,25 @@ public struct OpenAITeacher: Teacher {
     public let monitor: TeacherMonitor?
     /// Every failed attempt at debug level, with its endpoint, kind and the wait before the next.
     let logger: Logger
+    /// Seconds; shared with the balancer so that "failing for too long" and ejection windows
+    /// are read off one clock (a test's, in tests).
+    let now: @Sendable () -> Double
 
     /// The mock teacher signs its answers with this `system_fingerprint`.
     public static let mockFingerprint = "vxt-mock-teacher"
 
-    public init(endpoints: [TeacherEndpoint], client: CurlHTTPClient, monitor: TeacherMonitor? = nil, logger: Logger = .disabled) {
+    public init(
+        endpoints: [TeacherEndpoint], client: CurlHTTPClient, monitor: TeacherMonitor? = nil, logger: Logger = .disabled,
+        now: (@Sendable () -> Double)? = nil
+    ) {
         precondition(!endpoints.isEmpty, "a teacher needs at least one endpoint")
+        let clock = now ?? { Date().timeIntervalSince1970 }
         self.endpoints = endpoints
         self.client = client
         self.monitor = monitor
         self.logger = logger
-        balancer = EndpointBalancer(limits: endpoints.map(\.limits))
+        self.now = clock
+        balancer = EndpointBalancer(limits: endpoints.map(\.limits), now: clock)
     }
 
     public init(endpoint: TeacherEndpoint, client: CurlHTTPClient) {
@@ -111,15 +129,21 @@ public struct OpenAITeacher: Teacher {
 
     public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
         let maxAttempts = endpoints.map(\.maxAttempts).max() ?? 1
+        let giveUpAfter = endpoints.map(\.giveUpAfterSeconds).max() ?? TeacherEndpoint.defaultGiveUpAfterSeconds
         let tokens = request.estimatedTokens
         var attempt = 0
         var lastMessage = ""
         var lastStatus: Int?
         var lastKind = FailureKind.other
         var lastEndpoint: String?
+        var failingSince: Double?
+        var outOfTime = false
         while attempt < maxAttempts {
+            guard let index = await balancer.acquire(estimatedTokens: tokens, until: failingSince.map { $0 + giveUpAfter }) else {
+                outOfTime = true
+                break
+            }
             attempt += 1
-            let index = await balancer.acquire(estimatedTokens: tokens)
             let endpoint = endpoints[index]
             lastEndpoint = endpoint.baseURL
             var delay: Double?
@@ -179,21 +203,30 @@ public struct OpenAITeacher: Teacher {
                     delay = OpenAITeacher.backoff(attempt: attempt)
                 }
             }
+            let failedAt = now()
+            if failingSince == nil { failingSince = failedAt }
+            if let since = failingSince, failedAt + (delay ?? 0) - since >= giveUpAfter, attempt < maxAttempts {
+                outOfTime = true
+            }
             logger.debug(
                 "teacher attempt failed",
                 metadata: [
                     "endpoint.url": "\(endpoint.baseURL)", "attempt.number": "\(attempt)", "attempt.limit": "\(maxAttempts)",
                     "failure.kind": "\(lastKind.rawValue)", "http.status": "\(lastStatus.map(String.init) ?? "none")",
-                    "retry.delay_seconds": "\(String(format: "%.3f", attempt < maxAttempts ? delay ?? 0 : 0))"
+                    "retry.delay_seconds": "\(String(format: "%.3f", attempt < maxAttempts && !outOfTime ? delay ?? 0 : 0))"
                 ])
+            if outOfTime { break }
             if attempt < maxAttempts, let delay, delay > 0 {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
         }
+        let gaveUp =
+            outOfTime
+            ? "gave up after \(attempt) attempts: failing for \(Int(giveUpAfter)) s is the most a request may (give_up_after_seconds)"
+            : "gave up after \(attempt) attempts"
         return .failure(
             TeacherFailure(
-                message: "\(lastMessage) (gave up after \(attempt) attempts)", status: lastStatus, attempts: attempt,
-                kind: lastKind, endpoint: lastEndpoint))
+                message: "\(lastMessage) (\(gaveUp))", status: lastStatus, attempts: attempt, kind: lastKind, endpoint: lastEndpoint))
     }
 
     /// 408, 409, 429 and 5xx may succeed later; other 4xx will not.

@@ -57,7 +57,8 @@ enum TeacherFleet {
                     requestsPerMinute: item.requestsPerMinute ?? defaults.requestsPerMinute,
                     tokensPerMinute: item.tokensPerMinute ?? defaults.tokensPerMinute),
                 timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
-                maxAttempts: settings.maxAttempts ?? 4, caFile: defaults.caFile)
+                maxAttempts: settings.maxAttempts ?? 4,
+                giveUpAfterSeconds: settings.giveUpAfterSeconds ?? TeacherEndpoint.defaultGiveUpAfterSeconds, caFile: defaults.caFile)
         }
     }
 

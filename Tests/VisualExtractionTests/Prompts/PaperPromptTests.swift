@@ -111,6 +111,25 @@ import Testing
             """
         #expect(throws: Pipeline.LoadError.self) { try Pipeline.parse(yaml: yaml) }
     }
+
+    @Test func pipelineRefusesTimesThatWouldMeanNoLimit() throws {
+        func yaml(_ teacher: String) -> String {
+            """
+            name: t
+            teacher: {model: m, \(teacher)}
+            image: {mode: exact, width: 8, height: 8}
+            stages:
+              - {name: a, max_tokens: 8, template: "x"}
+            export: {instruction: x}
+            """
+        }
+        for bad in ["timeout_seconds: 0", "connect_timeout_seconds: -1", "give_up_after_seconds: 0", "max_attempts: 0"] {
+            #expect(throws: Pipeline.LoadError.self, "\(bad)") { try Pipeline.parse(yaml: yaml(bad)) }
+        }
+        let good = try Pipeline.parse(yaml: yaml("give_up_after_seconds: 30"))
+        #expect(good.definition.teacher.giveUpAfterSeconds == 30)
+        #expect(good.hash == (try Pipeline.parse(yaml: yaml("give_up_after_seconds: 90"))).hash, "how long to retry changes no output")
+    }
 }
 
 /// pipelines/clean.yaml: the same method with cleaned question/answer text.

@@ -122,3 +122,31 @@ enum TestSupport {
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
 }
+
+/// A clock for code that takes `now: () -> Double`: it shows what the test sets, and moves on by
+/// `step` seconds at every look, so that "time passes" is decided by the test, not the machine.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seconds: Double
+    private let step: Double
+
+    init(_ seconds: Double, step: Double = 0) {
+        self.seconds = seconds
+        self.step = step
+    }
+
+    func set(_ value: Double) {
+        lock.lock()
+        seconds = value
+        lock.unlock()
+    }
+
+    var read: @Sendable () -> Double {
+        { [self] in
+            lock.lock()
+            defer { lock.unlock() }
+            seconds += step
+            return seconds
+        }
+    }
+}

@@ -85,6 +85,26 @@ import Testing
         #expect(failure.attempts == 1)
     }
 
+    @Test func garbageLinesAndAnswersForUnknownIdsReachNoRequest() async throws {
+        // A noisy "model" in sh: for each request it prints a progress line on stdout, an answer
+        // for an id vxt never sent, and only then the answer for the request's own id.
+        let model = #"""
+            while read -r line; do
+              id=$(printf '%s' "$line" | sed 's/^{"id":"\([0-9]*\)".*/\1/')
+              echo "loading weights... 50%"
+              echo '{"id":"not-ours","choices":[{"message":{"content":"WRONG"},"finish_reason":"stop"}]}'
+              echo '{"id":"'"$id"'","choices":[{"message":{"content":"answer '"$id"'"},"finish_reason":"stop"}]}'
+            done
+            """#
+        let teacher = LocalProcessTeacher(command: model, timeoutSeconds: 30)
+        defer { teacher.shutdown() }
+        let results = await Self.complete(teacher, 0..<12)
+        let texts = try results.values.map { try $0.get().text }
+        #expect(texts.count == 12)
+        #expect(!texts.contains("WRONG"), "an answer for an id vxt never sent was given to a request")
+        #expect(Set(texts).count == 12, "each request got its own answer: \(texts)")
+    }
+
     @Test func aHungProcessCannotHangARequest() async {
         let teacher = LocalProcessTeacher(command: "sleep 30", timeoutSeconds: 0.5, maxAttempts: 2)
         defer { teacher.shutdown() }

@@ -258,6 +258,22 @@ import Testing
         #expect(await balancer.snapshot()[0].limit == 2.5, "additive increase: 1/limit per success")
     }
 
+    @Test func aWaitForAnEjectedEndpointEndsAtItsDeadline() async {
+        let clock = TestClock(1000)
+        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 8)], now: clock.read)
+        for _ in 0..<EndpointBalancer.failuresToEject {
+            let index = await balancer.acquire(estimatedTokens: 1)
+            await balancer.release(index, .failed)
+        }
+        #expect(await balancer.snapshot()[0].ejected)
+        let waiting = Task { await balancer.acquire(estimatedTokens: 1, until: 1002) }
+        while await balancer.waitingCount == 0 { await Task.yield() }
+        clock.set(1003)  // past the deadline, still inside the 5 s ejection
+        #expect(await waiting.value == nil, "a request that may fail no longer stops waiting at its deadline")
+        clock.set(1006)
+        #expect(await balancer.acquire(estimatedTokens: 1, until: 1010) == 0, "after the ejection, the probe may go")
+    }
+
     @Test func requestsPerMinuteArePaced() async {
         // 120/min: a burst of 20 (ten seconds' worth), then one every half second.
         let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 100, requestsPerMinute: 120)])
