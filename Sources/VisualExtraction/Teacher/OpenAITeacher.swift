@@ -220,10 +220,11 @@ public struct OpenAITeacher: Teacher {
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
         }
+        let attempts = attempt == 1 ? "1 attempt" : "\(attempt) attempts"
         let gaveUp =
             outOfTime
-            ? "gave up after \(attempt) attempts: failing for \(Int(giveUpAfter)) s is the most a request may (give_up_after_seconds)"
-            : "gave up after \(attempt) attempts"
+            ? "gave up after \(attempts) and \(String(format: "%g", giveUpAfter)) s of failing, the limit give_up_after_seconds sets"
+            : "gave up after \(attempts)"
         return .failure(
             TeacherFailure(
                 message: "\(lastMessage) (\(gaveUp))", status: lastStatus, attempts: attempt, kind: lastKind, endpoint: lastEndpoint))
