@@ -115,7 +115,7 @@ public struct Pipeline: Sendable {
         }
         for (key, value) in [
             ("timeout_seconds", definition.teacher.timeoutSeconds), ("connect_timeout_seconds", definition.teacher.connectTimeoutSeconds),
-            ("give_up_after_seconds", definition.teacher.giveUpAfterSeconds)
+            ("retry_window_seconds", definition.teacher.retryWindowSeconds)
         ] {
             // 0 would reach libcurl as "no timeout at all".
             if let value, !(value >= 0.001) {
@@ -134,7 +134,7 @@ public struct Pipeline: Sendable {
         var hashed = definition
         hashed.teacher.endpoints = nil
         hashed.teacher.prices = nil
-        hashed.teacher.giveUpAfterSeconds = nil
+        hashed.teacher.retryWindowSeconds = nil
         hashed.teacher.imageTransport = nil
         hashed.teacher.imageDirectory = nil
         let canonical = (try? encoder.encode(hashed)) ?? Data()

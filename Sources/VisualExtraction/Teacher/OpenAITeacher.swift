@@ -21,7 +21,7 @@ public struct TeacherEndpoint: Sendable {
     /// How long one request may go on failing (from its first failed attempt) before it is given
     /// up, whatever attempts are left: a lone server that keeps answering 500 is probed once per
     /// ejection window, and requests queued behind that probe would otherwise wait minutes each.
-    public var giveUpAfterSeconds: Double
+    public var retryWindowSeconds: Double
     /// Certificates to trust for this HTTPS server instead of the system's (`--ca-file`).
     public var caFile: String?
 
@@ -29,10 +29,10 @@ public struct TeacherEndpoint: Sendable {
         baseURL: String, apiKey: String?, model: String? = nil, headers: [String] = [],
         limits: EndpointLimits = EndpointLimits(maxConcurrency: 1 << 20),
         timeoutSeconds: Double = 600, connectTimeoutSeconds: Double = 10, maxAttempts: Int = 4,
-        giveUpAfterSeconds: Double = TeacherEndpoint.defaultGiveUpAfterSeconds, caFile: String? = nil
+        retryWindowSeconds: Double = TeacherEndpoint.defaultRetryWindowSeconds, caFile: String? = nil
     ) {
         self.caFile = caFile
-        self.giveUpAfterSeconds = giveUpAfterSeconds
+        self.retryWindowSeconds = retryWindowSeconds
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.requestBaseURL = base
@@ -48,7 +48,7 @@ public struct TeacherEndpoint: Sendable {
 
     /// Five minutes: long enough to ride out a server restart between attempts, short enough
     /// that a run on a broken server reports its failures instead of grinding.
-    public static let defaultGiveUpAfterSeconds = 300.0
+    public static let defaultRetryWindowSeconds = 300.0
 
     public var chatCompletionsURL: String { requestBaseURL + "/chat/completions" }
     var modelsURL: String { requestBaseURL + "/models" }
@@ -129,7 +129,7 @@ public struct OpenAITeacher: Teacher {
 
     public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
         let maxAttempts = endpoints.map(\.maxAttempts).max() ?? 1
-        let giveUpAfter = endpoints.map(\.giveUpAfterSeconds).max() ?? TeacherEndpoint.defaultGiveUpAfterSeconds
+        let retryWindow = endpoints.map(\.retryWindowSeconds).max() ?? TeacherEndpoint.defaultRetryWindowSeconds
         let tokens = request.estimatedTokens
         var attempt = 0
         var lastMessage = ""
@@ -139,7 +139,7 @@ public struct OpenAITeacher: Teacher {
         var failingSince: Double?
         var outOfTime = false
         while attempt < maxAttempts {
-            guard let index = await balancer.acquire(estimatedTokens: tokens, until: failingSince.map { $0 + giveUpAfter }) else {
+            guard let index = await balancer.acquire(estimatedTokens: tokens, until: failingSince.map { $0 + retryWindow }) else {
                 outOfTime = true
                 break
             }
@@ -205,7 +205,7 @@ public struct OpenAITeacher: Teacher {
             }
             let failedAt = now()
             if failingSince == nil { failingSince = failedAt }
-            if let since = failingSince, failedAt + (delay ?? 0) - since >= giveUpAfter, attempt < maxAttempts {
+            if let since = failingSince, failedAt + (delay ?? 0) - since >= retryWindow, attempt < maxAttempts {
                 outOfTime = true
             }
             logger.debug(
@@ -223,7 +223,7 @@ public struct OpenAITeacher: Teacher {
         let attempts = attempt == 1 ? "1 attempt" : "\(attempt) attempts"
         let gaveUp =
             outOfTime
-            ? "gave up after \(attempts) and \(String(format: "%g", giveUpAfter)) s of failing, the limit give_up_after_seconds sets"
+            ? "gave up after \(attempts) and \(String(format: "%g", retryWindow)) s of failing (teacher.retry_window_seconds)"
             : "gave up after \(attempts)"
         return .failure(
             TeacherFailure(

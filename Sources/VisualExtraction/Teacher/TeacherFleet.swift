@@ -58,7 +58,7 @@ enum TeacherFleet {
                     tokensPerMinute: item.tokensPerMinute ?? defaults.tokensPerMinute),
                 timeoutSeconds: settings.timeoutSeconds ?? 600, connectTimeoutSeconds: settings.connectTimeoutSeconds ?? 10,
                 maxAttempts: settings.maxAttempts ?? 4,
-                giveUpAfterSeconds: settings.giveUpAfterSeconds ?? TeacherEndpoint.defaultGiveUpAfterSeconds, caFile: defaults.caFile)
+                retryWindowSeconds: settings.retryWindowSeconds ?? TeacherEndpoint.defaultRetryWindowSeconds, caFile: defaults.caFile)
         }
     }
 

@@ -9,7 +9,7 @@ public struct TeacherSettings: Codable, Sendable, Equatable {
     public var connectTimeoutSeconds: Double?
     public var maxAttempts: Int?
     /// How long one request may go on failing before it is given up (default 300 s); not hashed.
-    public var giveUpAfterSeconds: Double?
+    public var retryWindowSeconds: Double?
     /// Servers to spread requests over (added to any `--teacher` given). Where the teacher
     /// runs does not change what it answers, so endpoints are not part of the pipeline's hash.
     public var endpoints: [EndpointSettings]?
@@ -36,7 +36,7 @@ public struct TeacherSettings: Codable, Sendable, Equatable {
         case timeoutSeconds = "timeout_seconds"
         case connectTimeoutSeconds = "connect_timeout_seconds"
         case maxAttempts = "max_attempts"
-        case giveUpAfterSeconds = "give_up_after_seconds"
+        case retryWindowSeconds = "retry_window_seconds"
     }
 }
 

@@ -123,12 +123,12 @@ import Testing
             export: {instruction: x}
             """
         }
-        for bad in ["timeout_seconds: 0", "connect_timeout_seconds: -1", "give_up_after_seconds: 0", "max_attempts: 0"] {
+        for bad in ["timeout_seconds: 0", "connect_timeout_seconds: -1", "retry_window_seconds: 0", "max_attempts: 0"] {
             #expect(throws: Pipeline.LoadError.self, "\(bad)") { try Pipeline.parse(yaml: yaml(bad)) }
         }
-        let good = try Pipeline.parse(yaml: yaml("give_up_after_seconds: 30"))
-        #expect(good.definition.teacher.giveUpAfterSeconds == 30)
-        #expect(good.hash == (try Pipeline.parse(yaml: yaml("give_up_after_seconds: 90"))).hash, "how long to retry changes no output")
+        let good = try Pipeline.parse(yaml: yaml("retry_window_seconds: 30"))
+        #expect(good.definition.teacher.retryWindowSeconds == 30)
+        #expect(good.hash == (try Pipeline.parse(yaml: yaml("retry_window_seconds: 90"))).hash, "how long to retry changes no output")
     }
 }
 

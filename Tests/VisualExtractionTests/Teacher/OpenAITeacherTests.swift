@@ -81,7 +81,7 @@ import Testing
         #expect(failure.message.contains("gave up after 2 attempts"))
     }
 
-    @Test func aRequestStopsFailingAfterGiveUpAfterSecondsWhateverAttemptsAreLeft() async throws {
+    @Test func aRequestStopsFailingAfterItsRetryWindowWhateverAttemptsAreLeft() async throws {
         // A lone server that answers every request with 500: without a bound on failing time,
         // each request would wait out ejection windows (up to 60 s) for every one of its attempts.
         let server = try await MockTeacherServer.start(.init(faults: MockFaults(failRate: 1, kinds: [.serverError])))
@@ -91,13 +91,13 @@ import Testing
         // after the first failure, long before the 10 attempts are used.
         let clock = TestClock(0, step: 40)
         let teacher = OpenAITeacher(
-            endpoints: [TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, maxAttempts: 10, giveUpAfterSeconds: 100)],
+            endpoints: [TeacherEndpoint(baseURL: server.baseURL, apiKey: nil, maxAttempts: 10, retryWindowSeconds: 100)],
             client: client, now: clock.read)
         let result = await teacher.complete(ChatRequest(model: "m", prompt: "p", images: [], maxTokens: 8, temperature: nil))
         guard case let .failure(failure) = result else { Issue.record("every answer is a 500"); return }
         #expect(failure.status == 500)
         #expect(failure.attempts >= 2 && failure.attempts < 10, "\(failure.attempts) attempts")
-        #expect(failure.message.contains("give_up_after_seconds"), "\(failure.message)")
+        #expect(failure.message.contains("retry_window_seconds"), "\(failure.message)")
         await server.shutdown()
     }
 
