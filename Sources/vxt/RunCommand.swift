@@ -223,14 +223,12 @@ struct RunCommand: AsyncParsableCommand {
             "reading \(input) into \(storePath)"
                 + (slice.map { " (shard \($0): records at positions ≡ \($0.index) mod \($0.count))" } ?? ""))
         let ingestStart = ProgressMeter.now()
-        let opened = try job.open(logger: logger)
-        if let summary = opened.ingested {
-            Output.info(
-                String(
-                    format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
-                    summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
-        } else {
+        // The input is read into the store beside the run (below): requests start with its first batch.
+        let opened = try job.open(logger: logger, ingestLater: true)
+        if opened.pendingIngest == nil {
             Output.info("resuming: input already ingested (\(opened.configuration.recordCount) records)")
+        } else if try opened.store.ingestResumePosition() > 0 {
+            Output.info("resuming an ingest that was cut short: reading on after the last stored record")
         }
         if let recheck = opened.imageRecheck {
             Output.info(
@@ -259,8 +257,41 @@ struct RunCommand: AsyncParsableCommand {
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }
-        Output.info("\(total) tasks to do over \(pipeline.stages.count) stages with \(concurrency) in flight → \(baseURL)")
-        let meter = ProgressBox(ProgressMeter(total: total))
+        var startingMeter = ProgressMeter(total: total)
+        let arrivals: WorkArrivals?
+        if opened.pendingIngest != nil {
+            startingMeter.totalIsFinal = false
+            arrivals = WorkArrivals()
+            Output.info(
+                "\(total) tasks to do so far over \(pipeline.stages.count) stages (more as the input is read) with \(concurrency) in flight → \(baseURL)"
+            )
+        } else {
+            arrivals = nil
+            Output.info("\(total) tasks to do over \(pipeline.stages.count) stages with \(concurrency) in flight → \(baseURL)")
+        }
+        let meter = ProgressBox(startingMeter)
+        if let pending = opened.pendingIngest, let arrivals {
+            // Ingest runs on a thread of its own (it is synchronous and spreads record decoding over
+            // worker threads); each committed batch adds its tasks to the meter and wakes the runner.
+            let thread = Thread {
+                do {
+                    let summary = try pending.run(onBatch: { added in
+                        meter.add(total: added)
+                        arrivals.announce()
+                    })
+                    meter.finishTotal()
+                    Output.info(
+                        String(
+                            format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
+                            summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
+                    arrivals.finish()
+                } catch {
+                    arrivals.finish(failure: error)
+                }
+            }
+            thread.name = "vxt-ingest"
+            thread.start()
+        }
         let interval = progressInterval
         let giveUp = giveUpAfter
         let ticker = Task {
@@ -285,7 +316,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         stopTarget.set(runner)
-        let outcome = try await runner.run { meter.record($0) }
+        let outcome = try await runner.run(arrivals: arrivals) { meter.record($0) }
         ticker.cancel()
         connection.shutdown()
         await mock?.shutdown()
@@ -320,6 +351,8 @@ final class ProgressBox: @unchecked Sendable {
     private var meter: ProgressMeter
     init(_ meter: ProgressMeter) { self.meter = meter }
     func record(_ event: ProgressEvent) { lock.lock(); meter.record(event); lock.unlock() }
+    func add(total: Int) { lock.lock(); meter.add(total: total); lock.unlock() }
+    func finishTotal() { lock.lock(); meter.totalIsFinal = true; lock.unlock() }
     func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
 }
 

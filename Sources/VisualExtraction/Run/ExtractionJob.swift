@@ -43,13 +43,50 @@ public struct ExtractionJob {
         /// Tasks a dead process left `running`, now pending again.
         public let released: Int
         public let ingested: Ingestor.Summary?
+        /// The ingest still to do when `open(ingestLater: true)` left it to the caller, to run
+        /// beside the teacher calls; nil when the input is already in the store.
+        public let pendingIngest: PendingIngest?
         /// The `--images` folder the run had before, when this open changed it.
         public let previousImagesRoot: String?
         /// Records whose images were missing, looked for again under a changed `--images`.
         public let imageRecheck: ImageRecheck.Outcome?
     }
 
-    public func open(logger: Logger = .disabled, ingestProgress: ((Int, Int64) -> Void)? = nil) throws -> Opened {
+    /// The part of ingest that may run while a run is under way: reading the input into the store
+    /// batch by batch (each batch's tasks claimable once committed), then marking ingest complete
+    /// with the input's full hash and counts.
+    public struct PendingIngest: Sendable {
+        var ingestor: Ingestor
+        let store: JobStore
+        let stages: [StageGraph.Node]
+        let configuration: RunConfiguration
+
+        /// Records per committed batch (each batch's tasks become claimable together).
+        public var batchSize: Int {
+            get { ingestor.batchSize }
+            set { ingestor.batchSize = max(1, newValue) }
+        }
+
+        /// Ingests the rest of the input; `onBatch` is called after each committed batch with the
+        /// number of tasks it added that are to do (pending or waiting).
+        public func run(progress: ((Int, Int64) -> Void)? = nil, onBatch: ((Int) -> Void)? = nil) throws -> Ingestor.Summary {
+            let summary = try ingestor.run(into: store, stages: stages, progress: progress, onBatch: onBatch)
+            var configuration = try store.configuration() ?? configuration
+            configuration.ingestComplete = true
+            configuration.inputSHA256 = summary.sha256
+            let status = try store.status()
+            configuration.recordCount = status.records
+            configuration.problemCount = status.inputProblems
+            try store.saveConfiguration(configuration)
+            return summary
+        }
+    }
+
+    /// - Parameter ingestLater: leave the ingest to the caller (`Opened.pendingIngest`), so that
+    ///   teacher calls start on the first committed batch instead of after the whole file.
+    public func open(logger: Logger = .disabled, ingestProgress: ((Int, Int64) -> Void)? = nil, ingestLater: Bool = false) throws
+        -> Opened
+    {
         let fm = FileManager.default
         try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let lock = try WorkDirectoryLock(workDirectory: workDirectory, stem: shard?.fileStem ?? "vxt")
@@ -141,16 +178,17 @@ public struct ExtractionJob {
         try store.saveConfiguration(configuration)
 
         var ingested: Ingestor.Summary?
+        var pendingIngest: PendingIngest?
         if !configuration.ingestComplete {
-            let summary = try Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot), shard: shard)
-                .run(into: store, stages: pipeline.graph.stages, progress: ingestProgress)
-            configuration.ingestComplete = true
-            configuration.inputSHA256 = summary.sha256
-            let status = try store.status()
-            configuration.recordCount = status.records
-            configuration.problemCount = status.inputProblems
-            try store.saveConfiguration(configuration)
-            ingested = summary
+            let pending = PendingIngest(
+                ingestor: Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot), shard: shard), store: store,
+                stages: pipeline.graph.stages, configuration: configuration)
+            if ingestLater {
+                pendingIngest = pending
+            } else {
+                ingested = try pending.run(progress: ingestProgress)
+                configuration = try store.configuration() ?? configuration
+            }
         }
         var recheck: ImageRecheck.Outcome?
         if let previous = previousImagesRoot {
@@ -162,7 +200,7 @@ public struct ExtractionJob {
         let released = try store.releaseAbandoned()
         return Opened(
             store: store, lock: lock, configuration: configuration, released: released, ingested: ingested,
-            previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
+            pendingIngest: pendingIngest, previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
     }
 
     static func absolute(_ path: String) -> String {

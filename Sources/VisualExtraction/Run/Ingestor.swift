@@ -5,7 +5,7 @@ import Foundation
 /// Every record ends up in the store: usable, skipped (no image, video) or as a problem with
 /// its position, byte offset and reason. On resume the records already stored are passed over
 /// (the file is still read through, to check its hash).
-public struct Ingestor {
+public struct Ingestor: Sendable {
     public let inputPath: String
     public let imageRoot: ImageRoot
     /// Only records of this slice are stored; nil for all.
@@ -26,7 +26,11 @@ public struct Ingestor {
         public var sha256: String
     }
 
-    public func run(into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil) throws -> Summary {
+    /// - Parameter onBatch: called after each committed batch, with the number of tasks to do it
+    ///   added: they can be claimed now.
+    public func run(
+        into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil, onBatch: ((Int) -> Void)? = nil
+    ) throws -> Summary {
         let already = try store.ingestResumePosition()
         let shard = self.shard
         let root = imageRoot
@@ -38,17 +42,25 @@ public struct Ingestor {
         }
         var pending: [JobStore.IngestItem] = []
         var problems = 0
+        var toDo = 0
         let write = { (items: [JobStore.IngestItem]) in
             for item in items {
                 switch item {
                 case .problem: problems += 1
-                case let .record(_, problem, _): if problem != nil { problems += 1 }
+                case let .record(record, problem, _):
+                    if problem != nil {
+                        problems += 1
+                    } else if record.skipReason == nil {
+                        toDo += stages.count
+                    }
                 }
             }
             pending.append(contentsOf: items)
-            if pending.count >= batchSize {
-                try store.ingest(pending, stages: stages)
-                pending.removeAll(keepingCapacity: true)
+            while pending.count >= batchSize {
+                try store.ingest(Array(pending.prefix(batchSize)), stages: stages)
+                pending.removeFirst(batchSize)
+                onBatch?(toDo)
+                toDo = 0
             }
         }
         var seen = 0
@@ -64,7 +76,10 @@ public struct Ingestor {
                     return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
                 }
             }, consume: write)
-        if !pending.isEmpty { try store.ingest(pending, stages: stages) }
+        if !pending.isEmpty {
+            try store.ingest(pending, stages: stages)
+            onBatch?(toDo)
+        }
         return Summary(
             records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
             sha256: split.sha256)

@@ -81,44 +81,75 @@ public final class Runner: Sendable {
         return released
     }
 
-    public func run(progress: (@Sendable (ProgressEvent) -> Void)? = nil) async throws -> Outcome {
+    /// What the run's task group yields: a finished task, or news from `arrivals`.
+    private enum Event: Sendable {
+        case finished(TaskResult)
+        case arrived(WorkArrivals.Seen)
+    }
+
+    /// Runs until no task is pending or running, and, with `arrivals`, until its source has
+    /// finished too: tasks that arrive while the run goes on (ingest in batches) are claimed as
+    /// each arrival is announced.
+    public func run(arrivals: WorkArrivals? = nil, progress: (@Sendable (ProgressEvent) -> Void)? = nil) async throws -> Outcome {
         let start = Date().timeIntervalSince1970
         var completed = 0
         var failed = 0
         // Later stages first, so records finish one by one and memory stays flat.
         let claimOrder = Array(pipeline.graph.stages.reversed())
-        try await withThrowingTaskGroup(of: TaskResult.self) { group in
+        var seen = arrivals?.current ?? WorkArrivals.Seen(generation: 0, finished: true)
+        try await withThrowingTaskGroup(of: Event.self) { group in
             var inFlight = 0
+            var watching = false
+            // When the source of arrivals fails, nothing more is claimed; what is in flight lands.
+            var sourceFailure: (any Error)? = seen.finished ? arrivals?.sourceFailure : nil
+            defer { group.cancelAll() }
             while true {
-                if !stopFlag.isSet {
+                if !stopFlag.isSet && sourceFailure == nil {
                     for task in try await claimReady(order: claimOrder, room: concurrency + prefetch - inFlight) {
                         group.addTask {
                             let result = await self.execute(task)
                             await self.writer.add(result)
-                            return result
+                            return .finished(result)
                         }
                         inFlight += 1
                     }
+                }
+                if let arrivals, !seen.finished, !watching, !stopFlag.isSet, sourceFailure == nil {
+                    let after = seen.generation
+                    group.addTask { .arrived(await arrivals.wait(after: after)) }
+                    watching = true
                 }
                 if inFlight == 0 {
                     // Results still buffered may make later stages ready: commit them, then look again.
                     await writer.flush()
                     try await writer.checkFailure()
+                    if let sourceFailure { throw sourceFailure }
                     if stopFlag.isSet { break }
                     var ready = false
                     for stage in claimOrder where try await store.hasPending(stage: stage.name) {
                         ready = true
                         break
                     }
-                    if !ready { break }
-                    continue
+                    if ready { continue }
+                    if !watching { break }
+                    // Nothing to do until the next arrival: the group's next event is it.
                 }
-                guard let result = try await group.next() else { break }
-                inFlight -= 1
-                if case .done = result.outcome { completed += 1 } else { failed += 1 }
-                progress?(
-                    ProgressEvent(
-                        stage: result.stage, succeeded: { if case .done = result.outcome { return true } else { return false } }()))
+                guard let event = try await group.next() else { break }
+                switch event {
+                case let .arrived(news):
+                    watching = false
+                    seen = news
+                    if news.finished { sourceFailure = arrivals?.sourceFailure }
+                case let .finished(result):
+                    inFlight -= 1
+                    if case .done = result.outcome { completed += 1 } else { failed += 1 }
+                    var succeeded = false
+                    if case .done = result.outcome { succeeded = true }
+                    progress?(
+                        ProgressEvent(
+                            stage: result.stage, succeeded: succeeded, seconds: result.finishedAt - result.startedAt, inFlight: inFlight + 1
+                        ))
+                }
             }
         }
         await writer.flush()
@@ -199,6 +230,17 @@ public final class Runner: Sendable {
 public struct ProgressEvent: Sendable {
     public var stage: String
     public var succeeded: Bool
+    /// Seconds from the task's claim to its result, and tasks in flight when it ended (claimed,
+    /// not yet finished): their ratio is the run's rate (Little's law), which the ETA uses.
+    public var seconds: Double?
+    public var inFlight: Int?
+
+    public init(stage: String, succeeded: Bool, seconds: Double? = nil, inFlight: Int? = nil) {
+        self.stage = stage
+        self.succeeded = succeeded
+        self.seconds = seconds
+        self.inFlight = inFlight
+    }
 }
 
 /// A flag set from a signal handler's queue and read by the runner loop.

@@ -154,6 +154,76 @@ import Testing
         #expect(try Data(contentsOf: a) == Data(contentsOf: b), "identical to an uninterrupted run")
     }
 
+    /// Requests start while the input is read, so a `kill -9` can land in the middle of ingest
+    /// with answers already stored: the next run reads on after the last committed batch and the
+    /// export equals an uninterrupted run's.
+    @Test func killNineDuringIngestResumesFromTheLastCommittedBatch() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 60,000 records, one in 3,000 with an image: ingest takes seconds, the teacher's part little.
+        let images = ["skimage/coffee.png", "sklearn/china.jpg", "skimage/rocket.jpg"]
+        var lines: [String] = []
+        for i in 0..<60_000 {
+            if i % 3_000 == 17 {
+                lines.append(
+                    #"{"id": "img-\#(i)", "image": "\#(images[i / 3_000 % 3])", "conversations": [{"from": "human", "value": "<image>\nWhat is in picture \#(i)?"}, {"from": "gpt", "value": "Thing \#(i)."}]}"#
+                )
+            } else {
+                lines.append(
+                    #"{"id": "text-\#(i)", "conversations": [{"from": "human", "value": "Say hi \#(i) in another way, please."}, {"from": "gpt", "value": "Hello there, number \#(i)."}]}"#
+                )
+            }
+        }
+        let input = dir.appendingPathComponent("big.jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+        let work = dir.appendingPathComponent("work")
+        let arguments = [
+            "run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
+            "--concurrency", "2", "--progress-interval", "0.5"
+        ]
+        var killedDuringIngest = 0
+        for round in 0..<3 {
+            let process = try TestSupport.startVXT(
+                arguments, stdout: dir.appendingPathComponent("out\(round)"), stderr: dir.appendingPathComponent("err\(round)"))
+            // Kill once more records are stored than before, while ingest is still going on.
+            let before = (try? JobStore.open(workDirectory: work.path).ingestResumePosition()) ?? 0
+            while process.isRunning {
+                if let store = try? JobStore.open(workDirectory: work.path), let stored = try? store.ingestResumePosition(),
+                    stored > before, (try? store.configuration()?.ingestComplete) == false
+                {
+                    kill(process.processIdentifier, SIGKILL)
+                    killedDuringIngest += 1
+                    break
+                }
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+            process.waitUntilExit()
+        }
+        #expect(killedDuringIngest >= 1, "at least one kill must land during ingest")
+        let midway = try JobStore.open(workDirectory: work.path)
+        #expect(try midway.configuration()?.ingestComplete == false)
+
+        let final = try await run(arguments)
+        #expect(final.status == 0, "\(final.stderr)")
+        #expect(final.stderr.contains("resuming an ingest that was cut short"), "\(final.stderr)")
+        let store = try JobStore.open(workDirectory: work.path)
+        #expect(try store.configuration()?.recordCount == 60_000)
+        #expect(try store.counts(stage: "extraction") == [.done: 20, .skipped: 59_980])
+
+        let clean = dir.appendingPathComponent("clean")
+        var cleanArguments = arguments
+        cleanArguments[cleanArguments.firstIndex(of: work.path) ?? 0] = clean.path
+        #expect(try await run(cleanArguments).status == 0)
+        let a = dir.appendingPathComponent("killed.llava"), b = dir.appendingPathComponent("clean.llava")
+        #expect(try await run(["export", "--work", work.path, "--format", "llava", "--out", a.path]).status == 0)
+        #expect(try await run(["export", "--work", clean.path, "--format", "llava", "--out", b.path]).status == 0)
+        #expect(try Data(contentsOf: a) == Data(contentsOf: b), "identical to an uninterrupted run")
+        guard case let .array(exported) = try JSONParser.parse(Array(Data(contentsOf: a))) else {
+            Issue.record("the llava export is a JSON array"); return
+        }
+        #expect(exported.count == 20)
+    }
+
     /// `image_transport: file`: the teacher gets `file://` paths of content-addressed prepared
     /// images instead of base64 bodies, and answers exactly as it does from data URLs.
     @Test func fileImageTransportSendsPathsAndGivesTheSameAnswers() async throws {

@@ -92,6 +92,85 @@ import Testing
         #expect(failed?.request?.contains("\"image_url\"") == true, "the failed request is kept, its image as a placeholder")
     }
 
+    @Test func requestsStartWhileTheInputIsStillBeingIngested() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try Pipeline.load(path: TestSupport.paperPipeline.path)
+        let job = ExtractionJob(
+            pipeline: pipeline, inputPath: TestSupport.sampleCorpus.path, imagesRoot: TestSupport.sampleImages.path,
+            workDirectory: dir.appendingPathComponent("work").path, teacherURL: "scripted")
+        let opened = try job.open(ingestLater: true)
+        var pending = try #require(opened.pendingIngest, "a new work directory has its ingest ahead of it")
+        pending.batchSize = 4
+        let ingest = pending
+        /// Tells, at its first call, whether ingest had finished then; lets ingest go on only after.
+        final class WatchingTeacher: Teacher, @unchecked Sendable {
+            let endpointDescription = "watching"
+            let inner = ScriptedTeacher(failing: "galaxies")
+            let store: JobStore
+            let firstCall = DispatchSemaphore(value: 0)
+            private let lock = NSLock()
+            private(set) var ingestCompleteAtFirstCall: Bool?
+            init(store: JobStore) { self.store = store }
+            func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
+                let first = lock.withLock { () -> Bool in
+                    guard ingestCompleteAtFirstCall == nil else { return false }
+                    ingestCompleteAtFirstCall = (try? store.configuration()?.ingestComplete) ?? nil
+                    return true
+                }
+                if first { firstCall.signal() }
+                return await inner.complete(request)
+            }
+        }
+        let teacher = WatchingTeacher(store: opened.store)
+        let arrivals = WorkArrivals()
+        let batches = Counter()
+        let ingestThread = Thread {
+            do {
+                _ = try ingest.run(onBatch: { _ in
+                    arrivals.announce()
+                    // After the first batch, ingest waits until a request has been sent.
+                    if batches.increment() == 1 { teacher.firstCall.wait() }
+                })
+                arrivals.finish()
+            } catch {
+                arrivals.finish(failure: error)
+            }
+        }
+        ingestThread.start()
+        let runner = Runner(
+            store: opened.store, pipeline: pipeline, teacher: teacher,
+            preparer: ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path), settings: pipeline.definition.image),
+            concurrency: 3)
+        let outcome = try await runner.run(arrivals: arrivals)
+        #expect(teacher.ingestCompleteAtFirstCall == false, "the first request went out while the input was still being read")
+        #expect(batches.value == 3, "12 records in batches of 4")
+        // The same work as when ingest comes first (everyRecordGoesThroughItsStagesWithinTheConcurrency).
+        #expect(outcome.completed == 19 && outcome.failed == 1)
+        let status = try opened.store.status()
+        #expect(status.stages.map { $0.counts[.done] ?? 0 } == [10, 9])
+        #expect(try opened.store.configuration()?.ingestComplete == true)
+        #expect(try opened.store.configuration()?.recordCount == 12)
+    }
+
+    @Test func aFailedIngestStopsTheRunWithItsError() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (opened, pipeline) = try Self.openSamples(dir)
+        struct Cut: Error {}
+        let arrivals = WorkArrivals()
+        arrivals.finish(failure: Cut())
+        let teacher = ScriptedTeacher(failing: "nothing fails")
+        let runner = Runner(
+            store: opened.store, pipeline: pipeline, teacher: teacher,
+            preparer: ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path), settings: pipeline.definition.image),
+            concurrency: 3)
+        await #expect(throws: Cut.self) { try await runner.run(arrivals: arrivals) }
+        // What was claimed before the failure was seen finished and was committed; nothing is left running.
+        let status = try opened.store.status()
+        #expect(status.stages.allSatisfy { ($0.counts[.running] ?? 0) == 0 }, "\(status.stages)")
+    }
+
     @Test func abandonHandsRunningTasksBackAndStopsClaiming() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -123,5 +202,18 @@ import Testing
         run.cancel()
         _ = try? await run.value
         #expect(teacher.calls == callsAtStop, "nothing is sent after the stop")
+    }
+}
+
+/// A count shared across threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    /// Adds one; returns the new count.
+    func increment() -> Int {
+        lock.withLock {
+            count += 1; return count
+        }
     }
 }
