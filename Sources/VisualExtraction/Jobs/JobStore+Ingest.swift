@@ -5,8 +5,24 @@ import GRDB
 extension JobStore {
     /// A record as it enters the store: usable, skipped, or a problem to report.
     public enum IngestItem: Sendable {
-        case record(CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid)
+        /// `columns`, when given, are the record's JSON columns made ahead (on the ingest's worker
+        /// threads, so that the one writing thread only binds them).
+        case record(CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid, columns: RecordColumns? = nil)
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
+    }
+
+    /// A record's images and pairs as the JSON text the `record` table holds.
+    public struct RecordColumns: Sendable {
+        let images: String
+        let pairs: String
+
+        public init(_ record: CorpusRecord) {
+            images = JSONValue.arrayText(record.images)
+            pairs =
+                JSONValue.array(
+                    record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
+                ).jsonText
+        }
     }
 
     /// The file position after the last stored record: ingest writes in file order, so on resume
@@ -56,21 +72,22 @@ extension JobStore {
                 var kind = FailureKind.inputInvalid
                 var offset: Int64?
                 var line: Int?
+                var columns: RecordColumns?
                 switch item {
-                case let .record(r, p, k):
+                case let .record(r, p, k, c):
                     record = r
                     problem = p
                     kind = k
+                    columns = c
                 case let .problem(position, byteOffset, l, recordID, reason):
                     record = CorpusRecord(position: position, sourceID: recordID, images: [], pairs: [])
                     problem = reason
                     offset = byteOffset
                     line = l
                 }
-                let images = JSONValue.arrayText(record.images)
-                let pairs = JSONValue.array(
-                    record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
-                ).jsonText
+                let made = columns ?? RecordColumns(record)
+                let images = made.images
+                let pairs = made.pairs
                 var key = record.sourceID ?? "#\(record.position)"
                 let insert = try db.cachedStatement(
                     sql: """

@@ -69,7 +69,7 @@ public struct ExtractionJob {
 
         /// Ingests the rest of the input; `onBatch` is called after each committed batch with the
         /// number of tasks it added that are to do (pending or waiting).
-        public func run(progress: ((Int, Int64) -> Void)? = nil, onBatch: ((Int) -> Void)? = nil) throws -> Ingestor.Summary {
+        public func run(progress: ((Int, Int64) -> Void)? = nil, onBatch: (@Sendable (Int) -> Void)? = nil) throws -> Ingestor.Summary {
             let summary = try ingestor.run(into: store, stages: stages, progress: progress, onBatch: onBatch)
             var configuration = try store.configuration() ?? configuration
             configuration.ingestComplete = true

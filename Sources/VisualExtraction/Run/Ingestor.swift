@@ -29,7 +29,7 @@ public struct Ingestor: Sendable {
     /// - Parameter onBatch: called after each committed batch, with the number of tasks to do it
     ///   added: they can be claimed now.
     public func run(
-        into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil, onBatch: ((Int) -> Void)? = nil
+        into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil, onBatch: (@Sendable (Int) -> Void)? = nil
     ) throws -> Summary {
         let already = try store.ingestResumePosition()
         let shard = self.shard
@@ -40,6 +40,9 @@ public struct Ingestor: Sendable {
         let map = OrderedParallelMap<[SplitEvent], [JobStore.IngestItem]>(workers: workers, maxInFlight: 2 * workers) { events in
             events.map { Ingestor.item(for: $0, root: root) }
         }
+        // Batches are written on a thread of their own, so that cutting the file and writing the
+        // store overlap: either alone keeps a core busy on a mix665k-sized input.
+        let writer = BatchWriter(store: store, stages: stages, onBatch: onBatch)
         var pending: [JobStore.IngestItem] = []
         var problems = 0
         var toDo = 0
@@ -47,7 +50,7 @@ public struct Ingestor: Sendable {
             for item in items {
                 switch item {
                 case .problem: problems += 1
-                case let .record(record, problem, _):
+                case let .record(record, problem, _, _):
                     if problem != nil {
                         problems += 1
                     } else if record.skipReason == nil {
@@ -57,32 +60,95 @@ public struct Ingestor: Sendable {
             }
             pending.append(contentsOf: items)
             while pending.count >= batchSize {
-                try store.ingest(Array(pending.prefix(batchSize)), stages: stages)
+                try writer.submit(Array(pending.prefix(batchSize)), toDo: toDo)
                 pending.removeFirst(batchSize)
-                onBatch?(toDo)
                 toDo = 0
             }
         }
         var seen = 0
-        let split = try RecordSplitter(path: inputPath).forEachBatch(
-            map,
-            keep: { event in
-                seen += 1
-                switch event {
-                case let .record(raw):
-                    if seen % 10_000 == 0 { progress?(seen, raw.byteOffset) }
-                    return raw.index >= already && (shard?.contains(position: raw.index) ?? true)
-                case let .problem(problem):
-                    return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
-                }
-            }, consume: write)
-        if !pending.isEmpty {
-            try store.ingest(pending, stages: stages)
-            onBatch?(toDo)
+        let split: RecordSplitter.Summary
+        do {
+            split = try RecordSplitter(path: inputPath).forEachBatch(
+                map,
+                keep: { event in
+                    seen += 1
+                    switch event {
+                    case let .record(raw):
+                        if seen % 10_000 == 0 { progress?(seen, raw.byteOffset) }
+                        return raw.index >= already && (shard?.contains(position: raw.index) ?? true)
+                    case let .problem(problem):
+                        return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
+                    }
+                }, consume: write)
+            if !pending.isEmpty { try writer.submit(pending, toDo: toDo) }
+        } catch {
+            try? writer.finish()
+            throw error
         }
+        try writer.finish()
         return Summary(
             records: split.records + split.problems, problems: problems, layout: split.layout, bytes: split.bytes,
             sha256: split.sha256)
+    }
+
+    /// Writes batches of records on its own thread, in order, at most two batches behind.
+    final class BatchWriter: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var queue: [(items: [JobStore.IngestItem], toDo: Int)] = []
+        private var closed = false
+        private var done = false
+        private var failure: (any Error)?
+
+        init(store: JobStore, stages: [StageGraph.Node], onBatch: (@Sendable (Int) -> Void)?) {
+            let thread = Thread { [self] in
+                while true {
+                    condition.lock()
+                    while queue.isEmpty && !closed { condition.wait() }
+                    guard !queue.isEmpty, failure == nil else {
+                        done = true
+                        condition.broadcast()
+                        condition.unlock()
+                        return
+                    }
+                    let batch = queue[0]
+                    condition.unlock()
+                    do {
+                        try store.ingest(batch.items, stages: stages)
+                        onBatch?(batch.toDo)
+                    } catch {
+                        condition.lock()
+                        failure = error
+                        condition.unlock()
+                    }
+                    condition.lock()
+                    queue.removeFirst()
+                    condition.broadcast()
+                    condition.unlock()
+                }
+            }
+            thread.name = "vxt-ingest-writer"
+            thread.start()
+        }
+
+        /// Queues a batch, waiting while two are queued; throws the writer's failure, if any.
+        func submit(_ items: [JobStore.IngestItem], toDo: Int) throws {
+            condition.lock()
+            defer { condition.unlock() }
+            while queue.count >= 2 && failure == nil { condition.wait() }
+            if let failure { throw failure }
+            queue.append((items, toDo))
+            condition.broadcast()
+        }
+
+        /// Waits until every queued batch is written; throws the writer's failure, if any.
+        func finish() throws {
+            condition.lock()
+            defer { condition.unlock() }
+            closed = true
+            condition.broadcast()
+            while !done { condition.wait() }
+            if let failure { throw failure }
+        }
     }
 
     static func item(for event: SplitEvent, root: ImageRoot) -> JobStore.IngestItem {
@@ -90,10 +156,13 @@ public struct Ingestor: Sendable {
         case let .record(raw):
             switch LLaVARecordDecoder.decode(raw) {
             case let .success(record):
+                let columns = JobStore.RecordColumns(record)
                 guard record.skipReason == nil, let missing = imageProblem(record, root: root) else {
-                    return .record(record, problem: nil)
+                    return .record(record, problem: nil, columns: columns)
                 }
-                return .record(record, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind)
+                return .record(
+                    record, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind,
+                    columns: columns)
             case let .failure(problem):
                 return .problem(
                     position: problem.position, byteOffset: problem.byteOffset, line: problem.line,
