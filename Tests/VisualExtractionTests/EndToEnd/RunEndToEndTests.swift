@@ -132,6 +132,7 @@ import Testing
         let store = try JobStore.open(workDirectory: work.path)
         let midway = try store.counts(stage: "extraction")
         #expect((midway[.done] ?? 0) < 108, "some work was left after the kills: \(midway)")
+        #expect(try store.countersDisagreement() == [], "twenty kill -9s leave the counters equal to a recount")
 
         let final = try await run(arguments)
         #expect(final.status == 0, "\(final.stderr)")
@@ -209,6 +210,7 @@ import Testing
         let store = try JobStore.open(workDirectory: work.path)
         #expect(try store.configuration()?.recordCount == 60_000)
         #expect(try store.counts(stage: "extraction") == [.done: 20, .skipped: 59_980])
+        #expect(try store.countersDisagreement() == [])
 
         let clean = dir.appendingPathComponent("clean")
         var cleanArguments = arguments

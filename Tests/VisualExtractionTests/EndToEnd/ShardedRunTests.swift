@@ -57,6 +57,13 @@ import Testing
 
         let merge = try await run(["merge", "--work", sharded.path])
         #expect(merge.status == 0, "\(merge.stderr)")
+        let merged = try JobStore.open(workDirectory: sharded.path)
+        #expect(try merged.countersDisagreement() == [], "the merged store's counters equal a recount of its rows")
+        let wholeStatus = try JobStore.open(workDirectory: whole.path).status()
+        let mergedStatus = try merged.status()
+        #expect(mergedStatus.records == wholeStatus.records)
+        #expect(mergedStatus.stages.map(\.counts) == wholeStatus.stages.map(\.counts))
+        #expect(mergedStatus.stages.map(\.stage) == ["statements", "extraction"])
         for format in ["llava", "paper"] {
             let a = dir.appendingPathComponent("whole.\(format)"), b = dir.appendingPathComponent("sharded.\(format)")
             #expect(try await run(["export", "--work", whole.path, "--format", format, "--out", a.path]).status == 0)
@@ -108,8 +115,10 @@ import Testing
         #expect(retry.stderr.contains("20 tasks returned to work"), "\(retry.stderr)")
         #expect(try store.counts(stage: "statements") == [.pending: 10, .skipped: 2])
         #expect(try store.counts(stage: "extraction") == [.waiting: 10, .skipped: 2])
+        #expect(try store.countersDisagreement() == [], "after a retry")
         #expect(try await run(args).status == 0)
         #expect(try store.counts(stage: "extraction") == [.done: 10, .skipped: 2])
+        #expect(try store.countersDisagreement() == [], "after the run that finished the retried work")
     }
 
     @Test func responseCacheIsReusedAcrossWorkDirectoriesAndKeyedStrictly() async throws {
