@@ -118,8 +118,10 @@ extension JobStore {
             var byStage: [String: StatusSummary.StageCounts] = [:]
             var order: [String] = []
             for row in try Row.fetchAll(
-                db, sql: "SELECT stage, state, n, MIN(first) OVER (PARTITION BY stage) AS stage_first FROM task_count WHERE n > 0 ORDER BY stage_first, first")
-            {
+                db,
+                sql:
+                    "SELECT stage, state, n, MIN(first) OVER (PARTITION BY stage) AS stage_first FROM task_count WHERE n > 0 ORDER BY stage_first, first"
+            ) {
                 let stage: String = row["stage"]
                 if byStage[stage] == nil {
                     byStage[stage] = .init(stage: stage, counts: [:], promptTokens: 0, completionTokens: 0, mockOutputs: 0, recentRate: 0)

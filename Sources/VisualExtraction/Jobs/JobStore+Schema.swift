@@ -271,17 +271,34 @@ extension JobStore {
                 ON CONFLICT (stage, state) DO UPDATE SET n = n + 1, first = MIN(first, excluded.first);
         END;
 
-        CREATE TRIGGER task_usage_changed
+        CREATE TRIGGER task_done AFTER UPDATE OF state ON task
+        WHEN NEW.state = 'done' AND OLD.state IS NOT 'done' BEGIN
+            INSERT INTO task_usage
+                SELECT NEW.stage, COALESCE(NEW.endpoint, ''), COALESCE(NEW.model, ''), 1, COALESCE(NEW.teacher_attempts, 0),
+                       COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.completion_tokens, 0), COALESCE(NEW.mock, 0), NEW.id
+                WHERE true
+                ON CONFLICT (stage, endpoint, model) DO UPDATE SET
+                    n = n + 1, attempts = attempts + excluded.attempts, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+                    completion_tokens = completion_tokens + excluded.completion_tokens, mock = mock + excluded.mock,
+                    first = MIN(first, excluded.first);
+            INSERT INTO task_done_minute
+                SELECT NEW.stage, CAST(NEW.finished_at / 60 AS INTEGER), 1, NEW.finished_at, NEW.finished_at
+                WHERE NEW.finished_at IS NOT NULL
+                ON CONFLICT (stage, minute) DO UPDATE SET
+                    n = n + 1, first = MIN(first, excluded.first), last = MAX(last, excluded.last);
+        END;
+
+        -- A done task that changes (returned to work, or its usage rewritten): out with the old.
+        CREATE TRIGGER task_done_changed
         AFTER UPDATE OF state, stage, endpoint, model, teacher_attempts, prompt_tokens, completion_tokens, mock, finished_at ON task
-        WHEN OLD.state = 'done' OR NEW.state = 'done' BEGIN
+        WHEN OLD.state = 'done' BEGIN
             UPDATE task_usage SET
                 n = n - 1, attempts = attempts - COALESCE(OLD.teacher_attempts, 0),
                 prompt_tokens = prompt_tokens - COALESCE(OLD.prompt_tokens, 0),
                 completion_tokens = completion_tokens - COALESCE(OLD.completion_tokens, 0), mock = mock - COALESCE(OLD.mock, 0)
-            WHERE OLD.state = 'done' AND stage = OLD.stage AND endpoint = COALESCE(OLD.endpoint, '') AND model = COALESCE(OLD.model, '');
+            WHERE stage = OLD.stage AND endpoint = COALESCE(OLD.endpoint, '') AND model = COALESCE(OLD.model, '');
             UPDATE task_done_minute SET n = n - 1
-            WHERE OLD.state = 'done' AND OLD.finished_at IS NOT NULL AND stage = OLD.stage
-                AND minute = CAST(OLD.finished_at / 60 AS INTEGER);
+            WHERE OLD.finished_at IS NOT NULL AND stage = OLD.stage AND minute = CAST(OLD.finished_at / 60 AS INTEGER);
             INSERT INTO task_usage
                 SELECT NEW.stage, COALESCE(NEW.endpoint, ''), COALESCE(NEW.model, ''), 1, COALESCE(NEW.teacher_attempts, 0),
                        COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.completion_tokens, 0), COALESCE(NEW.mock, 0), NEW.id
