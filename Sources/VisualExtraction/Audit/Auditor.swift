@@ -53,9 +53,12 @@ public struct Auditor {
 
     /// Every check that looks at one sample alone.
     static func audit(_ input: AuditInput, maxTokens: Int?) -> SampleAudit {
-        var findings = TextChecks.findings(description: input.description, finishReason: input.finishReason, maxTokens: maxTokens)
+        // The description's words, read once for every check that counts, matches or hashes them.
+        let words = Words.tokens(input.description)
+        var findings = TextChecks.findings(
+            description: input.description, words: words, finishReason: input.finishReason, maxTokens: maxTokens)
         let statements = input.statements ?? []
-        let coverage = StatementCoverage.measure(statements: statements, pairs: input.record.pairs, description: input.description)
+        let coverage = StatementCoverage.measure(statements: statements, pairs: input.record.pairs, descriptionWords: words)
         if !coverage.missing.isEmpty {
             findings.append(
                 AuditFinding(
@@ -88,9 +91,9 @@ public struct Auditor {
             }
         }
         return SampleAudit(
-            key: input.key, stamp: input.stamp, words: Words.tokens(input.description).count, statements: statements.count,
+            key: input.key, stamp: input.stamp, words: words.count, statements: statements.count,
             coverage: coverage, questionsAnswered: answered, questionsAsked: asked,
-            signature: NearDuplicates.signature(input.description), findings: findings)
+            signature: NearDuplicates.signature(words: words), findings: findings)
     }
 
     /// Length outliers and near-duplicates over every audited sample, and records whose image failed.

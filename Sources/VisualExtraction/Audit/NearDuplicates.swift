@@ -10,7 +10,11 @@ enum NearDuplicates {
 
     /// The signature of a text as 32 little-endian UInt32 (128 bytes), the form the store keeps.
     public static func signature(_ text: String) -> [UInt8] {
-        let words = Words.tokens(text)
+        signature(words: Words.tokens(text))
+    }
+
+    /// The signature of a text from its `Words.tokens`.
+    static func signature(words: [String]) -> [UInt8] {
         var mins = [UInt32](repeating: .max, count: bins)
         var filled = [Bool](repeating: false, count: bins)
         func add(_ hash: UInt64) {

@@ -12,8 +12,13 @@ struct StatementCoverage: Sendable, Equatable {
     public var evidence: [String]
 
     public static func measure(statements: [String], pairs: [QAPair], description: String) -> StatementCoverage {
+        measure(statements: statements, pairs: pairs, descriptionWords: Words.tokens(description))
+    }
+
+    /// - Parameter descriptionWords: `Words.tokens` of the description.
+    static func measure(statements: [String], pairs: [QAPair], descriptionWords: [String]) -> StatementCoverage {
         guard !statements.isEmpty else { return StatementCoverage(score: 1, missing: [], evidence: []) }
-        let present = Set(Words.tokens(description).map(Words.normalized))
+        let present = Set(descriptionWords.map(Words.normalized))
         var missing: [Int] = []
         var evidence: [String] = []
         for (index, statement) in statements.enumerated() {
