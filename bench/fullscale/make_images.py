@@ -20,7 +20,7 @@ if not photos:
 # One record per line in make_mix665k.py's output; a path is the string after "image": .
 pattern = re.compile(rb'"image":\s*("(?:[^"\\]|\\.)*")')
 made = seen = 0
-links = [0] * len(photos)
+copies = [0] * len(photos)
 folders = set()
 with open(corpus, "rb") as f:
     for line in f:
@@ -38,13 +38,15 @@ with open(corpus, "rb") as f:
         pick = zlib.crc32(path.encode()) % len(photos)
         if os.path.exists(target):
             continue
-        # ext4 allows 65,000 links to one file: link to a fresh copy of the photo every 60,000.
-        copy = links[pick] // 60_000
-        source = os.path.join(root, ".photos", f"{pick}-{copy}{os.path.splitext(photos[pick])[1]}")
-        if not os.path.exists(source):
-            os.makedirs(os.path.dirname(source), exist_ok=True)
-            shutil.copyfile(photos[pick], source)
+        # ext4 allows 65,000 links to one file: link to the first copy of the photo with room.
+        while True:
+            source = os.path.join(root, ".photos", f"{pick}-{copies[pick]}{os.path.splitext(photos[pick])[1]}")
+            if not os.path.exists(source):
+                os.makedirs(os.path.dirname(source), exist_ok=True)
+                shutil.copyfile(photos[pick], source)
+            if os.stat(source).st_nlink < 60_000:
+                break
+            copies[pick] += 1
         os.link(source, target)
-        links[pick] += 1
         made += 1
 print(f"{seen} image references, {made} files made under {root}")

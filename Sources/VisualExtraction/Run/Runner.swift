@@ -83,7 +83,8 @@ public final class Runner: Sendable {
 
     /// What the run's task group yields: a finished task, or news from `arrivals`.
     private enum Event: Sendable {
-        case finished(TaskResult)
+        /// With when the task was claimed: a task may wait long for a thread before it starts.
+        case finished(TaskResult, claimedAt: Double)
         case arrived(WorkArrivals.Seen)
     }
 
@@ -105,11 +106,12 @@ public final class Runner: Sendable {
             defer { group.cancelAll() }
             while true {
                 if !stopFlag.isSet && sourceFailure == nil {
+                    let claimedAt = Date().timeIntervalSince1970
                     for task in try await claimReady(order: claimOrder, room: concurrency + prefetch - inFlight) {
                         group.addTask {
                             let result = await self.execute(task)
                             await self.writer.add(result)
-                            return .finished(result)
+                            return .finished(result, claimedAt: claimedAt)
                         }
                         inFlight += 1
                     }
@@ -140,15 +142,15 @@ public final class Runner: Sendable {
                     watching = false
                     seen = news
                     if news.finished { sourceFailure = arrivals?.sourceFailure }
-                case let .finished(result):
+                case let .finished(result, claimedAt):
                     inFlight -= 1
                     if case .done = result.outcome { completed += 1 } else { failed += 1 }
                     var succeeded = false
                     if case .done = result.outcome { succeeded = true }
                     progress?(
                         ProgressEvent(
-                            stage: result.stage, succeeded: succeeded, seconds: result.finishedAt - result.startedAt, inFlight: inFlight + 1
-                        ))
+                            stage: result.stage, succeeded: succeeded, seconds: Date().timeIntervalSince1970 - claimedAt,
+                            inFlight: inFlight + 1))
                 }
             }
         }
