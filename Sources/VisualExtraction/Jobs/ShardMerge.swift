@@ -83,60 +83,100 @@ public struct ShardMerge {
         mergedConfiguration.problemCount = 0
         try merged.saveConfiguration(mergedConfiguration)
         var summary = Summary(shards: configurations.count, records: 0, tasks: 0, renamedKeys: 0, path: target)
-        try merged.pool.writeWithoutTransaction { db in
-            for (n, (path, _)) in configurations.enumerated() {
-                try db.execute(sql: "ATTACH DATABASE ? AS s\(n)", arguments: [path])
+        // SQLite attaches at most 10 databases at once and Slurm arrays have 64 shards: records are
+        // merged in input order from each shard's own connection, in chunks; then each shard is
+        // attached alone to copy its tasks and outputs under the records' merged keys.
+        let shardStores = try configurations.map { try JobStore(path: $0.0, readOnly: true) }
+        try merged.pool.write { db in
+            try db.execute(sql: "CREATE TEMP TABLE merged_key (shard INTEGER NOT NULL, original TEXT NOT NULL, key TEXT NOT NULL)")
+        }
+        let chunk = max(100, 64_000 / max(1, shardStores.count))
+        let columns = "key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line, image_sha256"
+        func nextRows(_ shard: Int, after position: Int) throws -> [Row] {
+            try shardStores[shard].pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT \(columns) FROM record WHERE position > ? ORDER BY position LIMIT ?", arguments: [position, chunk])
             }
-            try db.inTransaction {
-                // Records in input order, so a duplicate id keeps the same key as in an unsharded run.
-                let union = (0..<configurations.count).map { "SELECT \($0) AS shard, * FROM s\($0).record" }.joined(
-                    separator: " UNION ALL ")
-                let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM (\(union)) ORDER BY position")
-                let insert = try db.makeStatement(
+        }
+        var heads: [[Row]] = try shardStores.indices.map { try nextRows($0, after: -1) }
+        var cursors = [Int](repeating: 0, count: shardStores.count)
+        while true {
+            // The shard whose next record comes first in the input.
+            var best: Int?
+            var bestPosition = Int.max
+            for shard in heads.indices where cursors[shard] < heads[shard].count {
+                let position: Int = heads[shard][cursors[shard]]["position"]
+                if position < bestPosition { best = shard; bestPosition = position }
+            }
+            guard let shard = best else { break }
+            // Records of a batch go in one transaction: everything up to the next refill.
+            try merged.pool.write { db in
+                let insert = try db.cachedStatement(
                     sql: """
-                        INSERT INTO record (key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line, image_sha256)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
+                        INSERT INTO record (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
                         """)
-                var copyOutputs: [Int: Statement] = [:]
-                var copyTasks: [Int: Statement] = [:]
-                while let row = try cursor.next() {
-                    let shard: Int = row["shard"]
+                let remember = try db.cachedStatement(sql: "INSERT INTO merged_key (shard, original, key) VALUES (?, ?, ?)")
+                var current: Int? = shard
+                while let from = current {
+                    let row = heads[from][cursors[from]]
                     let original: String = row["key"]
                     let position: Int = row["position"]
                     let sourceID: String? = row["source_id"]
-                    var key = sourceID ?? "#\(position)"
-                    func insertRecord(_ key: String) throws {
+                    // Keys as an unsharded run gives them: a duplicate id gets the key its input order gives.
+                    let key = try JobStore.insertWithFreeKey(db, id: sourceID ?? "#\(position)", position: position) { key in
                         try insert.execute(arguments: [
-                            key, position, sourceID, row["source"], row["images"], row["pairs"], row["metadata"],
-                            row["skip_reason"], row["problem"], row["byte_offset"], row["line"], row["image_sha256"]
+                            key, position, sourceID, row["source"], row["images"], row["pairs"], row["metadata"], row["skip_reason"],
+                            row["problem"], row["byte_offset"], row["line"], row["image_sha256"]
                         ])
                     }
-                    key = try JobStore.insertWithFreeKey(db, id: key, position: position, insert: insertRecord)
                     if key != original { summary.renamedKeys += 1 }
+                    try remember.execute(arguments: [from, original, key])
+                    summary.records += 1
+                    cursors[from] += 1
+                    current = nil
+                    var nextPosition = Int.max
+                    for candidate in heads.indices where cursors[candidate] < heads[candidate].count {
+                        let position: Int = heads[candidate][cursors[candidate]]["position"]
+                        if position < nextPosition { current = candidate; nextPosition = position }
+                    }
+                    // A shard that has handed out its chunk is refilled outside this transaction.
+                    if cursors.indices.contains(where: { cursors[$0] == heads[$0].count && heads[$0].count == chunk }) { break }
+                }
+            }
+            for shard in heads.indices where cursors[shard] == heads[shard].count && heads[shard].count == chunk {
+                let last: Int = heads[shard][chunk - 1]["position"]
+                heads[shard] = try nextRows(shard, after: last)
+                cursors[shard] = 0
+            }
+        }
+        try merged.pool.write { db in
+            try db.execute(sql: "CREATE INDEX temp.merged_key_by_original ON merged_key(shard, original)")
+        }
+        for (n, (path, _)) in configurations.enumerated() {
+            try merged.pool.writeWithoutTransaction { db in
+                try db.execute(sql: "ATTACH DATABASE ? AS shard", arguments: [path])
+                defer { try? db.execute(sql: "DETACH DATABASE shard") }
+                try db.inTransaction {
                     // Each task's output is appended to the merged store first; the copied task then
                     // points at that new row instead of the shard's.
-                    let copyOutput =
-                        try copyOutputs[shard]
-                        ?? db.makeStatement(
-                            sql: """
-                                INSERT INTO task_output (request, output, parsed)
-                                SELECT o.request, o.output, o.parsed
-                                FROM s\(shard).task t JOIN s\(shard).task_output o ON o.id = t.output_id WHERE t.id = ?
-                                """)
-                    copyOutputs[shard] = copyOutput
-                    let copyTask =
-                        try copyTasks[shard]
-                        ?? db.makeStatement(
-                            sql: """
-                                INSERT INTO task (record_key, output_id, \(JobStore.copiedTaskColumns))
-                                SELECT ?, ?, \(JobStore.copiedTaskColumns) FROM s\(shard).task WHERE id = ?
-                                """)
-                    copyTasks[shard] = copyTask
+                    let copyOutput = try db.makeStatement(
+                        sql: """
+                            INSERT INTO task_output (request, output, parsed)
+                            SELECT o.request, o.output, o.parsed
+                            FROM shard.task t JOIN shard.task_output o ON o.id = t.output_id WHERE t.id = ?
+                            """)
+                    let copyTask = try db.makeStatement(
+                        sql: """
+                            INSERT INTO task (record_key, output_id, \(JobStore.copiedTaskColumns))
+                            SELECT ?, ?, \(JobStore.copiedTaskColumns) FROM shard.task WHERE id = ?
+                            """)
                     let tasks = try Row.fetchAll(
-                        db.cachedStatement(
-                            sql: """
-                                SELECT id, output_id IS NOT NULL FROM s\(shard).task WHERE record_key = ? ORDER BY id
-                                """), arguments: [original])
+                        db,
+                        sql: """
+                            SELECT t.id, t.output_id IS NOT NULL, m.key FROM shard.task t
+                            JOIN merged_key m ON m.shard = ? AND m.original = t.record_key
+                            ORDER BY t.id
+                            """, arguments: [n])
                     for task in tasks {
                         let id: Int64 = task[0]
                         var output: Int64?
@@ -144,15 +184,14 @@ public struct ShardMerge {
                             try copyOutput.execute(arguments: [id])
                             output = db.lastInsertedRowID
                         }
-                        try copyTask.execute(arguments: [key, output, id])
+                        try copyTask.execute(arguments: [task[2] as String, output, id])
                         summary.tasks += db.changesCount
                     }
-                    summary.records += 1
+                    return .commit
                 }
-                return .commit
             }
-            for n in 0..<configurations.count { try db.execute(sql: "DETACH DATABASE s\(n)") }
         }
+        try merged.pool.write { db in try db.execute(sql: "DROP TABLE temp.merged_key") }
         mergedConfiguration.recordCount = summary.records
         mergedConfiguration.problemCount = try merged.status().inputProblems
         try merged.saveConfiguration(mergedConfiguration)

@@ -72,6 +72,32 @@ import Testing
         }
     }
 
+    /// SQLite attaches at most ten databases at once; a Slurm array has more shards than that.
+    @Test func sixteenShardsMergeToTheSameCorpusAsOneRun() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try corpus(in: dir)
+        let base = ["run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images"]
+        let whole = dir.appendingPathComponent("whole")
+        #expect(try await run(base + ["--work", whole.path]).status == 0)
+        let sharded = dir.appendingPathComponent("sharded")
+        for i in 0..<16 {
+            let shard = try await run(base + ["--work", sharded.path, "--shard", "\(i)/16"])
+            #expect(shard.status == 0, "shard \(i): \(shard.stderr)")
+        }
+        let merge = try await run(["merge", "--work", sharded.path])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let merged = try JobStore.open(workDirectory: sharded.path)
+        #expect(try merged.configuration()?.recordCount == 41)
+        #expect(try merged.countersDisagreement() == [])
+        for format in ["llava", "jsonl", "paper"] {
+            let a = dir.appendingPathComponent("whole.\(format)"), b = dir.appendingPathComponent("sharded.\(format)")
+            #expect(try await run(["export", "--work", whole.path, "--format", format, "--out", a.path]).status == 0)
+            #expect(try await run(["export", "--work", sharded.path, "--format", format, "--out", b.path]).status == 0)
+            #expect(try Data(contentsOf: a) == Data(contentsOf: b), "\(format) export of 16 merged shards equals the unsharded run's")
+        }
+    }
+
     @Test func mergeListsMissingAndUnfinishedShards() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
