@@ -237,31 +237,12 @@ extension JobStore {
         CREATE TRIGGER task_counted AFTER INSERT ON task BEGIN
             INSERT INTO task_count (stage, state, n, first) VALUES (NEW.stage, NEW.state, 1, NEW.id)
                 ON CONFLICT (stage, state) DO UPDATE SET n = n + 1, first = MIN(first, excluded.first);
-            INSERT INTO task_usage
-                SELECT NEW.stage, COALESCE(NEW.endpoint, ''), COALESCE(NEW.model, ''), 1, COALESCE(NEW.teacher_attempts, 0),
-                       COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.completion_tokens, 0), COALESCE(NEW.mock, 0), NEW.id
-                WHERE NEW.state = 'done'
-                ON CONFLICT (stage, endpoint, model) DO UPDATE SET
-                    n = n + 1, attempts = attempts + excluded.attempts, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = completion_tokens + excluded.completion_tokens, mock = mock + excluded.mock,
-                    first = MIN(first, excluded.first);
-            INSERT INTO task_done_minute
-                SELECT NEW.stage, CAST(NEW.finished_at / 60 AS INTEGER), 1, NEW.finished_at, NEW.finished_at
-                WHERE NEW.state = 'done' AND NEW.finished_at IS NOT NULL
-                ON CONFLICT (stage, minute) DO UPDATE SET
-                    n = n + 1, first = MIN(first, excluded.first), last = MAX(last, excluded.last);
+        \(addDone(when: "NEW.state = 'done'"))
         END;
 
         CREATE TRIGGER task_uncounted AFTER DELETE ON task BEGIN
             UPDATE task_count SET n = n - 1 WHERE stage = OLD.stage AND state = OLD.state;
-            UPDATE task_usage SET
-                n = n - 1, attempts = attempts - COALESCE(OLD.teacher_attempts, 0),
-                prompt_tokens = prompt_tokens - COALESCE(OLD.prompt_tokens, 0),
-                completion_tokens = completion_tokens - COALESCE(OLD.completion_tokens, 0), mock = mock - COALESCE(OLD.mock, 0)
-            WHERE OLD.state = 'done' AND stage = OLD.stage AND endpoint = COALESCE(OLD.endpoint, '') AND model = COALESCE(OLD.model, '');
-            UPDATE task_done_minute SET n = n - 1
-            WHERE OLD.state = 'done' AND OLD.finished_at IS NOT NULL AND stage = OLD.stage
-                AND minute = CAST(OLD.finished_at / 60 AS INTEGER);
+        \(removeDone(when: "OLD.state = 'done'"))
         END;
 
         CREATE TRIGGER task_count_moved AFTER UPDATE OF state, stage ON task
@@ -271,52 +252,56 @@ extension JobStore {
                 ON CONFLICT (stage, state) DO UPDATE SET n = n + 1, first = MIN(first, excluded.first);
         END;
 
+        -- The common path, a task finishing: two upserts.
         CREATE TRIGGER task_done AFTER UPDATE OF state ON task
         WHEN NEW.state = 'done' AND OLD.state IS NOT 'done' BEGIN
-            INSERT INTO task_usage
-                SELECT NEW.stage, COALESCE(NEW.endpoint, ''), COALESCE(NEW.model, ''), 1, COALESCE(NEW.teacher_attempts, 0),
-                       COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.completion_tokens, 0), COALESCE(NEW.mock, 0), NEW.id
-                WHERE true
-                ON CONFLICT (stage, endpoint, model) DO UPDATE SET
-                    n = n + 1, attempts = attempts + excluded.attempts, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = completion_tokens + excluded.completion_tokens, mock = mock + excluded.mock,
-                    first = MIN(first, excluded.first);
-            INSERT INTO task_done_minute
-                SELECT NEW.stage, CAST(NEW.finished_at / 60 AS INTEGER), 1, NEW.finished_at, NEW.finished_at
-                WHERE NEW.finished_at IS NOT NULL
-                ON CONFLICT (stage, minute) DO UPDATE SET
-                    n = n + 1, first = MIN(first, excluded.first), last = MAX(last, excluded.last);
+        \(addDone(when: "true"))
         END;
 
         -- A done task that changes (returned to work, or its usage rewritten): out with the old.
         CREATE TRIGGER task_done_changed
         AFTER UPDATE OF state, stage, endpoint, model, teacher_attempts, prompt_tokens, completion_tokens, mock, finished_at ON task
         WHEN OLD.state = 'done' BEGIN
-            UPDATE task_usage SET
-                n = n - 1, attempts = attempts - COALESCE(OLD.teacher_attempts, 0),
-                prompt_tokens = prompt_tokens - COALESCE(OLD.prompt_tokens, 0),
-                completion_tokens = completion_tokens - COALESCE(OLD.completion_tokens, 0), mock = mock - COALESCE(OLD.mock, 0)
-            WHERE stage = OLD.stage AND endpoint = COALESCE(OLD.endpoint, '') AND model = COALESCE(OLD.model, '');
-            UPDATE task_done_minute SET n = n - 1
-            WHERE OLD.finished_at IS NOT NULL AND stage = OLD.stage AND minute = CAST(OLD.finished_at / 60 AS INTEGER);
+        \(removeDone(when: "true"))
+        \(addDone(when: "NEW.state = 'done'"))
+        END;
+
+        CREATE INDEX task_skipped ON task(stage, last_error) WHERE state = 'skipped';
+        CREATE INDEX task_noted ON task(stage, note) WHERE state = 'done' AND note IS NOT NULL;
+        """
+
+    /// Trigger statements that count NEW as a done task (its usage and its minute) when `condition` holds.
+    private static func addDone(when condition: String) -> String {
+        """
             INSERT INTO task_usage
                 SELECT NEW.stage, COALESCE(NEW.endpoint, ''), COALESCE(NEW.model, ''), 1, COALESCE(NEW.teacher_attempts, 0),
                        COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.completion_tokens, 0), COALESCE(NEW.mock, 0), NEW.id
-                WHERE NEW.state = 'done'
+                WHERE \(condition)
                 ON CONFLICT (stage, endpoint, model) DO UPDATE SET
                     n = n + 1, attempts = attempts + excluded.attempts, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
                     completion_tokens = completion_tokens + excluded.completion_tokens, mock = mock + excluded.mock,
                     first = MIN(first, excluded.first);
             INSERT INTO task_done_minute
                 SELECT NEW.stage, CAST(NEW.finished_at / 60 AS INTEGER), 1, NEW.finished_at, NEW.finished_at
-                WHERE NEW.state = 'done' AND NEW.finished_at IS NOT NULL
+                WHERE \(condition) AND NEW.finished_at IS NOT NULL
                 ON CONFLICT (stage, minute) DO UPDATE SET
                     n = n + 1, first = MIN(first, excluded.first), last = MAX(last, excluded.last);
-        END;
-
-        CREATE INDEX task_skipped ON task(stage, last_error) WHERE state = 'skipped';
-        CREATE INDEX task_noted ON task(stage, note) WHERE state = 'done' AND note IS NOT NULL;
         """
+    }
+
+    /// Trigger statements that take OLD out of the done counts when `condition` holds.
+    private static func removeDone(when condition: String) -> String {
+        """
+            UPDATE task_usage SET
+                n = n - 1, attempts = attempts - COALESCE(OLD.teacher_attempts, 0),
+                prompt_tokens = prompt_tokens - COALESCE(OLD.prompt_tokens, 0),
+                completion_tokens = completion_tokens - COALESCE(OLD.completion_tokens, 0), mock = mock - COALESCE(OLD.mock, 0)
+            WHERE \(condition) AND stage = OLD.stage AND endpoint = COALESCE(OLD.endpoint, '') AND model = COALESCE(OLD.model, '');
+            UPDATE task_done_minute SET n = n - 1
+            WHERE \(condition) AND OLD.finished_at IS NOT NULL AND stage = OLD.stage
+                AND minute = CAST(OLD.finished_at / 60 AS INTEGER);
+        """
+    }
 
     /// Fills the counters from the rows (the migration of a store made before them).
     static let countersRecount = """
