@@ -271,26 +271,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         let meter = ProgressBox(startingMeter)
         if let pending = opened.pendingIngest, let arrivals {
-            // Ingest runs on a thread of its own (it is synchronous and spreads record decoding over
-            // worker threads); each committed batch adds its tasks to the meter and wakes the runner.
-            let thread = Thread {
-                do {
-                    let summary = try pending.run(onBatch: { added in
-                        meter.add(total: added)
-                        arrivals.announce()
-                    })
+            // Each committed batch adds its tasks to the meter and wakes the runner.
+            pending.start(
+                announcingTo: arrivals, onBatch: { meter.add(total: $0) },
+                onFinish: { summary in
                     meter.finishTotal()
                     Output.info(
                         String(
                             format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
                             summary.layout.rawValue, summary.bytes, ProgressMeter.now() - ingestStart, summary.problems))
-                    arrivals.finish()
-                } catch {
-                    arrivals.finish(failure: error)
-                }
-            }
-            thread.name = "vxt-ingest"
-            thread.start()
+                })
         }
         let interval = progressInterval
         let giveUp = giveUpAfter

@@ -80,6 +80,30 @@ public struct ExtractionJob {
             try store.saveConfiguration(configuration)
             return summary
         }
+
+        /// Runs the ingest on a thread of its own (it is synchronous and spreads record decoding
+        /// over worker threads of its own), announcing each committed batch to `arrivals`, then
+        /// telling `onBatch` how many tasks it added, and finishing `arrivals` with the ingest's
+        /// failure, if any.
+        public func start(
+            announcingTo arrivals: WorkArrivals, onBatch: @escaping @Sendable (Int) -> Void,
+            onFinish: @escaping @Sendable (Ingestor.Summary) -> Void
+        ) {
+            let thread = Thread {
+                do {
+                    let summary = try run(onBatch: { added in
+                        arrivals.announce()
+                        onBatch(added)
+                    })
+                    onFinish(summary)
+                    arrivals.finish()
+                } catch {
+                    arrivals.finish(failure: error)
+                }
+            }
+            thread.name = "vxt-ingest"
+            thread.start()
+        }
     }
 
     /// - Parameter ingestLater: leave the ingest to the caller (`Opened.pendingIngest`), so that

@@ -144,9 +144,9 @@ public final class Runner: Sendable {
                     if news.finished { sourceFailure = arrivals?.sourceFailure }
                 case let .finished(result, claimedAt):
                     inFlight -= 1
-                    if case .done = result.outcome { completed += 1 } else { failed += 1 }
                     var succeeded = false
                     if case .done = result.outcome { succeeded = true }
+                    if succeeded { completed += 1 } else { failed += 1 }
                     progress?(
                         ProgressEvent(
                             stage: result.stage, succeeded: succeeded, seconds: Date().timeIntervalSince1970 - claimedAt,

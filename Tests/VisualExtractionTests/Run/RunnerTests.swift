@@ -125,19 +125,12 @@ import Testing
         let teacher = WatchingTeacher(store: opened.store)
         let arrivals = WorkArrivals()
         let batches = Counter()
-        let ingestThread = Thread {
-            do {
-                _ = try ingest.run(onBatch: { _ in
-                    arrivals.announce()
-                    // After the first batch, ingest waits until a request has been sent.
-                    if batches.increment() == 1 { teacher.firstCall.wait() }
-                })
-                arrivals.finish()
-            } catch {
-                arrivals.finish(failure: error)
-            }
-        }
-        ingestThread.start()
+        ingest.start(
+            announcingTo: arrivals,
+            onBatch: { _ in
+                // After the first batch, ingest waits until a request has been sent.
+                if batches.increment() == 1 { teacher.firstCall.wait() }
+            }, onFinish: { _ in })
         let runner = Runner(
             store: opened.store, pipeline: pipeline, teacher: teacher,
             preparer: ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path), settings: pipeline.definition.image),
