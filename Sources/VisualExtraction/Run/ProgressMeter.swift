@@ -62,15 +62,16 @@ public struct ProgressMeter: Sendable {
         return perSecond.drop { $0.second < from }
     }
 
-    /// Mean seconds from claim to result over the window; nil before the first result.
-    public func meanLatency(now: Double = ProgressMeter.now()) -> Double? {
+    /// Mean seconds from claim to result of the last minute's results (the window's length
+    /// depends on it, so it cannot be measured over the window); nil before the first result.
+    public var meanLatency: Double? {
         let seconds = perSecond.suffix(Int(ProgressMeter.shortestWindow))
         let count = seconds.reduce(0) { $0 + $1.completions }
         return count > 0 ? seconds.reduce(0) { $0 + $1.latencySum } / Double(count) : nil
     }
 
     /// Seconds the rate is measured over: a minute, or four latencies when tasks take longer.
-    var window: Double { max(ProgressMeter.shortestWindow, 4 * (meanLatency() ?? 0)) }
+    var window: Double { max(ProgressMeter.shortestWindow, 4 * (meanLatency ?? 0)) }
 
     /// Tasks per second: in flight ÷ latency over the window (Little's law); where no in-flight
     /// counts were given, completions over the time since the window's start.
@@ -89,7 +90,7 @@ public struct ProgressMeter: Sendable {
     /// since the first completion.
     public func settled(now: Double = ProgressMeter.now()) -> Bool {
         guard let first = firstCompletion else { return false }
-        return now - first >= max(10, 2 * (meanLatency() ?? 0))
+        return now - first >= max(10, 2 * (meanLatency ?? 0))
     }
 
     /// Seconds until every known task is done at the present rate; nil before any completion.
