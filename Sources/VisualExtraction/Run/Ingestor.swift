@@ -45,24 +45,17 @@ public struct Ingestor: Sendable {
         let writer = BatchWriter(store: store, stages: stages, onBatch: onBatch)
         var pending: [JobStore.IngestItem] = []
         var problems = 0
-        var toDo = 0
         let write = { (items: [JobStore.IngestItem]) in
             for item in items {
                 switch item {
                 case .problem: problems += 1
-                case let .record(record, problem, _, _):
-                    if problem != nil {
-                        problems += 1
-                    } else if record.skipReason == nil {
-                        toDo += stages.count
-                    }
+                case let .record(_, problem, _, _): if problem != nil { problems += 1 }
                 }
             }
             pending.append(contentsOf: items)
             while pending.count >= batchSize {
-                try writer.submit(Array(pending.prefix(batchSize)), toDo: toDo)
+                try writer.submit(Array(pending.prefix(batchSize)))
                 pending.removeFirst(batchSize)
-                toDo = 0
             }
         }
         var seen = 0
@@ -80,7 +73,7 @@ public struct Ingestor: Sendable {
                         return problem.index >= already && (shard?.contains(position: problem.index) ?? true)
                     }
                 }, consume: write)
-            if !pending.isEmpty { try writer.submit(pending, toDo: toDo) }
+            if !pending.isEmpty { try writer.submit(pending) }
         } catch {
             try? writer.finish()
             throw error
@@ -94,7 +87,7 @@ public struct Ingestor: Sendable {
     /// Writes batches of records on its own thread, in order, at most two batches behind.
     final class BatchWriter: @unchecked Sendable {
         private let condition = NSCondition()
-        private var queue: [(items: [JobStore.IngestItem], toDo: Int)] = []
+        private var queue: [[JobStore.IngestItem]] = []
         private var closed = false
         private var done = false
         private var failure: (any Error)?
@@ -113,8 +106,13 @@ public struct Ingestor: Sendable {
                     let batch = queue[0]
                     condition.unlock()
                     do {
-                        try store.ingest(batch.items, stages: stages)
-                        onBatch?(batch.toDo)
+                        try store.ingest(batch, stages: stages)
+                        // Tasks to do: every stage of a usable record (waiting ones become ready in turn).
+                        let usable = batch.reduce(0) { count, item in
+                            if case let .record(record, nil, _, _) = item, record.skipReason == nil { return count + 1 }
+                            return count
+                        }
+                        onBatch?(usable * stages.count)
                     } catch {
                         condition.lock()
                         failure = error
@@ -131,12 +129,12 @@ public struct Ingestor: Sendable {
         }
 
         /// Queues a batch, waiting while two are queued; throws the writer's failure, if any.
-        func submit(_ items: [JobStore.IngestItem], toDo: Int) throws {
+        func submit(_ items: [JobStore.IngestItem]) throws {
             condition.lock()
             defer { condition.unlock() }
             while queue.count >= 2 && failure == nil { condition.wait() }
             if let failure { throw failure }
-            queue.append((items, toDo))
+            queue.append(items)
             condition.broadcast()
         }
 
