@@ -25,6 +25,11 @@ struct RunCommand: AsyncParsableCommand {
 
             SIGINT and SIGTERM stop at once: results that have landed are kept, requests in flight go back to pending \
             for the next run; exit status 130 (SIGINT) or 143 (SIGTERM).
+
+            Exit status: 0 every record is done (or skipped for want of an image); 2 the run finished but some \
+            records failed and are not in the corpus (`vxt status` lists them by kind, `vxt retry` returns them to \
+            work); 3 a preflight failed or the teacher stopped answering; 1 a configuration error before any work \
+            (pipeline, input file, API key); 64 a usage error in the command line; 130/143 interrupted.
             """
     )
 
@@ -210,7 +215,7 @@ struct RunCommand: AsyncParsableCommand {
             await mock?.shutdown()
             Output.info("vxt run: \(error)")
             if case .preflight = error { throw ExitCode(3) }
-            throw ExitCode.validationFailure
+            throw ExitCode.failure
         }
         for note in connection.notes { Output.info(note) }
         let baseURL = connection.destination
@@ -332,6 +337,13 @@ struct RunCommand: AsyncParsableCommand {
                     when every shard is done: \(CommandLine.arguments[0]) merge --work \(work), then export
                     """))
         if outcome.interrupted { throw ExitCode(130) }
+        let failed = status.failed(stage: StageGraph(pipeline.definition).descriptionStage)
+        if failed > 0 {
+            Output.info(
+                "finished with \(failed) failed records, not in the corpus (exit status 2); their kinds are listed above. "
+                    + "Fix the cause, then `vxt retry --work \(work) --kind <kind>` and run the same command again.")
+            throw ExitCode(2)
+        }
     }
 }
 

@@ -53,6 +53,12 @@ public struct StatusSummary: Sendable, Codable {
     public var failures: [FailureGroup]
     public var skips: [ReasonCount]
     public var notes: [ReasonCount]
+
+    /// Tasks of `stage` that failed: for the description stage, the records missing from the
+    /// corpus (an input problem or an upstream failure fails every stage of its record).
+    public func failed(stage: String) -> Int {
+        stages.first { $0.stage == stage }?.counts[.failed] ?? 0
+    }
 }
 
 /// Everything the store knows about one record, for `vxt show`.

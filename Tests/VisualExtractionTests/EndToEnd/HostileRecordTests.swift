@@ -21,7 +21,7 @@ import Testing
         try Data(Self.corpus.utf8).write(to: input)
         let work = dir.appendingPathComponent("work").path
         let run = try await TestSupport.runVXT(["run", "paper", "--input", input.path, "--images", "samples/images", "--work", work])
-        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.status == 2, "two hostile records fail, the rest is done: \(run.stderr)")
         let inspect = try await TestSupport.runVXT(["inspect", input.path])
         let show = try await TestSupport.runVXT(["show", "--work", work, "--id", "0"])
         let status = try await TestSupport.runVXT(["status", "--work", work])

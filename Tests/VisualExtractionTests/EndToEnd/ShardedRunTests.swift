@@ -126,7 +126,7 @@ import Testing
         let pipeline = dir.appendingPathComponent("once.yaml")
         try Data(text.utf8).write(to: pipeline)
         let args = ["run", pipeline.path, "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path]
-        #expect(try await run(args + ["--teacher", "http://127.0.0.1:9/v1", "--skip-preflight"]).status == 0)
+        #expect(try await run(args + ["--teacher", "http://127.0.0.1:9/v1", "--skip-preflight"]).status == 2, "failed records: exit 2")
         let store = try JobStore.open(workDirectory: work.path)
         #expect(try store.counts(stage: "statements") == [.failed: 10, .skipped: 2])
         let failures = try store.status().failures
