@@ -6,8 +6,17 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case llava
     /// One line per finished record with everything known about it.
     case jsonl
-    /// The authors' script's output: `{"index": i, "caption": ...}` per input record, "SKIP" when no image.
+    /// The authors' script's output: `{"index": i, "caption": ...}` per input record, "SKIP" when no
+    /// image, a null caption with the reason when the record failed or is not finished.
     case paper
+    /// LLaMA-Factory's ShareGPT layout as JSONL: `messages` with user/assistant roles and `images`,
+    /// registered by a `dataset_info.json` entry written beside it.
+    case llamafactory
+    /// ms-swift's standard layout as JSONL: `messages` and `images`.
+    case swift
+
+    /// Formats whose `images` are paths a trainer opens itself (made absolute by default).
+    public var namesImagesForATrainer: Bool { self == .llamafactory || self == .swift }
 }
 
 public struct ExportSummary: Sendable, Equatable {
@@ -67,10 +76,15 @@ public struct Exporter {
         definition = try store.storedPipeline()
     }
 
-    public func export(_ format: ExportFormat, to path: String, filter: ExportFilter = ExportFilter()) throws -> ExportSummary {
+    /// Writes the export. `imageFolder` is joined to the records' image paths in the trainer
+    /// formats: nil means the run's `--images` (stored absolute), "" keeps the paths as in the corpus.
+    public func export(
+        _ format: ExportFormat, to path: String, filter: ExportFilter = ExportFilter(), imageFolder: String? = nil
+    ) throws -> ExportSummary {
         if !filter.isEmpty, try store.auditSummary().samples == 0 { throw ExportFilter.NotAudited() }
         let graph = StageGraph(definition)
         let instruction = try PromptTemplate(definition.export.instruction)
+        let folder = try imageFolder ?? store.configuration()?.imagesRoot ?? ""
         let file = try OutputFile(path: path)
         var summary = ExportSummary()
         var buffer = ""
@@ -81,11 +95,19 @@ public struct Exporter {
                 buffer.removeAll(keepingCapacity: true)
             }
         }
+        /// The paper format's line for a record without a caption: its index is never a gap.
+        func paperGap(_ row: ExportRow, reason: String, kind: FailureKind? = nil) {
+            guard format == .paper else { return }
+            buffer += "{\"index\": \(row.record.position), \"caption\": null, \"reason\": \"\(reason)\""
+            if let kind { buffer += ", \"kind\": \"\(kind.rawValue)\"" }
+            buffer += "}\n"
+        }
         if format == .llava { buffer += "[\n" }
         try store.forEachExportRow(
             descriptionStage: graph.descriptionStage, statementsStage: graph.statementsStage,
             hintStage: graph.hintStage
         ) { row in
+            try flush()
             let skipped = row.problem == nil && row.record.skipReason != nil
             if skipped {
                 summary.skipped += 1
@@ -95,11 +117,18 @@ public struct Exporter {
                 return
             }
             guard row.descriptionState == .done, let description = row.description else {
-                if row.problem != nil || row.descriptionState == .failed { summary.failed += 1 } else { summary.unfinished += 1 }
+                if row.problem != nil || row.descriptionState == .failed {
+                    summary.failed += 1
+                    paperGap(row, reason: "failed", kind: row.descriptionFailureKind ?? (row.problem != nil ? .inputInvalid : .other))
+                } else {
+                    summary.unfinished += 1
+                    paperGap(row, reason: "unfinished")
+                }
                 return
             }
             guard filter.keeps(row) else {
                 summary.excluded += 1
+                paperGap(row, reason: "excluded")
                 return
             }
             summary.written += 1
@@ -117,14 +146,47 @@ public struct Exporter {
                 buffer += "{\"index\": \(row.record.position), \"caption\": "
                 Exporter.writePythonASCII(description, to: &buffer)
                 buffer += "}\n"
+            case .llamafactory, .swift:
+                buffer +=
+                    messagesLine(
+                        row, description: description,
+                        instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]), imageFolder: folder)
+                    + "\n"
             }
             first = false
-            try flush()
         }
         if format == .llava { buffer += first ? "]\n" : "\n]\n" }
         try flush(force: true)
         try file.commit()
         return summary
+    }
+
+    /// The user turn: one `<image>` per image, then the instruction (LLaVA's own placement).
+    func userTurn(_ row: ExportRow, instruction: String) -> String {
+        String(repeating: "<image>\n", count: max(1, row.record.images.count)) + instruction
+    }
+
+    /// LLaMA-Factory's and ms-swift's shared layout: one `<image>` tag per entry of `images`.
+    func messagesLine(_ row: ExportRow, description: String, instruction: String, imageFolder: String) -> String {
+        var members: [(key: String, value: JSONValue)] = [
+            (
+                "messages",
+                .array([
+                    .object([("role", .string("user")), ("content", .string(userTurn(row, instruction: instruction)))]),
+                    .object([("role", .string("assistant")), ("content", .string(description))])
+                ])
+            ),
+            (
+                "images",
+                .array(
+                    row.record.images.map {
+                        .string(imageFolder.isEmpty ? $0 : (imageFolder as NSString).appendingPathComponent($0))
+                    })
+            ),
+            ("id", .string(row.record.sourceID ?? row.key))
+        ]
+        if row.mock { members.append(("vxt", .object([("mock", .bool(true))]))) }
+        return JSONValue.object(members).jsonText
     }
 
     func imageValue(_ images: [String]) -> JSONValue {
@@ -139,14 +201,13 @@ public struct Exporter {
     }
 
     func llavaLine(_ row: ExportRow, description: String, instruction: String) -> String {
-        let prefix = String(repeating: "<image>\n", count: max(1, row.record.images.count))
         var members: [(key: String, value: JSONValue)] = [
             ("id", .string(row.record.sourceID ?? row.key)),
             ("image", imageValue(row.record.images)),
             (
                 "conversations",
                 .array([
-                    .object([("from", .string("human")), ("value", .string(prefix + instruction))]),
+                    .object([("from", .string("human")), ("value", .string(userTurn(row, instruction: instruction)))]),
                     .object([("from", .string("gpt")), ("value", .string(description))])
                 ])
             )

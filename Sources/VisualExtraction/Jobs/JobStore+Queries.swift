@@ -98,6 +98,8 @@ struct ExportRow: Sendable {
     public var descriptionState: TaskState?
     public var description: String?
     public var descriptionError: String?
+    /// Why the description task failed, when it did.
+    public var descriptionFailureKind: FailureKind?
     public var statements: [String]?
     public var statementsText: String?
     public var model: String?
@@ -345,7 +347,7 @@ extension JobStore {
             let cursor = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.model AS d_model, d.mock AS d_mock,
+                    SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.failure_kind AS d_kind, d.model AS d_model, d.mock AS d_mock,
                            d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
                            sout.output AS s_output, sout.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
                            CASE WHEN h.state = 'done' THEN hout.output END AS h_output
@@ -375,6 +377,7 @@ extension JobStore {
                         key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
                         descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)), description: row["d_output"],
                         descriptionError: row["d_error"],
+                        descriptionFailureKind: (row["d_kind"] as String?).flatMap(FailureKind.init(rawValue:)),
                         statements: statements, statementsText: row["s_output"], model: row["d_model"],
                         mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
                         hint: row["h_output"],

@@ -55,11 +55,20 @@ import Testing
         #expect(audit.status == 0, "\(audit.stderr)")
         files["audit-summary"] = work.appendingPathComponent("audit.json")
         try Data(audit.stdout.utf8).write(to: work.appendingPathComponent("audit.json"))
-        for format in ["llava", "jsonl", "paper"] {
+        for format in ExportFormat.allCases.map(\.rawValue) {
             let url = work.appendingPathComponent("out.\(format)")
             #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
             files["export-\(format)"] = url
         }
+        files["llamafactory-dataset-info"] = work.appendingPathComponent("dataset_info.json")
+        // The paper format with records left out by the audit filter: lines with a null caption.
+        let filtered = work.appendingPathComponent("filtered.paper")
+        let filteredExport = try await TestSupport.runVXT([
+            "export", "--work", work.path, "--format", "paper", "--min-coverage", "1", "--out", filtered.path
+        ])
+        #expect(filteredExport.status == 0, "\(filteredExport.stderr)")
+        #expect(try TestSupport.jsonLines(filtered).count == 12, "one line per input record")
+        #expect(try validate("export-paper", [filtered]).0 == 0)
         let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         files["status"] = work.appendingPathComponent("status.json")
         try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
@@ -82,5 +91,47 @@ import Testing
         let broken = work.appendingPathComponent("broken.paper")
         try Data("{\"index\": 0}\n".utf8).write(to: broken)
         #expect(try validate("export-paper", [broken]).0 != 0)
+        try Data("{\"index\": 0, \"caption\": null}\n".utf8).write(to: broken)
+        #expect(try validate("export-paper", [broken]).0 != 0, "a null caption says why")
+    }
+
+    static var datasetsAvailable: Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import datasets"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    /// What a trainer does first with an export: Hugging Face `datasets` loads it as JSON.
+    @Test(.enabled(if: datasetsAvailable, "SKIPPED: python3 cannot import `datasets` (pip install datasets to run this test)"))
+    func everyExportLoadsWithHuggingFaceDatasets() async throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let run = try await TestSupport.runVXT([
+            "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        for format in ["llava", "jsonl", "llamafactory", "swift"] {
+            let url = work.appendingPathComponent("out.\(format).json")
+            #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
+            let load = Process()
+            load.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            load.arguments = [
+                "python3", "-c",
+                "import sys, datasets; d = datasets.load_dataset('json', data_files=sys.argv[1], split='train', cache_dir=sys.argv[2]); print(len(d))",
+                url.path, work.appendingPathComponent("hf-cache").path
+            ]
+            load.environment = ProcessInfo.processInfo.environment.merging(["HF_DATASETS_OFFLINE": "1"]) { $1 }
+            let out = Pipe()
+            load.standardOutput = out
+            load.standardError = FileHandle.nullDevice
+            try load.run()
+            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            load.waitUntilExit()
+            #expect(load.terminationStatus == 0 && printed.trimmingCharacters(in: .whitespacesAndNewlines) == "10", "\(format): \(printed)")
+        }
     }
 }
