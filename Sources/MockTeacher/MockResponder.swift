@@ -244,9 +244,10 @@ public enum MockResponder {
         }
     }
 
-    public struct MockError: Error {
+    public struct MockError: Error, CustomStringConvertible {
         let message: String
         init(_ message: String) { self.message = message }
+        public var description: String { message }
     }
 
     static func colorName(_ c: (red: Int, green: Int, blue: Int)) -> String {

@@ -49,13 +49,35 @@ struct MockTeacherCommand: AsyncParsableCommand {
     @Flag(help: "Speak the local-process protocol on stdin/stdout instead of HTTP (for --teacher cmd:'vxt mock-teacher --stdio').")
     var stdio = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Run an OpenAI Batch request file offline, as `vllm run-batch -i FILE -o --output` would, and exit (with --fail-rate: that share of 500 responses).",
+            valueName: "file"))
+    var runBatch: String?
+
+    @Option(help: ArgumentHelp("With --run-batch: the output file to write.", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Answer statement prompts with too few lines (short-once, short-always), to rehearse the count checks.")
+    var statementFault: MockResponder.StatementFault?
+
     @Option(help: "With --stdio: exit with status 3 after this many answers, abandoning the rest, to rehearse a crashing model process.")
     var exitAfter: Int?
 
     @OptionGroup var logging: LogOptions
 
+    func validate() throws {
+        if (runBatch == nil) != (output == nil) { throw ValidationError("--run-batch and --output go together") }
+    }
+
     func run() async throws {
         logging.bootstrap()
+        if let runBatch, let output {
+            let summary = try MockBatch.run(
+                input: runBatch, output: output, statementFault: statementFault, failRate: failRate, seed: seed)
+            Output.info("mock batch: \(summary.answered) answered, \(summary.failed) failed → \(output)")
+            return
+        }
         if stdio {
             await MockStdioTeacher.serve(latencyMs: latencyMs, jitterMs: jitterMs, exitAfter: exitAfter)
             return

@@ -171,7 +171,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let pipeline = loaded
         let imagesRoot =
-            images ?? ((input as NSString).deletingLastPathComponent.isEmpty ? "." : (input as NSString).deletingLastPathComponent)
+            images ?? ExtractionJob.defaultImagesRoot(forInput: input)
         if !skipPreflight {
             do {
                 let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot).run()

@@ -26,7 +26,8 @@ struct VXT: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, StatusCommand.self, ShowCommand.self, AuditCommand.self, ExportCommand.self, PromptsCommand.self,
-            InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self, ValidateCommand.self, InitCommand.self,
+            InspectCommand.self, ImagesCommand.self, MergeCommand.self, RetryCommand.self, BatchCommand.self, ValidateCommand.self,
+            InitCommand.self,
             MockTeacherCommand.self
         ]
     )

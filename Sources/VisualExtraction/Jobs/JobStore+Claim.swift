@@ -16,6 +16,28 @@ extension JobStore {
     /// with their records and the outputs of the stages they need. A handful of statements per
     /// batch, not per task: claiming is on every task's path.
     public func claim(stage: StageGraph.Node, limit: Int) async throws -> [ClaimedTask] {
+        try await claim(stage: stage, limit: limit, from: .pending)
+    }
+
+    /// Which tasks a claim takes.
+    enum ClaimSource {
+        /// Ready tasks (an online run, a batch export).
+        case pending
+        /// Tasks in a batch whose awaited request has an imported result (a batch import).
+        case batchAnswered
+        /// Tasks in a batch whose awaited request has no result yet (`vxt batch export --resubmit`).
+        case batchUnanswered
+
+        var condition: String {
+            switch self {
+            case .pending: "state = 'pending'"
+            case .batchAnswered: "state = 'batched' AND batch_id IN (SELECT custom_id FROM batch_result)"
+            case .batchUnanswered: "state = 'batched' AND batch_id NOT IN (SELECT custom_id FROM batch_result)"
+            }
+        }
+    }
+
+    func claim(stage: StageGraph.Node, limit: Int, from source: ClaimSource) async throws -> [ClaimedTask] {
         let now = Date().timeIntervalSince1970
         let needs = stage.needs
         let name = stage.name
@@ -24,7 +46,7 @@ extension JobStore {
                 db.cachedStatement(
                     sql: """
                         UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1
-                        WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND state = 'pending' ORDER BY rowid LIMIT ?)
+                        WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND \(source.condition) ORDER BY rowid LIMIT ?)
                         RETURNING record_key, id
                         """), arguments: [now, name, limit])
             guard !marked.isEmpty else { return [] }

@@ -187,12 +187,12 @@ extension JobStore {
                     FROM task_usage WHERE endpoint != '' AND n > 0 ORDER BY first
                     """
             ).map { row -> StatusSummary.EndpointUsage in
-                let model: String = row["model"]
+                let model: String = row["model"], endpoint: String = row["endpoint"]
                 let p: Int = row["p"], c: Int = row["c"]
                 return .init(
-                    endpoint: row["endpoint"], stage: row["stage"], model: model, requests: row["n"], attempts: row["a"],
+                    endpoint: endpoint, stage: row["stage"], model: model, requests: row["n"], attempts: row["a"],
                     promptTokens: p, completionTokens: c,
-                    cost: prices[model].map { (Double(p) * $0.inputPerMillion + Double(c) * $0.outputPerMillion) / 1e6 })
+                    cost: prices[model].map { $0.cost(prompt: p, completion: c, batch: endpoint == BatchFormat.endpoint) })
             }
             return StatusSummary(
                 records: records, inputProblems: problems, stages: order.compactMap { byStage[$0] },

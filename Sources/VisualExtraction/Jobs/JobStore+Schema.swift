@@ -202,6 +202,39 @@ extension JobStore {
             try db.execute(sql: JobStore.countersSchema)
             try db.execute(sql: JobStore.countersRecount)
         }
+        migrator.registerMigration("v10: batch files") { db in
+            // A task whose request is in a batch file (`vxt batch export`) is `batched`: an online
+            // run does not send it, and `vxt batch import` finds it by the custom_id it awaits.
+            // Widening the state CHECK in place is the procedure SQLite documents for loosening a
+            // constraint (every row already satisfies the wider one): no copy of 1.3M task rows,
+            // their triggers and indexes.
+            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(
+                sql: "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'task'",
+                arguments: ["'failed', 'skipped'))", "'failed', 'skipped', 'batched'))"])
+            try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+            try db.execute(sql: "PRAGMA writable_schema = OFF")
+            try db.execute(
+                sql: """
+                    ALTER TABLE task ADD COLUMN batch_id TEXT;
+                    CREATE INDEX task_batched ON task(stage, batch_id) WHERE state = 'batched';
+                    CREATE TABLE batch_request (
+                        custom_id TEXT PRIMARY KEY,
+                        task_id INTEGER NOT NULL,
+                        file TEXT NOT NULL,
+                        exported_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE batch_result (
+                        custom_id TEXT PRIMARY KEY,
+                        status INTEGER,
+                        body TEXT,
+                        error TEXT,
+                        file TEXT NOT NULL,
+                        imported_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

@@ -10,6 +10,9 @@ public enum TaskState: String, Sendable, CaseIterable, Codable, CodingKeyReprese
     case failed
     /// Nothing to do for this record (no image, video); the reason is kept.
     case skipped
+    /// Its request is in a batch file (`vxt batch export`); `vxt batch import` brings the answer.
+    /// An online run does not send it.
+    case batched
 }
 
 /// A unit of work handed to the runner: the task's record and its upstream outputs.

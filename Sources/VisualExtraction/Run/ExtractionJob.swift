@@ -227,6 +227,12 @@ public struct ExtractionJob {
             pendingIngest: pendingIngest, previousImagesRoot: previousImagesRoot, imageRecheck: recheck)
     }
 
+    /// The `--images` folder when none is given: the input file's folder, as LLaVA's layout has it.
+    public static func defaultImagesRoot(forInput input: String) -> String {
+        let folder = (input as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return (path as NSString).standardizingPath }
         return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString).standardizingPath

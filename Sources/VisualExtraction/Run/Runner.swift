@@ -180,11 +180,19 @@ public final class Runner: Sendable {
     }
 
     private func perform(_ task: ClaimedTask) async -> TaskResult {
+        await Runner.perform(
+            task, pipeline: pipeline, preparer: preparer, imageFiles: imageFiles, logger: logger, send: { await self.call($0) })
+    }
+
+    /// Runs a claimed task's stage executor with `send` as its teacher: the runner's bounded
+    /// calls, or a batch file's answers (`BatchJob`). Everything else is the same for both.
+    static func perform(
+        _ task: ClaimedTask, pipeline: Pipeline, preparer: ImagePreparer, imageFiles: PreparedImageFiles?, logger: Logger,
+        send: @escaping @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>
+    ) async -> TaskResult {
         let started = Date().timeIntervalSince1970
         let result: StageResult
         if let stage = pipeline.stage(named: task.stage) {
-            let imageFiles = imageFiles
-            let preparer = preparer
             let work = StageWork(
                 stage: stage, record: task.record, upstream: task.upstream, model: pipeline.definition.teacher.model,
                 temperature: pipeline.definition.teacher.temperature,
@@ -192,7 +200,7 @@ public final class Runner: Sendable {
                     if let imageFiles { return try imageFiles.prepare(path, with: preparer) }
                     return try preparer.prepare(path)
                 },
-                send: { request in await self.call(request) })
+                send: send)
             result = await Self.executor(for: stage).execute(work)
         } else {
             result = .failed("stage \(task.stage) is not in the pipeline", kind: .other)
@@ -205,6 +213,7 @@ public final class Runner: Sendable {
         var taskResult = TaskResult(
             recordKey: task.recordKey, stage: task.stage, outcome: outcome, request: result.request,
             startedAt: started, finishedAt: Date().timeIntervalSince1970, imageSHA256: result.imageSHA256)
+        taskResult.taskID = task.taskID
         taskResult.failureStatus = result.failureStatus
         taskResult.failureEndpoint = result.failureEndpoint
         if case let .failed(reason, kind) = result.outcome {

@@ -6,6 +6,9 @@ public enum StatusReport {
 
     public static func text(_ s: StatusSummary, configuration: RunConfiguration?) -> String {
         var lines: [String] = []
+        let batched = s.stages.reduce(0) { $0 + ($1.counts[.batched] ?? 0) }
+        // The batched column appears only for work directories that use batch files.
+        let columns = batched > 0 ? Self.columns + [.batched] : Self.columns
         if let c = configuration {
             lines.append(
                 "pipeline \(c.pipelineName) (\(c.pipelineHash.prefix(12))) · input \(c.inputPath) · teacher \(c.teacherModel) at \(c.teacherURL)"
@@ -52,6 +55,11 @@ public enum StatusReport {
             if !costs.isEmpty {
                 lines.append(String(format: "cost so far: $%.2f (teacher.prices in the pipeline file)", costs.reduce(0, +)))
             }
+        }
+        if batched > 0 {
+            lines.append(
+                "\(batched) requests are in batch files, waiting for their results: `vxt batch import --work DIR RESULTS…` "
+                    + "(an online run does not send them)")
         }
         let mock = s.stages.reduce(0) { $0 + $1.mockOutputs }
         if mock > 0 { lines.append("\(mock) outputs were made by the mock teacher (marked mock in exports)") }

@@ -67,9 +67,22 @@ public struct EndpointSettings: Codable, Sendable, Equatable {
 public struct TokenPrice: Codable, Sendable, Equatable {
     public var inputPerMillion: Double
     public var outputPerMillion: Double
+    /// The prices of answers that came through batch files (`vxt batch import`); hosted batch
+    /// APIs charge about half. Absent: the online prices.
+    public var batchInputPerMillion: Double?
+    public var batchOutputPerMillion: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case inputPerMillion = "input_per_million"
         case outputPerMillion = "output_per_million"
+        case batchInputPerMillion = "batch_input_per_million"
+        case batchOutputPerMillion = "batch_output_per_million"
+    }
+
+    /// What `prompt` and `completion` tokens cost, at the batch prices when `batch`.
+    public func cost(prompt: Int, completion: Int, batch: Bool) -> Double {
+        let input = batch ? batchInputPerMillion ?? inputPerMillion : inputPerMillion
+        let output = batch ? batchOutputPerMillion ?? outputPerMillion : outputPerMillion
+        return (Double(prompt) * input + Double(completion) * output) / 1e6
     }
 }

@@ -6,15 +6,18 @@ import Testing
 /// independent validator (Python's jsonschema) on the files of a real run.
 // A hang fails the suite instead of holding CI: generous, since no test bounds real time otherwise.
 @Suite(.serialized, .timeLimit(.minutes(15))) struct SchemaConformanceTests {
-    static var validatorAvailable: Bool {
+    /// Whether python3 can import these modules (the tests that need them skip visibly otherwise).
+    static func python(imports modules: String) -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import jsonschema, yaml"]
+        process.arguments = ["python3", "-c", "import \(modules)"]
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
     }
+
+    static var validatorAvailable: Bool { python(imports: "jsonschema, yaml") }
 
     func validate(_ schema: String, _ files: [URL]) throws -> (Int32, String) {
         let process = Process()
@@ -77,6 +80,20 @@ import Testing
         ])
         files["prompts"] = work.appendingPathComponent("prompts.jsonl")
         try Data(prompts.stdout.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
+        // A batch export of the same input, and the mock's batch output for it.
+        let batchWork = work.appendingPathComponent("batch"), batches = work.appendingPathComponent("batches")
+        let batchExport = try await TestSupport.runVXT([
+            "batch", "export", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", batchWork.path,
+            "--out", batches.path
+        ])
+        #expect(batchExport.status == 0, "\(batchExport.stderr)")
+        files["batch-request"] = batches.appendingPathComponent("vxt-statements-0001.jsonl")
+        files["batch-output"] = work.appendingPathComponent("batch-output.jsonl")
+        let batchRun = try await TestSupport.runVXT([
+            "mock-teacher", "--run-batch", batches.appendingPathComponent("vxt-statements-0001.jsonl").path, "--output",
+            work.appendingPathComponent("batch-output.jsonl").path, "--fail-rate", "0.3"
+        ])
+        #expect(batchRun.status == 0, "\(batchRun.stderr)")
         files["pipeline"] = TestSupport.paperPipeline
         files["llava-input-record"] = TestSupport.sampleCorpus
         for (schema, file) in files.sorted(by: { $0.key < $1.key }) {
@@ -95,15 +112,7 @@ import Testing
         #expect(try validate("export-paper", [broken]).0 != 0, "a null caption says why")
     }
 
-    static var datasetsAvailable: Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import datasets"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
+    static var datasetsAvailable: Bool { python(imports: "datasets") }
 
     /// What a trainer does first with an export: Hugging Face `datasets` loads it as JSON.
     @Test(.enabled(if: datasetsAvailable, "SKIPPED: python3 cannot import `datasets` (pip install datasets to run this test)"))

@@ -209,6 +209,33 @@ import Testing
         #expect(claimed.first?.upstream == ["statements": "A is x."])
     }
 
+    /// v10 widens the task state CHECK in place (no table copy): an older store's tasks can be
+    /// batched afterwards, other states are still refused, and the file passes integrity_check.
+    @Test func aStoreFromBeforeBatchFilesTakesTheBatchedState() async throws {
+        let path = dir.appendingPathComponent("v9.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try JobStore.migrator.migrate(old, upTo: "v9: counters kept by triggers")
+        try await old.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]');
+                    INSERT INTO task (record_key, stage, state) VALUES ('a', 'statements', 'pending');
+                    """)
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE task SET state = 'batched'") }
+        }
+        try old.close()
+        let store = try JobStore(path: path)
+        let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "statements")).node, limit: 5)
+        try await store.markBatched([(try #require(claimed.first).taskID, "a|statements|0123456789abcdef")], file: "f.jsonl")
+        #expect(try store.counts(stage: "statements") == [.batched: 1])
+        #expect(try store.countersDisagreement() == [])
+        try await store.pool.write { db in
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE task SET state = 'lost'") }
+            let check = try String.fetchOne(db, sql: "PRAGMA integrity_check")
+            #expect(check == "ok")
+        }
+    }
+
     @Test func abandonedRunningTasksReturnToPending() async throws {
         var a = TestSupport.record("a", pairs: [("q", "x")])
         a.position = 0

@@ -1,0 +1,289 @@
+import Foundation
+public import Logging
+
+/// Batch files both ways: requests written as OpenAI Batch JSONL for a hosted batch API or
+/// `vllm run-batch`, and their output files committed as an online run would commit the answers.
+///
+/// Both directions replay a task's stage executor, the same code an online run uses, with a
+/// teacher that answers from imported batch results. The first request it has no answer for is
+/// the one the task needs next: an export writes it to a file (the task becomes `batched`); an
+/// import hands the task back to pending for the next export (a re-ask, a per-pair follow-up).
+/// So parsing, statement checks and re-ask rules are the online ones by construction.
+public struct BatchJob: Sendable {
+    public let store: JobStore
+    public let pipeline: Pipeline
+    public let preparer: ImagePreparer
+    public let imageFiles: PreparedImageFiles?
+    /// Tasks replayed at once (image preparation is the CPU work).
+    public var parallelism = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    let logger: Logger
+
+    public init(
+        store: JobStore, pipeline: Pipeline, preparer: ImagePreparer, imageFiles: PreparedImageFiles? = nil, logger: Logger = .disabled
+    ) {
+        self.store = store
+        self.pipeline = pipeline
+        self.preparer = preparer
+        self.imageFiles = imageFiles
+        self.logger = logger
+    }
+
+    /// Where a batch file is cut.
+    public struct Limits: Sendable {
+        public var maxRequests: Int
+        public var maxBytes: Int
+        public init(maxRequests: Int = 50_000, maxBytes: Int = 200_000_000) {
+            self.maxRequests = maxRequests
+            self.maxBytes = maxBytes
+        }
+    }
+
+    public struct WrittenFile: Sendable, Equatable {
+        public var path: String
+        public var stage: String
+        public var requests: Int
+        public var bytes: Int
+    }
+
+    public struct ExportSummary: Sendable {
+        public var files: [WrittenFile] = []
+        /// Tasks finished while replaying, without a new request: every answer they need was
+        /// imported already, or no call is needed (statements all written by rule).
+        public var finished = 0
+        public var requests: Int { files.reduce(0) { $0 + $1.requests } }
+    }
+
+    public struct ImportSummary: Sendable {
+        /// Lines read from the files, and lines that were not a result (not JSON, no custom_id).
+        public var lines = 0
+        public var unreadable = 0
+        public var unreadableExamples: [String] = []
+        public var counts = BatchImportCounts()
+        /// Requests the service never ran (expired, cancelled): `--resubmit` sends them again.
+        public var unrun = 0
+        public var done = 0
+        public var failed = 0
+        /// Tasks that need a request no batch holds yet (a re-ask): work for the next export.
+        public var needAnotherRequest = 0
+    }
+
+    /// The custom_id of a request: its record and stage, and a hash of the request as logged,
+    /// so that it is stable across re-exports and a re-ask (another prompt or limit) gets its own.
+    static func customID(_ task: ClaimedTask, _ request: ChatRequest) -> String {
+        "\(task.recordKey)|\(task.stage)|" + ContentHasher.sha256(request.loggedBody()).prefix(16)
+    }
+
+    /// A task's replay: what it finished as, or the first request no imported result answers.
+    struct Replay: Sendable {
+        var task: ClaimedTask
+        var result: TaskResult
+        var needed: (customID: String, body: [UInt8])?
+    }
+
+    /// The first request of a replay without an answer; later ones cannot happen (a stage sends
+    /// in sequence), but only the first counts.
+    final class Needed: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: (customID: String, body: [UInt8])?
+        func set(_ customID: String, _ body: @autoclosure () -> [UInt8]) {
+            lock.lock()
+            defer { lock.unlock() }
+            if value == nil { value = (customID, body()) }
+        }
+        var current: (customID: String, body: [UInt8])? { lock.lock(); defer { lock.unlock() }; return value }
+    }
+
+    /// Replays claimed tasks, `parallelism` at a time, and returns them in claim order.
+    func replay(_ tasks: [ClaimedTask], exporting: Bool) async -> [Replay] {
+        let store = store, pipeline = pipeline, preparer = preparer, imageFiles = imageFiles, logger = logger
+        var replays: [Int: Replay] = [:]
+        await withTaskGroup(of: (Int, Replay).self) { group in
+            var next = 0
+            func add() {
+                let index = next, task = tasks[index]
+                next += 1
+                group.addTask {
+                    let needed = Needed()
+                    let result = await Runner.perform(
+                        task, pipeline: pipeline, preparer: preparer, imageFiles: imageFiles, logger: logger
+                    ) { request in
+                        let id = BatchJob.customID(task, request)
+                        // An export sends again what failed before (a retried task); an import
+                        // replays the failure.
+                        if let stored = try? store.batchResult(customID: id), stored.succeeded || !exporting {
+                            return BatchFormat.answer(stored)
+                        }
+                        needed.set(id, request.body())
+                        return .failure(TeacherFailure(message: "waiting for a batch result", status: nil, attempts: 0))
+                    }
+                    return (index, Replay(task: task, result: result, needed: needed.current))
+                }
+            }
+            while next < min(parallelism, tasks.count) { add() }
+            while let (index, replay) = await group.next() {
+                replays[index] = replay
+                if next < tasks.count { add() }
+            }
+        }
+        return (0..<tasks.count).compactMap { replays[$0] }
+    }
+
+    /// Writes the requests `stages` would send now into Batch JSONL files in `directory`, cut at
+    /// `limits`, and marks their tasks `batched`. With `resubmit`, the tasks of earlier files that
+    /// have no result yet are written again (same custom_ids) instead of pending ones.
+    public func export(stages: [String], to directory: String, limits: Limits, resubmit: Bool) async throws -> ExportSummary {
+        var summary = ExportSummary()
+        var taken = try store.batchFileNames()
+        let graph = StageGraph(pipeline.definition)
+        for stageName in stages {
+            guard let node = graph.stages.first(where: { $0.name == stageName }) else { continue }
+            var file: (output: OutputFile, name: String, requests: [(taskID: Int64, customID: String)], bytes: Int)?
+            func close() async throws {
+                guard let open = file else { return }
+                try open.output.commit()
+                try await store.markBatched(open.requests, file: open.name)
+                summary.files.append(
+                    WrittenFile(
+                        path: (directory as NSString).appendingPathComponent(open.name), stage: stageName, requests: open.requests.count,
+                        bytes: open.bytes))
+                file = nil
+            }
+            while true {
+                let claimed = try await store.claim(stage: node, limit: 256, from: resubmit ? .batchUnanswered : .pending)
+                if claimed.isEmpty { break }
+                let replays = await replay(claimed, exporting: true)
+                var finished: [TaskResult] = []
+                for replay in replays {
+                    guard let needed = replay.needed else {
+                        finished.append(replay.result)
+                        continue
+                    }
+                    let line = BatchFormat.requestLine(customID: needed.customID, body: needed.body)
+                    if let open = file, open.requests.count >= limits.maxRequests || open.bytes + line.count > limits.maxBytes {
+                        try await close()
+                    }
+                    if file == nil {
+                        var index = 1
+                        var name: String { "vxt-\(stageName)-\(String(format: "%04d", index)).jsonl" }
+                        let fm = FileManager.default
+                        while taken.contains(name) || fm.fileExists(atPath: (directory as NSString).appendingPathComponent(name)) {
+                            index += 1
+                        }
+                        taken.insert(name)
+                        file = (try OutputFile(path: (directory as NSString).appendingPathComponent(name)), name, [], 0)
+                    }
+                    try file?.output.write(line)
+                    file?.requests.append((replay.task.taskID, needed.customID))
+                    file?.bytes += line.count
+                }
+                if !finished.isEmpty {
+                    try await store.commit(finished, graph: graph)
+                    summary.finished += finished.count
+                }
+            }
+            try await close()
+        }
+        return summary
+    }
+
+    /// Reads output and error files and commits what they answer, as an online run would.
+    public func importResults(files: [String]) async throws -> ImportSummary {
+        var summary = ImportSummary()
+        for path in files {
+            var results: [BatchResult] = []
+            func store(_ chunk: inout [BatchResult]) async throws {
+                let counts = try await self.store.importBatchResults(chunk, file: (path as NSString).lastPathComponent)
+                summary.counts.stored += counts.stored
+                summary.counts.duplicates += counts.duplicates
+                summary.counts.unmatched += counts.unmatched
+                for example in counts.unmatchedExamples where summary.counts.unmatchedExamples.count < 3 {
+                    summary.counts.unmatchedExamples.append(example)
+                }
+                chunk.removeAll(keepingCapacity: true)
+            }
+            var pending: [BatchResult] = []
+            _ = try RecordSplitter(path: path).forEach { event in
+                summary.lines += 1
+                switch event {
+                case let .problem(problem):
+                    summary.unreadable += 1
+                    if summary.unreadableExamples.count < 3 {
+                        summary.unreadableExamples.append("\(path):\(problem.line): \(problem.reason)")
+                    }
+                case let .record(raw):
+                    do {
+                        let result = try BatchFormat.result(fromLine: try JSONParser.parse(raw.bytes))
+                        if BatchFormat.isUnrun(result) {
+                            summary.unrun += 1
+                        } else {
+                            pending.append(result)
+                        }
+                    } catch {
+                        summary.unreadable += 1
+                        if summary.unreadableExamples.count < 3 { summary.unreadableExamples.append("\(path):\(raw.line): \(error)") }
+                    }
+                }
+            }
+            // Results are stored in chunks: an output file holds up to 50,000 answers of ~2 KB.
+            while !pending.isEmpty {
+                results = Array(pending.prefix(2000))
+                pending.removeFirst(results.count)
+                try await store(&results)
+            }
+        }
+        let graph = StageGraph(pipeline.definition)
+        for node in graph.stages {
+            while true {
+                let claimed = try await store.claim(stage: node, limit: 256, from: .batchAnswered)
+                if claimed.isEmpty { break }
+                let replays = await replay(claimed, exporting: false)
+                var finished: [TaskResult] = []
+                var back: [Int64] = []
+                for replay in replays {
+                    if replay.needed != nil {
+                        back.append(replay.task.taskID)
+                        continue
+                    }
+                    finished.append(replay.result)
+                    if case .done = replay.result.outcome { summary.done += 1 } else { summary.failed += 1 }
+                }
+                try await store.commit(finished, graph: graph)
+                try await store.returnToPending(back)
+                summary.needAnotherRequest += back.count
+            }
+        }
+        return summary
+    }
+}
+
+extension BatchJob {
+    /// A batch job on an existing work directory, holding its lock (no `vxt run` beside it), with
+    /// work a dead process left running handed back first.
+    public static func open(workDirectory: String, logger: Logger = .disabled) throws -> (job: BatchJob, lock: WorkDirectoryLock) {
+        guard FileManager.default.fileExists(atPath: (workDirectory as NSString).appendingPathComponent(JobStore.fileName)) else {
+            throw JobStore.StoreError.noStore(workDirectory: workDirectory)
+        }
+        let lock = try WorkDirectoryLock(workDirectory: workDirectory)
+        let store = try JobStore.open(workDirectory: workDirectory, readOnly: false)
+        try store.releaseAbandoned()
+        guard let configuration = try store.configuration() else { throw JobStore.StoreError.noStore(workDirectory: workDirectory) }
+        let pipeline = try Pipeline(definition: try store.storedPipeline(), path: "the pipeline stored in \(workDirectory)")
+        return (
+            BatchJob(store: store, pipeline: pipeline, workDirectory: workDirectory, imagesRoot: configuration.imagesRoot, logger: logger),
+            lock
+        )
+    }
+
+    /// The images as an online run of this work directory would send them.
+    public init(store: JobStore, pipeline: Pipeline, workDirectory: String, imagesRoot: String, logger: Logger = .disabled) {
+        let teacher = pipeline.definition.teacher
+        self.init(
+            store: store, pipeline: pipeline,
+            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
+            imageFiles: teacher.imageTransport == .file
+                ? PreparedImageFiles(
+                    directory: teacher.imageDirectory ?? (workDirectory as NSString).appendingPathComponent("prepared-images"))
+                : nil,
+            logger: logger)
+    }
+}
