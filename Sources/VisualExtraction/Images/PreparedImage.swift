@@ -60,6 +60,17 @@ public struct ImagePreparer: Sendable {
         return try prepare(bytes: bytes, path: path)
     }
 
+    /// The image a record names, identified by its source hash without being decoded or resized:
+    /// what replaying a request whose answer is already known needs (`BatchJob`'s import), at the
+    /// cost of a read instead of a resize. It carries no pixels and cannot be sent.
+    public func identify(_ relativePath: String) throws(ImageError) -> PreparedImage {
+        let (_, bytes) = try source(relativePath)
+        let format = bytes.withUnsafeBytes { ImageFormat(magic: $0) }
+        return PreparedImage(
+            bytes: [], mimeType: format.mimeType, width: 0, height: 0, sourceWidth: 0, sourceHeight: 0, sourceFormat: format,
+            sourceSHA256: ContentHasher.sha256(bytes))
+    }
+
     /// The file a record names, resolved under the root and read whole; empty files are refused.
     func source(_ relativePath: String) throws(ImageError) -> (path: String, bytes: [UInt8]) {
         let path = try root.resolve(relativePath)

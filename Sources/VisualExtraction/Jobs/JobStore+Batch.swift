@@ -13,24 +13,38 @@ public struct BatchImportCounts: Sendable, Equatable {
     public var unmatchedExamples: [String] = []
 }
 
+/// A request written to a batch file, as the store records it.
+public struct BatchRequestRow: Sendable {
+    public var taskID: Int64
+    public var customID: String
+    /// The request as logged (images as placeholders): what `vxt show` shows once it is answered.
+    public var logged: String
+
+    public init(taskID: Int64, customID: String, logged: String) {
+        self.taskID = taskID
+        self.customID = customID
+        self.logged = logged
+    }
+}
+
 /// Batch files: tasks whose request went into a file (`batched`), the requests by custom_id, and
 /// the imported answers a batch import replays the stages against.
 extension JobStore {
     /// Marks claimed tasks as waiting for a batch result: each awaits the request written under
     /// its custom_id in `file`. Only tasks still running (claimed by this export) move.
-    public func markBatched(_ requests: [(taskID: Int64, customID: String)], file: String) async throws {
+    public func markBatched(_ requests: [BatchRequestRow], file: String) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
             let move = try db.cachedStatement(sql: "UPDATE task SET state = 'batched', batch_id = ? WHERE id = ? AND state = 'running'")
             let record = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO batch_request (custom_id, task_id, file, exported_at) VALUES (?, ?, ?, ?)")
+                sql: "INSERT OR REPLACE INTO batch_request (custom_id, task_id, file, exported_at, request) VALUES (?, ?, ?, ?, ?)")
             // An error result of the same request (a retried failure sent again) is forgotten, or
             // the next import would replay it instead of waiting for the new answer.
             let forget = try db.cachedStatement(
                 sql: "DELETE FROM batch_result WHERE custom_id = ? AND NOT (status = 200 AND error IS NULL AND body IS NOT NULL)")
             for request in requests {
                 try move.execute(arguments: [request.customID, request.taskID])
-                try record.execute(arguments: [request.customID, request.taskID, file, now])
+                try record.execute(arguments: [request.customID, request.taskID, file, now, request.logged])
                 try forget.execute(arguments: [request.customID])
             }
         }
@@ -42,6 +56,13 @@ extension JobStore {
         try await pool.write { db in
             let back = try db.cachedStatement(sql: "UPDATE task SET state = 'pending', batch_id = NULL WHERE id = ? AND state = 'running'")
             for id in taskIDs { try back.execute(arguments: [id]) }
+        }
+    }
+
+    /// A request as it was exported, images as placeholders.
+    public func batchRequestLogged(customID: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT request FROM batch_request WHERE custom_id = ?"), arguments: [customID])
         }
     }
 

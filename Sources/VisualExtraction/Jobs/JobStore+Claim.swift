@@ -7,7 +7,10 @@ extension JobStore {
     @discardableResult
     public func releaseAbandoned() throws -> Int {
         try pool.write { db in
-            try db.execute(sql: "UPDATE task SET state = 'pending' WHERE state = 'running'")
+            // A task claimed out of a batch (an import, a resubmit) goes back to its batch: its
+            // request is still in a file, its answer may still come.
+            try db.execute(
+                sql: "UPDATE task SET state = CASE WHEN batch_id IS NULL THEN 'pending' ELSE 'batched' END WHERE state = 'running'")
             return db.changesCount
         }
     }
@@ -45,7 +48,8 @@ extension JobStore {
             let marked = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1
+                        UPDATE task SET state = 'running', started_at = ?, attempts = attempts + 1,
+                            batch_id = CASE WHEN state = 'batched' THEN batch_id END
                         WHERE rowid IN (SELECT rowid FROM task WHERE stage = ? AND \(source.condition) ORDER BY rowid LIMIT ?)
                         RETURNING record_key, id
                         """), arguments: [now, name, limit])

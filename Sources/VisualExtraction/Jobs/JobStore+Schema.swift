@@ -223,7 +223,8 @@ extension JobStore {
                         custom_id TEXT PRIMARY KEY,
                         task_id INTEGER NOT NULL,
                         file TEXT NOT NULL,
-                        exported_at REAL NOT NULL
+                        exported_at REAL NOT NULL,
+                        request TEXT
                     ) WITHOUT ROWID;
                     CREATE TABLE batch_result (
                         custom_id TEXT PRIMARY KEY,

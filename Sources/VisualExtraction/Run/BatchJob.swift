@@ -67,35 +67,60 @@ public struct BatchJob: Sendable {
         public var needAnotherRequest = 0
     }
 
-    /// The custom_id of a request: its record and stage, and a hash of the request as logged,
-    /// so that it is stable across re-exports and a re-ask (another prompt or limit) gets its own.
+    /// The custom_id of a request: its record and stage, and a hash of what makes the request
+    /// (model, limits, prompt, each image's source hash; the image settings are the pipeline's),
+    /// so that it is stable across re-exports, a re-ask (another prompt or limit) gets its own, and
+    /// an import can name it without resizing the image again.
     static func customID(_ task: ClaimedTask, _ request: ChatRequest) -> String {
-        "\(task.recordKey)|\(task.stage)|" + ContentHasher.sha256(request.loggedBody()).prefix(16)
+        var identity = [request.model, String(request.maxTokens), request.temperature.map { "\($0)" } ?? "-", request.prompt]
+        identity += request.images.map(\.sourceSHA256)
+        return "\(task.recordKey)|\(task.stage)|" + ContentHasher.sha256(identity.joined(separator: "\u{0}")).prefix(16)
     }
 
     /// A task's replay: what it finished as, or the first request no imported result answers.
     struct Replay: Sendable {
         var task: ClaimedTask
         var result: TaskResult
-        var needed: (customID: String, body: [UInt8])?
+        var needed: Needed.Request?
+        /// The custom_id of the replay's first request, whose exported form an import stores.
+        var first: String?
     }
 
-    /// The first request of a replay without an answer; later ones cannot happen (a stage sends
-    /// in sequence), but only the first counts.
+    /// The requests of one replay: the first one sent, and the first without an answer (later
+    /// ones cannot happen, a stage sends in sequence, but only the first counts).
     final class Needed: @unchecked Sendable {
+        struct Request: Sendable {
+            var customID: String
+            var body: [UInt8]
+            /// The request as the store keeps it (images as placeholders).
+            var logged: String
+        }
         private let lock = NSLock()
-        private var value: (customID: String, body: [UInt8])?
-        func set(_ customID: String, _ body: @autoclosure () -> [UInt8]) {
+        private var value: Request?
+        private var firstID: String?
+        func sent(_ customID: String) {
             lock.lock()
             defer { lock.unlock() }
-            if value == nil { value = (customID, body()) }
+            if firstID == nil { firstID = customID }
         }
-        var current: (customID: String, body: [UInt8])? { lock.lock(); defer { lock.unlock() }; return value }
+        func set(_ customID: String, _ request: ChatRequest) {
+            lock.lock()
+            defer { lock.unlock() }
+            if value == nil { value = Request(customID: customID, body: request.body(), logged: request.loggedBody()) }
+        }
+        var current: Request? { lock.lock(); defer { lock.unlock() }; return value }
+        var first: String? { lock.lock(); defer { lock.unlock() }; return firstID }
     }
 
-    /// Replays claimed tasks, `parallelism` at a time, and returns them in claim order.
+    /// Replays claimed tasks, `parallelism` at a time, and returns them in claim order. An export
+    /// prepares images as a run would (they go into the request); an import only identifies them.
     func replay(_ tasks: [ClaimedTask], exporting: Bool) async -> [Replay] {
-        let store = store, pipeline = pipeline, preparer = preparer, imageFiles = imageFiles, logger = logger
+        let store = store, pipeline = pipeline, logger = logger
+        let preparer = preparer
+        let identify: @Sendable (String) throws(ImageError) -> PreparedImage = { path throws(ImageError) in
+            try preparer.identify(path)
+        }
+        let prepareImage = exporting ? Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles) : identify
         var replays: [Int: Replay] = [:]
         await withTaskGroup(of: (Int, Replay).self) { group in
             var next = 0
@@ -104,19 +129,18 @@ public struct BatchJob: Sendable {
                 next += 1
                 group.addTask {
                     let needed = Needed()
-                    let result = await Runner.perform(
-                        task, pipeline: pipeline, preparer: preparer, imageFiles: imageFiles, logger: logger
-                    ) { request in
+                    let result = await Runner.perform(task, pipeline: pipeline, logger: logger, prepareImage: prepareImage) { request in
                         let id = BatchJob.customID(task, request)
+                        needed.sent(id)
                         // An export sends again what failed before (a retried task); an import
                         // replays the failure.
                         if let stored = try? store.batchResult(customID: id), stored.succeeded || !exporting {
                             return BatchFormat.answer(stored)
                         }
-                        needed.set(id, request.body())
+                        needed.set(id, request)
                         return .failure(TeacherFailure(message: "waiting for a batch result", status: nil, attempts: 0))
                     }
-                    return (index, Replay(task: task, result: result, needed: needed.current))
+                    return (index, Replay(task: task, result: result, needed: needed.current, first: needed.first))
                 }
             }
             while next < min(parallelism, tasks.count) { add() }
@@ -137,7 +161,7 @@ public struct BatchJob: Sendable {
         let graph = StageGraph(pipeline.definition)
         for stageName in stages {
             guard let node = graph.stages.first(where: { $0.name == stageName }) else { continue }
-            var file: (output: OutputFile, name: String, requests: [(taskID: Int64, customID: String)], bytes: Int)?
+            var file: (output: OutputFile, name: String, requests: [BatchRequestRow], bytes: Int)?
             func close() async throws {
                 guard let open = file else { return }
                 try open.output.commit()
@@ -173,7 +197,7 @@ public struct BatchJob: Sendable {
                         file = (try OutputFile(path: (directory as NSString).appendingPathComponent(name)), name, [], 0)
                     }
                     try file?.output.write(line)
-                    file?.requests.append((replay.task.taskID, needed.customID))
+                    file?.requests.append(BatchRequestRow(taskID: replay.task.taskID, customID: needed.customID, logged: needed.logged))
                     file?.bytes += line.count
                 }
                 if !finished.isEmpty {
@@ -244,8 +268,11 @@ public struct BatchJob: Sendable {
                         back.append(replay.task.taskID)
                         continue
                     }
-                    finished.append(replay.result)
-                    if case .done = replay.result.outcome { summary.done += 1 } else { summary.failed += 1 }
+                    // The request as exported (with its image's real placeholder), not as replayed.
+                    var result = replay.result
+                    if let first = replay.first, let logged = try store.batchRequestLogged(customID: first) { result.request = logged }
+                    finished.append(result)
+                    if case .done = result.outcome { summary.done += 1 } else { summary.failed += 1 }
                 }
                 try await store.commit(finished, graph: graph)
                 try await store.returnToPending(back)

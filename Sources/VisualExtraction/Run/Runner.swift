@@ -181,13 +181,25 @@ public final class Runner: Sendable {
 
     private func perform(_ task: ClaimedTask) async -> TaskResult {
         await Runner.perform(
-            task, pipeline: pipeline, preparer: preparer, imageFiles: imageFiles, logger: logger, send: { await self.call($0) })
+            task, pipeline: pipeline, logger: logger,
+            prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles), send: { await self.call($0) })
+    }
+
+    /// How a run prepares an image to send: resized and encoded, inline or as a prepared file.
+    static func imagePreparation(
+        preparer: ImagePreparer, imageFiles: PreparedImageFiles?
+    ) -> @Sendable (String) throws(ImageError) -> PreparedImage {
+        { path throws(ImageError) in
+            if let imageFiles { return try imageFiles.prepare(path, with: preparer) }
+            return try preparer.prepare(path)
+        }
     }
 
     /// Runs a claimed task's stage executor with `send` as its teacher: the runner's bounded
     /// calls, or a batch file's answers (`BatchJob`). Everything else is the same for both.
     static func perform(
-        _ task: ClaimedTask, pipeline: Pipeline, preparer: ImagePreparer, imageFiles: PreparedImageFiles?, logger: Logger,
+        _ task: ClaimedTask, pipeline: Pipeline, logger: Logger,
+        prepareImage: @escaping @Sendable (String) throws(ImageError) -> PreparedImage,
         send: @escaping @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>
     ) async -> TaskResult {
         let started = Date().timeIntervalSince1970
@@ -195,12 +207,7 @@ public final class Runner: Sendable {
         if let stage = pipeline.stage(named: task.stage) {
             let work = StageWork(
                 stage: stage, record: task.record, upstream: task.upstream, model: pipeline.definition.teacher.model,
-                temperature: pipeline.definition.teacher.temperature,
-                prepareImage: { path throws(ImageError) in
-                    if let imageFiles { return try imageFiles.prepare(path, with: preparer) }
-                    return try preparer.prepare(path)
-                },
-                send: send)
+                temperature: pipeline.definition.teacher.temperature, prepareImage: prepareImage, send: send)
             result = await Self.executor(for: stage).execute(work)
         } else {
             result = .failed("stage \(task.stage) is not in the pipeline", kind: .other)

@@ -122,6 +122,9 @@ import Testing
         for format in ["llava", "jsonl", "paper"] {
             #expect(viaBatch[format] == viaServer[format], "\(format) export differs from the online run's")
         }
+        // The stored request is the exported one, its image's placeholder included.
+        let shown = try await vxt(["show", "--work", work.path, "--id", "astronaut-0001"])
+        #expect(shown.stdout.contains("<image image/jpeg 512x512"), "\(shown.stdout)")
         let status = try await vxt(["status", "--work", work.path])
         #expect(status.stdout.contains("batch "), "usage is accounted under the batch endpoint: \(status.stdout)")
     }
@@ -204,5 +207,63 @@ import Testing
         #expect(round < 20, "the rounds end")
         let viaBatch = try await exports(work), viaServer = try await exports(online)
         #expect(viaBatch["jsonl"] == viaServer["jsonl"], "statements, descriptions and usage as online")
+    }
+
+    /// Starts `vxt` and kills it with SIGKILL after a random moment, `rounds` times.
+    func killNine(_ arguments: [String], rounds: Int, within seconds: ClosedRange<Double>, in dir: URL, name: String) async throws -> Int {
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0
+        for round in 0..<rounds {
+            let process = try TestSupport.startVXT(
+                arguments, stdout: dir.appendingPathComponent("\(name)-out\(round)"),
+                stderr: dir.appendingPathComponent("\(name)-err\(round)"))
+            try await Task.sleep(nanoseconds: UInt64(Double.random(in: seconds, using: &generator) * 1e9))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            process.waitUntilExit()
+        }
+        return killed
+    }
+
+    /// kill -9 in the middle of exports and imports never loses a request or an answer, and never
+    /// commits one twice: the corpus is the online run's.
+    @Test func killNineDuringBatchExportsAndImportsLosesNothing() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("corpus.json")
+        try RunEndToEndTests().writeLargerCorpus(input, records: 40)
+        let work = dir.appendingPathComponent("batch"), online = dir.appendingPathComponent("online")
+        let batches = dir.appendingPathComponent("batches")
+        let source = ["--input", input.path, "--images", "samples/images"]
+        #expect(try await vxt(["run", "paper"] + source + ["--work", online.path]).status == 0)
+        #expect(
+            try await vxt(["batch", "export", "paper"] + source + ["--work", work.path, "--out", batches.path, "--stage", "statements"])
+                .status == 0)
+        let statements = try await runBatches(try batchFiles(batches, stage: "statements"), into: dir)
+        #expect(try await vxt(["batch", "import", "--work", work.path] + statements.map(\.path)).status == 0)
+
+        // The extraction export (each request a JPEG to prepare) killed at random, then finished.
+        let export = ["batch", "export", "--work", work.path, "--out", batches.path, "--max-requests", "3"]
+        let killedExports = try await killNine(export, rounds: 6, within: 0.05...0.6, in: dir, name: "export")
+        #expect(try await vxt(export).status == 0)
+        let store = try JobStore.open(workDirectory: work.path)
+        #expect(try store.counts(stage: "extraction") == [.batched: 36, .skipped: 4], "killed \(killedExports) exports")
+        #expect(try store.countersDisagreement() == [])
+        let files = try batchFiles(batches, stage: "extraction")
+        let written = try customIDs(files)
+        #expect(Set(written).count == 36, "every request written, a file that was cut off never renamed into place")
+
+        // Imports killed at random, then one to the end: each answer committed once.
+        let results = try await runBatches(files, into: dir)
+        let importing = ["batch", "import", "--work", work.path] + results.map(\.path)
+        let killedImports = try await killNine(importing, rounds: 6, within: 0.01...0.2, in: dir, name: "import")
+        let last = try await vxt(importing)
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(try store.counts(stage: "extraction") == [.done: 36, .skipped: 4], "killed \(killedImports) imports: \(last.stderr)")
+        #expect(try store.countersDisagreement() == [])
+        let viaBatch = try await exports(work), viaServer = try await exports(online)
+        #expect(viaBatch["jsonl"] == viaServer["jsonl"] && viaBatch["llava"] == viaServer["llava"])
     }
 }

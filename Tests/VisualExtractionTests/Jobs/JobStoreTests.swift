@@ -226,7 +226,8 @@ import Testing
         try old.close()
         let store = try JobStore(path: path)
         let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "statements")).node, limit: 5)
-        try await store.markBatched([(try #require(claimed.first).taskID, "a|statements|0123456789abcdef")], file: "f.jsonl")
+        let row = BatchRequestRow(taskID: try #require(claimed.first).taskID, customID: "a|statements|0123456789abcdef", logged: "{}")
+        try await store.markBatched([row], file: "f.jsonl")
         #expect(try store.counts(stage: "statements") == [.batched: 1])
         #expect(try store.countersDisagreement() == [])
         try await store.pool.write { db in
