@@ -130,6 +130,37 @@ import Testing
         #expect(lost.missing == [0, 1], "coffee (the letter B's option) and the count are missing")
     }
 
+    /// A statement copied word for word is never missing, however long the answer it condenses;
+    /// a missing one says which of its words (and of its answer's) are absent.
+    @Test func aStatementCopiedWordForWordIsPresentAndMissingOnesNameTheirWords() {
+        let long = """
+            The image shows a busy city street at dusk, with several pedestrians crossing at a zebra crossing, \
+            a red double-decker bus waiting at the traffic light, shop windows lit in warm colours, a cyclist \
+            in a yellow jacket riding along the kerb, and tall brick buildings lining both sides of the road.
+            """
+        let pairs = [
+            QAPair(question: "What do you see happening in this image?", answer: long),
+            QAPair(question: "What color is the bus?", answer: "Red")
+        ]
+        let statements = [
+            "Pedestrians cross a city street at dusk while a red bus waits at the light.",
+            "The bus is red."
+        ]
+        let verbatim = StatementCoverage.measure(
+            statements: statements, pairs: pairs,
+            description: "At dusk, pedestrians cross a city street while a red bus waits at the light. The bus is red.")
+        #expect(verbatim.score == 1, "copied word for word: \(verbatim.evidence)")
+
+        let paraphrased = StatementCoverage.measure(
+            statements: statements, pairs: pairs,
+            description: "People cross the street in the evening; a bus waits for the light to change.")
+        #expect(paraphrased.missing == [0, 1])
+        #expect(paraphrased.evidence[0].contains("statement words not found: pedestrian, city, dusk, red;"), "\(paraphrased.evidence)")
+        #expect(paraphrased.evidence[0].contains("answer words not found: "), "\(paraphrased.evidence)")
+        #expect(
+            paraphrased.evidence[1].hasSuffix("(statement words not found: red; answer words not found: red)"), "\(paraphrased.evidence)")
+    }
+
     @Test func answerMatching() {
         #expect(AnswerMatch.matches(predicted: "Orange", gold: "Orange.", question: "What color is the suit?"))
         #expect(AnswerMatch.matches(predicted: "The suit is orange", gold: "orange", question: "What color is the suit?"))
