@@ -1,5 +1,9 @@
 /// Statements written without a model, for question shapes where a rule cannot get the grammar
-/// wrong. Everything else goes to the LLM. Measured in bench/RESULTS.md (share of pairs taken).
+/// wrong. Everything else goes to the LLM. What a rule guarantees: the statement is the question's
+/// own words rearranged around the answer, and it is written only when the question's article
+/// fits its noun ("a"/"an" by spelling), its verb agrees with the noun's number as the noun's form
+/// tells it (an -s plural, people, men…), a colour answer is colour words, and a count is not 1.
+/// It cannot fix a question's other mistakes. Measured in bench/RESULTS.md (share of pairs taken).
 public enum StatementRules {
     public struct Written: Sendable, Equatable {
         public var text: String
@@ -29,21 +33,38 @@ public enum StatementRules {
 
         // "Is there a dog in the image?" / "Are there people on the bench?"
         if (lead == "is" || lead == "are"), words[1].lowercased() == "there", yes.contains(answer) || no.contains(answer) {
-            let rest = words[2...].joined(separator: " ")
+            let rest = Array(words[2...])
             let verb = lead == "is" ? "is" : "are"
-            if yes.contains(answer) { return Written(text: "There \(verb) \(rest).", rule: "there-is") }
-            var object = rest
-            for article in ["a ", "an ", "any "] where object.lowercased().hasPrefix(article) {
-                object = String(object.dropFirst(article.count))
+            let first = rest[0].lowercased()
+            // The rule copies the question's words, so it takes only what agrees: "a"/"an" before
+            // the right sound, a singular noun after "is", a plural one after "are". "Is there a
+            // skis?" or "Are there a dog?" go to the model, which can fix what the rule cannot.
+            let article = first == "a" || first == "an"
+            let nounWords = article || first == "any" ? Array(rest.dropFirst()) : rest
+            guard let head = head(of: nounWords) else { return nil }
+            if article && !articleFits(first, before: nounWords[0]) { return nil }
+            switch (verb, number(of: head)) {
+            case ("is", .plural), ("are", .singular): return nil
+            case ("are", _) where article: return nil
+            default: break
             }
-            return Written(text: "There \(verb) no \(object).", rule: "there-is")
+            if yes.contains(answer) {
+                // "There is any water." is not English; "some" would be a guess.
+                if first == "any" { return nil }
+                return Written(text: "There \(verb) \(rest.joined(separator: " ")).", rule: "there-is")
+            }
+            return Written(text: "There \(verb) no \(nounWords.joined(separator: " ")).", rule: "there-is")
         }
 
         // "What color is the bus?" + "Red" → "The bus is red."
         if lead == "what", ["color", "colour"].contains(words[1].lowercased()), ["is", "are"].contains(words[2].lowercased()),
             words.count >= 5, ["the", "this", "that", "these", "those"].contains(words[3].lowercased()),
-            isShortAnswer(answer)
+            isColorAnswer(answer), let head = head(of: Array(words[4...]))
         {
+            switch (words[2].lowercased(), number(of: head)) {
+            case ("is", .plural), ("are", .singular): return nil
+            default: break
+            }
             let subject = words[3...].joined(separator: " ")
             return Written(text: "\(capitalized(subject)) \(words[2].lowercased()) \(answer).", rule: "color")
         }
@@ -51,6 +72,10 @@ public enum StatementRules {
         // "How many dogs are there?" + "3" → "There are 3 dogs." (not 1: the noun is plural)
         if lead == "how", words[1].lowercased() == "many", let number = count(answer), number != 1 {
             guard let verbIndex = words.firstIndex(where: { $0.lowercased() == "are" }), verbIndex > 2 else { return nil }
+            // "How many of the dogs …" would read "There are 3 of the dogs": the model words it.
+            guard !["of", "the", "a", "an"].contains(words[2].lowercased()), let head = head(of: Array(words[2..<verbIndex])),
+                self.number(of: head) != .singular
+            else { return nil }
             let noun = words[2..<verbIndex].joined(separator: " ")
             let tail = words[(verbIndex + 1)...].map { $0.lowercased() }
             let place: String
@@ -86,9 +111,67 @@ public enum StatementRules {
         return (0..<total).compactMap { i in ruled[i]?.text ?? fromModel.popFirst() }
     }
 
-    static func isShortAnswer(_ answer: String) -> Bool {
-        let words = answer.split(separator: " ")
-        return (1...3).contains(words.count) && answer.allSatisfy { $0.isLetter || $0 == " " || $0 == "-" || $0 == "," }
+    /// Colours and the words that join them ("dark blue", "black and white"): an answer like
+    /// "It is red" would make "The bus is it is red."
+    static let colorWords: Set<String> = [
+        "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "grey", "silver",
+        "gold", "golden", "beige", "tan", "navy", "maroon", "violet", "cream", "teal", "turquoise", "khaki", "olive",
+        "dark", "light", "bright", "pale", "and", "or", "multicolored", "multicolor"
+    ]
+
+    static func isColorAnswer(_ answer: String) -> Bool {
+        var text = answer
+        if text.hasSuffix(".") { text.removeLast() }
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "-" || $0 == "/" }).map(String.init)
+        return (1...4).contains(words.count) && words.allSatisfy(colorWords.contains)
+            && !["and", "or"].contains(words.first ?? "") && !["and", "or"].contains(words.last ?? "")
+    }
+
+    /// Words after which a noun phrase in these questions has ended (its head is the word before).
+    static let phraseEnds: Set<String> = [
+        "in", "on", "at", "near", "under", "inside", "behind", "beside", "next", "with", "without", "wearing", "holding",
+        "that", "who", "which", "to", "of", "for", "from", "by", "above", "below", "over", "between", "around", "visible",
+        "shown", "pictured", "here", "there", "in?", "sitting", "standing", "being", "anywhere"
+    ]
+    /// Plurals without an s, and nouns whose number their form does not tell.
+    static let irregularPlurals: Set<String> = ["people", "men", "women", "children", "feet", "teeth", "mice", "geese", "oxen"]
+    static let eitherNumber: Set<String> = ["sheep", "fish", "deer", "series", "species", "aircraft", "bison", "moose", "glasses"]
+
+    static let singularInIs: Set<String> = ["tennis", "axis", "iris", "chassis", "trellis", "debris", "pelvis", "ibis"]
+
+    enum GrammaticalNumber { case singular, plural, unknown }
+
+    /// The head noun of a noun phrase: its last word before a preposition or a participle.
+    static func head(of phrase: [String]) -> String? {
+        var last: String?
+        for word in phrase {
+            let clean = word.lowercased().filter { $0.isLetter || $0 == "'" || $0 == "-" }
+            if phraseEnds.contains(clean) { break }
+            if !clean.isEmpty { last = clean }
+        }
+        return last
+    }
+
+    /// The number a noun's form says, as far as it says it ("bus" and "glass" are singular).
+    static func number(of noun: String) -> GrammaticalNumber {
+        var word = noun
+        if word.hasSuffix("'s") { word.removeLast(2) }
+        if irregularPlurals.contains(word) { return .plural }
+        if eitherNumber.contains(word) { return .unknown }
+        guard word.count > 3, word.hasSuffix("s"), !["ss", "us", "ous"].contains(where: word.hasSuffix) else { return .singular }
+        // -is: "skis", "taxis" are plural; "tennis", "crisis", "mantis" are not.
+        if word.hasSuffix("is") && (["sis", "tis"].contains(where: word.hasSuffix) || singularInIs.contains(word)) { return .singular }
+        return .plural
+    }
+
+    /// "a" before a consonant sound, "an" before a vowel sound, as far as spelling tells; words
+    /// whose sound their spelling hides (hour, unicorn, one) are left to the model.
+    static func articleFits(_ article: String, before word: String) -> Bool {
+        let w = word.lowercased()
+        guard let first = w.first else { return false }
+        if ["hour", "honest", "honor", "heir", "uni", "use", "usu", "eu", "one", "once"].contains(where: w.hasPrefix) { return false }
+        let vowel = "aeiou".contains(first)
+        return article == "an" ? vowel : !vowel
     }
 
     static func count(_ answer: String) -> Int? {

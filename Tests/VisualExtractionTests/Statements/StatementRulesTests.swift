@@ -33,6 +33,37 @@ import Testing
         #expect(rule("How many dogs does the man walk?", "2") == nil)
     }
 
+    /// Questions as real corpora write them, mistakes included: a rule copies the question's words,
+    /// so it takes a question only when its article and verb agree with its noun.
+    @Test func questionsWhoseGrammarARuleCannotKnowGoToTheModel() {
+        #expect(rule("Is there a skis in the image?", "yes") == nil, "\"There is a skis\"")
+        #expect(rule("Is there a skis in the image?", "no") == nil)
+        #expect(rule("Are there a dog on the bench?", "yes") == nil)
+        #expect(rule("Is there an dog?", "yes") == nil, "the article does not fit")
+        #expect(rule("Is there a apple on the table?", "no") == nil)
+        #expect(rule("Is there any water in the glass?", "yes") == nil, "\"There is any water\"")
+        #expect(rule("Is there people on the street?", "yes") == nil)
+        #expect(rule("Are there any dog in the yard?", "no") == nil)
+        #expect(rule("What color is the skis?", "red") == nil)
+        #expect(rule("What color is the bus?", "It is red") == nil, "not a colour: \"The bus is it is red.\"")
+        #expect(rule("How many dog are there?", "3") == nil)
+        #expect(rule("How many of the dogs are there?", "2") == nil)
+        #expect(rule("Is there an hour glass?", "yes") == nil, "spelling does not tell the sound")
+
+        // And what still agrees is still taken.
+        #expect(rule("Is there a pair of skis in the image?", "yes") == "There is a pair of skis in the image.")
+        #expect(rule("Is there an apple on the table?", "no") == "There is no apple on the table.")
+        #expect(rule("Is there any water in the glass?", "no") == "There is no water in the glass.")
+        #expect(rule("Is there snow on the ground?", "yes") == "There is snow on the ground.")
+        #expect(rule("Are there people on the street?", "yes") == "There are people on the street.")
+        #expect(rule("Are there sheep in the field?", "no") == "There are no sheep in the field.")
+        #expect(rule("Is there a bus?", "yes") == "There is a bus.")
+        #expect(rule("What color is the grass?", "green") == "The grass is green.")
+        #expect(rule("What color are the man's pants?", "dark blue") == "The man's pants are dark blue.")
+        #expect(rule("What color is the cat?", "black and white") == "The cat is black and white.")
+        #expect(rule("How many children are there?", "4") == "There are 4 children.")
+    }
+
     @Test func splitAndMergeKeepTheOrder() {
         let record = TestSupport.record(
             "r", pairs: [("What is this?", "A flower"), ("What color is the flower?", "Orange"), ("Why?", "Because")])
@@ -52,14 +83,18 @@ import Testing
             contentsOf: shared.appendingPathComponent("records/pope_gold/coco_pope_adversarial.head300.json"), encoding: .utf8
         )
         .split(whereSeparator: \.isNewline).map { try JSONParser.parse(String($0)) }
-        var ruled = 0, faithful = 0
+        var ruled = 0, faithful = 0, left: [String] = []
         for line in lines {
             guard let text = line["text"]?.stringValue, let label = line["label"]?.stringValue else { continue }
-            guard let statement = rule(text, label) else { continue }
+            guard let statement = rule(text, label) else {
+                left.append(text)
+                continue
+            }
             ruled += 1
             if (label == "no") == statement.contains(" no ") { faithful += 1 }
         }
-        #expect(ruled == 300, "every POPE question has the 'Is there' shape")
+        // Every POPE question has the 'Is there' shape; the five "Is there a skis …?" go to the model.
+        #expect(ruled == 295 && Set(left) == ["Is there a skis in the image?"], "\(Set(left))")
         #expect(faithful == ruled, "a 'no' answer always gives a negative statement, a 'yes' never does")
     }
 
