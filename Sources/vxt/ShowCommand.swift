@@ -10,12 +10,27 @@ struct ShowCommand: ParsableCommand {
 
     @OptionGroup var options: WorkOption
 
-    @Option(help: "The record's id as in the input file, its store key, or its 0-based position.")
+    @Option(help: "The record's id as in the input file (every record that shares it), its store key, or its 0-based position.")
     var id: String
 
     func run() throws {
         let store = try options.open()
-        let detail = try store.detail(id: id)
+        let details = try store.details(id: id)
+        var lines: [String] = []
+        if details.count > 1 {
+            lines.append(
+                "id \(id) is shared by \(details.count) records: "
+                    + details.map { "key \($0.key) (position \($0.record.position))" }.joined(separator: ", ")
+                    + "; each is shown below, `--id <key>` shows one")
+        }
+        for (index, detail) in details.enumerated() {
+            if index > 0 || details.count > 1 { lines.append("") }
+            lines += Self.lines(detail)
+        }
+        Output.data(lines.joined(separator: "\n"))
+    }
+
+    static func lines(_ detail: RecordDetail) -> [String] {
         var lines: [String] = []
         let r = detail.record
         lines.append("record \(r.displayID) (key \(detail.key), position \(r.position))")
@@ -42,6 +57,6 @@ struct ShowCommand: ParsableCommand {
             if let request = task.request { lines.append("request: \(request)") }
             if let output = task.output { lines.append("output:\n\(output)") }
         }
-        Output.data(lines.joined(separator: "\n"))
+        return lines
     }
 }

@@ -183,7 +183,7 @@ public struct Exporter {
                         .string(imageFolder.isEmpty ? $0 : (imageFolder as NSString).appendingPathComponent($0))
                     })
             ),
-            ("id", .string(row.record.sourceID ?? row.key))
+            ("id", .string(row.record.displayID))
         ]
         if row.mock { members.append(("vxt", .object([("mock", .bool(true))]))) }
         return JSONValue.object(members).jsonText
@@ -202,7 +202,7 @@ public struct Exporter {
 
     func llavaLine(_ row: ExportRow, description: String, instruction: String) -> String {
         var members: [(key: String, value: JSONValue)] = [
-            ("id", .string(row.record.sourceID ?? row.key)),
+            ("id", .string(row.record.displayID)),
             ("image", imageValue(row.record.images)),
             (
                 "conversations",
@@ -222,7 +222,7 @@ public struct Exporter {
             usage.append((stage, .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })))
         }
         let members: [(key: String, value: JSONValue)] = [
-            ("id", .string(row.record.sourceID ?? row.key)),
+            ("id", .string(row.record.displayID)),
             ("key", .string(row.key)),
             ("index", .number(String(row.record.position))),
             ("image", imageValue(row.record.images)),

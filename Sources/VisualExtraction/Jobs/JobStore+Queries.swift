@@ -299,36 +299,46 @@ extension JobStore {
 
     /// Finds a record by its id as written in the input, its store key, or its position.
     public func detail(id: String) throws -> RecordDetail {
+        guard let first = try details(id: id).first else { throw StoreError.unknownRecord(id) }
+        return first
+    }
+
+    /// Every record `id` names: every record with that id in the input (ids repeat in real
+    /// corpora), else the one with that store key, else the one at that 0-based position.
+    public func details(id: String) throws -> [RecordDetail] {
         try pool.read { db in
             let columns = JobStore.recordColumns + ", problem, image_sha256"
-            var row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE key = ?", arguments: [id])
-            if row == nil {
-                row = try Row.fetchOne(
-                    db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position LIMIT 1", arguments: [id])
+            var rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position", arguments: [id])
+            if rows.isEmpty {
+                rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE key = ?", arguments: [id])
             }
-            if row == nil, let position = Int(id) {
-                row = try Row.fetchOne(db, sql: "SELECT \(columns) FROM record WHERE position = ?", arguments: [position])
+            if rows.isEmpty, let position = Int(id) {
+                rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE position = ?", arguments: [position])
             }
-            guard let row else { throw StoreError.unknownRecord(id) }
-            let key: String = row["key"]
-            let tasks = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT t.*, o.request, o.output, o.parsed
-                    FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
-                    """, arguments: [key]
-            ).map { t in
-                RecordDetail.TaskDetail(
-                    stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"],
-                    lastError: t["last_error"], request: t["request"],
-                    output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
-                    promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
-                    endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
-            }
-            return RecordDetail(
-                key: key, record: try JobStore.decodeRecord(row), problem: row["problem"],
-                imageSHA256: row["image_sha256"], tasks: tasks)
+            guard !rows.isEmpty else { throw StoreError.unknownRecord(id) }
+            return try rows.map { try JobStore.detail(db, row: $0) }
         }
+    }
+
+    static func detail(_ db: Database, row: Row) throws -> RecordDetail {
+        let key: String = row["key"]
+        let tasks = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT t.*, o.request, o.output, o.parsed
+                FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
+                """, arguments: [key]
+        ).map { t in
+            RecordDetail.TaskDetail(
+                stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"],
+                lastError: t["last_error"], request: t["request"],
+                output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
+                promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
+                endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
+        }
+        return RecordDetail(
+            key: key, record: try JobStore.decodeRecord(row), problem: row["problem"],
+            imageSHA256: row["image_sha256"], tasks: tasks)
     }
 
     /// Streams every record in input order with its description and statements.

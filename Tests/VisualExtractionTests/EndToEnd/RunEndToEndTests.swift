@@ -279,6 +279,31 @@ import Testing
         #expect(request.contains("file://\(root.path)/") && !request.contains("base64"), "\(request)")
     }
 
+    /// Ids as real corpora have them: repeated, or absent in the `messages`/`images` layout.
+    @Test func duplicateAndMissingIdsStayReadable() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("ids.json")
+        try Data(
+            #"""
+            [{"id": "dup", "image": "skimage/coffee.png", "conversations": [{"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A cup."}]},
+             {"id": "dup", "image": "skimage/camera.png", "conversations": [{"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A man."}]},
+             {"messages": [{"role": "user", "content": "<image>What is this?"}, {"role": "assistant", "content": "A cat."}], "images": ["skimage/chelsea.png"]}]
+            """#.utf8
+        ).write(to: input)
+        let work = dir.appendingPathComponent("work").path
+        #expect(try await run(["run", "paper", "--input", input.path, "--images", "samples/images", "--work", work]).status == 0)
+        let show = try await run(["show", "--work", work, "--id", "dup"])
+        #expect(show.stdout.hasPrefix("id dup is shared by 2 records: key dup (position 0), key dup#1 (position 1)"), "\(show.stdout)")
+        #expect(show.stdout.contains("A1: A cup."))
+        #expect(show.stdout.contains("A1: A man."), "both records are shown")
+        let out = dir.appendingPathComponent("c.jsonl")
+        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
+        let lines = try TestSupport.jsonLines(out)
+        #expect(lines.map { $0["id"]?.stringValue } == ["dup", "dup", "2"], "no leading #: the position")
+        #expect(lines.map { $0["key"]?.stringValue } == ["dup", "dup#1", "#2"])
+    }
+
     @Test func badInputIsReportedPerRecordAndTheRestRuns() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
