@@ -66,7 +66,8 @@ public enum StatementRules {
             default: break
             }
             let subject = words[3...].joined(separator: " ")
-            return Written(text: "\(capitalized(subject)) \(words[2].lowercased()) \(answer).", rule: "color")
+            let color = answer.hasSuffix(".") ? String(answer.dropLast()) : answer
+            return Written(text: "\(capitalized(subject)) \(words[2].lowercased()) \(color).", rule: "color")
         }
 
         // "How many dogs are there?" + "3" → "There are 3 dogs." (not 1: the noun is plural)

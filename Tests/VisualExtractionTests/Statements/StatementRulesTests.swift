@@ -59,6 +59,7 @@ import Testing
         #expect(rule("Are there sheep in the field?", "no") == "There are no sheep in the field.")
         #expect(rule("Is there a bus?", "yes") == "There is a bus.")
         #expect(rule("What color is the grass?", "green") == "The grass is green.")
+        #expect(rule("What color is the astronaut's suit?", "Orange.") == "The astronaut's suit is orange.")
         #expect(rule("What color are the man's pants?", "dark blue") == "The man's pants are dark blue.")
         #expect(rule("What color is the cat?", "black and white") == "The cat is black and white.")
         #expect(rule("How many children are there?", "4") == "There are 4 children.")

@@ -44,7 +44,7 @@ enum RulesMeasurement {
             var byRule: [String: Int] = [:]
             _ = try RecordSplitter(path: file).forEach { event in
                 guard case let .record(raw) = event, let json = try? JSONParser.parse(raw.bytes),
-                    let text = (json["text"] ?? json["question"])?.stringValue
+                    let text = (json["text"] ?? json["question"] ?? json["instruction"])?.stringValue
                 else { return }
                 questions += 1
                 for answer in ["yes", "no", "red", "2"] {
