@@ -67,6 +67,9 @@ struct BatchExportCommand: AsyncParsableCommand {
     @Option(help: "Folder the records' image paths are relative to (default: the input file's folder).")
     var images: String?
 
+    @Flag(help: "For a new work directory: follow symlinks inside --images that lead to other folders.")
+    var followSymlinks = false
+
     @Option(help: "Work directory (holds vxt.sqlite).")
     var work: String
 
@@ -103,14 +106,15 @@ struct BatchExportCommand: AsyncParsableCommand {
             let loaded = try Pipeline.load(path: pipeline)
             let imagesRoot =
                 images ?? ExtractionJob.defaultImagesRoot(forInput: input)
-            let opened = try ExtractionJob(
-                pipeline: loaded, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: "batch"
-            ).open(logger: logger)
+            var extraction = ExtractionJob(
+                pipeline: loaded, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: "batch")
+            extraction.followSymlinks = followSymlinks
+            let opened = try extraction.open(logger: logger)
             if let ingested = opened.ingested {
                 Output.info("ingested \(ingested.records) records from \(input), \(ingested.problems) with problems")
             }
             lock = opened.lock
-            job = BatchJob(store: opened.store, pipeline: loaded, workDirectory: work, imagesRoot: imagesRoot, logger: logger)
+            job = BatchJob(store: opened.store, pipeline: loaded, workDirectory: work, imageRoot: extraction.imageRoot, logger: logger)
         } else {
             (job, lock) = try BatchJob.open(workDirectory: work, logger: logger)
         }

@@ -19,6 +19,9 @@ struct ImagesCommand: ParsableCommand {
     @Option(help: "Folder the records' image paths are relative to.")
     var images: String
 
+    @Flag(help: "Follow symlinks inside --images that lead to other folders (as `vxt run --follow-symlinks`).")
+    var followSymlinks = false
+
     @Option(help: "Pixel limit above which an image is oversized (default: the paper pipeline's 178956970).")
     var maxPixels = 178_956_970
 
@@ -26,7 +29,7 @@ struct ImagesCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let check = ImageCheck(root: ImageRoot(path: images), maxPixels: maxPixels)
+        let check = ImageCheck(root: ImageRoot(path: images, followSymlinks: followSymlinks), maxPixels: maxPixels)
         let report = try check.run(inputPath: input) { count in
             if Output.stderrIsTerminal { Output.info("checked \(count) images…") }
         }

@@ -19,11 +19,14 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Folder the image paths are relative to; counts images missing there.")
     var images: String?
 
+    @Flag(help: "Follow symlinks inside --images that lead to other folders (as `vxt run --follow-symlinks`).")
+    var followSymlinks = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
     func run() throws {
-        let inspector = CorpusInspector(path: file, imageRoot: images.map { ImageRoot(path: $0) })
+        let inspector = CorpusInspector(path: file, imageRoot: images.map { ImageRoot(path: $0, followSymlinks: followSymlinks) })
         let interactive = Output.stderrIsTerminal
         var lastPrint = 0.0
         let report = try inspector.run { records, offset in

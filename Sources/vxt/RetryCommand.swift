@@ -37,8 +37,11 @@ struct RetryCommand: ParsableCommand {
         let graph = StageGraph(try store.storedPipeline())
         let kinds = kind?.kinds
         if kinds?.contains(.imageMissing) == true {
-            let root = try images ?? store.configuration()?.imagesRoot ?? "."
-            let recheck = try ImageRecheck(store: store, root: ImageRoot(path: root), stages: graph.stages).run()
+            let configuration = try store.configuration()
+            let root = images ?? configuration?.imagesRoot ?? "."
+            let recheck = try ImageRecheck(
+                store: store, root: ImageRoot(path: root, followSymlinks: configuration?.followSymlinks ?? false), stages: graph.stages
+            ).run()
             Output.info("image_missing: \(recheck.found) of \(recheck.checked) records find their images under \(root) now; back to work")
         }
         let summary = try store.retry(stage: stage, kinds: kinds?.filter { $0 != .imageMissing }, reasonContaining: reason, graph: graph)

@@ -118,6 +118,12 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "pem"))
     var caFile: String?
 
+    @Flag(
+        help:
+            "Follow symlinks inside --images that lead to other folders (coco/, gqa/… linked from a shared disk); without it they are refused."
+    )
+    var followSymlinks = false
+
     @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
     var skipPreflight = false
 
@@ -174,7 +180,7 @@ struct RunCommand: AsyncParsableCommand {
             images ?? ExtractionJob.defaultImagesRoot(forInput: input)
         if !skipPreflight {
             do {
-                let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot).run()
+                let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot, followSymlinks: followSymlinks).run()
                 if report.sampled > 0 && report.resolved < report.sampled {
                     Output.info(
                         "preflight: \(report.sampled - report.resolved) of the first \(report.sampled) records with an image "
@@ -220,9 +226,10 @@ struct RunCommand: AsyncParsableCommand {
         for note in connection.notes { Output.info(note) }
         let baseURL = connection.destination
         let slice = try shard ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
-        let job = ExtractionJob(
+        var job = ExtractionJob(
             pipeline: pipeline, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: baseURL,
             shard: slice, allowChanged: allowChanged)
+        job.followSymlinks = followSymlinks
         let storePath = ExtractionJob.storePath(workDirectory: work, shard: slice)
         Output.info(
             "reading \(input) into \(storePath)"
@@ -257,7 +264,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let runner = Runner(
             store: opened.store, pipeline: pipeline, teacher: connection.teacher,
-            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
+            preparer: ImagePreparer(root: job.imageRoot, settings: pipeline.definition.image),
             imageFiles: imageFiles, concurrency: concurrency, logger: logger)
 
         let before = try opened.store.status()

@@ -8,12 +8,15 @@ public struct AuditReport {
     public let store: JobStore
     public let definition: PipelineDefinition
     public let imagesRoot: String
+    public let followSymlinks: Bool
 
     public init(store: JobStore) throws {
         let auditor = try Auditor(store: store)
         self.store = store
         definition = auditor.definition
-        imagesRoot = try store.configuration()?.imagesRoot ?? "."
+        let configuration = try store.configuration()
+        imagesRoot = configuration?.imagesRoot ?? "."
+        followSymlinks = configuration?.followSymlinks ?? false
     }
 
     public struct Written: Sendable {
@@ -41,7 +44,8 @@ public struct AuditReport {
             return clean > cleanRoom
         }
         let thumbnails = ImagePreparer(
-            root: ImageRoot(path: imagesRoot), settings: ImageSettings(mode: .maxSide, maxSide: 224, jpegQuality: 80))
+            root: ImageRoot(path: imagesRoot, followSymlinks: followSymlinks),
+            settings: ImageSettings(mode: .maxSide, maxSide: 224, jpegQuality: 80))
         var html = AuditReport.head(title: "vxt audit: \(definition.name)")
         html += "<header><h1>vxt audit <small>\(AuditReport.escape(definition.name)) · \(AuditReport.escape(store.path))</small></h1>\n"
         html += summaryBlock(summary)

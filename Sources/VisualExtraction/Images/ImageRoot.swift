@@ -5,14 +5,19 @@
 #endif
 
 /// The `--images` folder. Record paths are resolved inside it and nowhere else: corpora are
-/// downloaded from strangers, and `../../etc/passwd` or a symlink out must not be read.
+/// downloaded from strangers, and `../../etc/passwd` or a symlink out must not be read. A
+/// symlink out is followed only when asked (`--follow-symlinks`): LLaVA setups link `coco/`,
+/// `gqa/`… from a shared data disk. Absolute paths and `..` are refused either way.
 public struct ImageRoot: Sendable {
     public let path: String
+    /// Whether a symlink inside the folder may lead out of it.
+    public let followSymlinks: Bool
     /// The root with symlinks resolved, to compare resolved image paths against.
     let resolvedRoot: String
 
-    public init(path: String) {
+    public init(path: String, followSymlinks: Bool = false) {
         self.path = path
+        self.followSymlinks = followSymlinks
         resolvedRoot = ImageRoot.realPath(path) ?? path
     }
 
@@ -32,8 +37,10 @@ public struct ImageRoot: Sendable {
             throw .unreadable(path: relative, reason: "the path names the --images folder itself, not an image file")
         }
         let prefix = resolvedRoot.hasSuffix("/") ? resolvedRoot : resolvedRoot + "/"
-        guard real.hasPrefix(prefix) else {
-            throw .outsideRoot(path: relative, reason: "it is a symlink to \(real), outside --images")
+        guard real.hasPrefix(prefix) || followSymlinks else {
+            throw .outsideRoot(
+                path: relative,
+                reason: "it is a symlink to \(real), outside --images; pass --follow-symlinks to follow links to other folders")
         }
         return real
     }

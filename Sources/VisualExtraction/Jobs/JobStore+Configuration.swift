@@ -14,7 +14,7 @@ extension JobStore {
     public func configuration() throws -> RunConfiguration? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = 1") else { return nil }
-            return RunConfiguration(
+            var configuration = RunConfiguration(
                 pipelineName: row["pipeline_name"], pipelineHash: row["pipeline_hash"], pipelineJSON: row["pipeline_json"],
                 inputPath: row["input_path"], inputSize: row["input_size"], inputModified: row["input_mtime"],
                 inputSHA256: row["input_sha256"], imagesRoot: row["images_root"], teacherURL: row["teacher_url"],
@@ -22,6 +22,8 @@ extension JobStore {
                 ingestComplete: row["ingest_complete"], recordCount: row["record_count"], problemCount: row["problem_count"],
                 shard: (row["shard_index"] as Int?).flatMap { i in (row["shard_count"] as Int?).map { Shard(index: i, count: $0) } },
                 inputProbe: row["input_probe"])
+            configuration.followSymlinks = row["follow_symlinks"] ?? false
+            return configuration
         }
     }
 
@@ -46,8 +48,8 @@ extension JobStore {
                     c.ingestComplete, c.recordCount, c.problemCount
                 ])
             try db.execute(
-                sql: "UPDATE run SET shard_index = ?, shard_count = ?, input_probe = ? WHERE id = 1",
-                arguments: [c.shard?.index, c.shard?.count, c.inputProbe])
+                sql: "UPDATE run SET shard_index = ?, shard_count = ?, input_probe = ?, follow_symlinks = ? WHERE id = 1",
+                arguments: [c.shard?.index, c.shard?.count, c.inputProbe, c.followSymlinks])
         }
     }
 }

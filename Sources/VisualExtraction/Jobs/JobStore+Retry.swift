@@ -82,15 +82,16 @@ extension JobStore {
         }
     }
 
-    /// Records whose tasks failed because an image was missing at ingest, with their image paths:
-    /// what a rerun with another `--images` (or `vxt retry --kind image_missing`) checks again.
+    /// Records whose tasks failed because an image was missing (or refused: a symlink out, before
+    /// `--follow-symlinks`) at ingest, with their image paths: what a rerun with another `--images`
+    /// (or `vxt retry --kind image_missing`) checks again.
     public func recordsWithMissingImages() throws -> [(key: String, images: [String])] {
         try pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT r.key, r.images FROM record r
-                    WHERE r.key IN (SELECT record_key FROM task WHERE state = 'failed' AND failure_kind = 'image_missing')
+                    WHERE r.key IN (SELECT record_key FROM task WHERE state = 'failed' AND failure_kind IN ('image_missing', 'image_refused'))
                     ORDER BY r.position
                     """
             ).map { row in

@@ -236,6 +236,10 @@ extension JobStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v11: following image symlinks") { db in
+            // Whether the run follows symlinks out of --images: later commands read images as it did.
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN follow_symlinks INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

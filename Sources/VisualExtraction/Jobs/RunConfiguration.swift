@@ -22,6 +22,12 @@ public struct RunConfiguration: Sendable, Equatable {
     public var problemCount: Int
     /// The slice of the input this store holds; nil for a whole (or merged) run.
     public var shard: Shard?
+    /// Whether image symlinks that lead out of `imagesRoot` are followed (`--follow-symlinks`);
+    /// audit thumbnails, retries and batch exports read images as the run did.
+    public var followSymlinks = false
+
+    /// The images folder as the run reads it.
+    public var imageRoot: ImageRoot { ImageRoot(path: imagesRoot, followSymlinks: followSymlinks) }
 
     public init(
         pipelineName: String, pipelineHash: String, pipelineJSON: String, inputPath: String, inputSize: Int64,

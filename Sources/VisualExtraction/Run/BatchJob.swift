@@ -296,17 +296,17 @@ extension BatchJob {
         guard let configuration = try store.configuration() else { throw JobStore.StoreError.noStore(workDirectory: workDirectory) }
         let pipeline = try Pipeline(definition: try store.storedPipeline(), path: "the pipeline stored in \(workDirectory)")
         return (
-            BatchJob(store: store, pipeline: pipeline, workDirectory: workDirectory, imagesRoot: configuration.imagesRoot, logger: logger),
+            BatchJob(store: store, pipeline: pipeline, workDirectory: workDirectory, imageRoot: configuration.imageRoot, logger: logger),
             lock
         )
     }
 
     /// The images as an online run of this work directory would send them.
-    public init(store: JobStore, pipeline: Pipeline, workDirectory: String, imagesRoot: String, logger: Logger = .disabled) {
+    public init(store: JobStore, pipeline: Pipeline, workDirectory: String, imageRoot: ImageRoot, logger: Logger = .disabled) {
         let teacher = pipeline.definition.teacher
         self.init(
             store: store, pipeline: pipeline,
-            preparer: ImagePreparer(root: ImageRoot(path: imagesRoot), settings: pipeline.definition.image),
+            preparer: ImagePreparer(root: imageRoot, settings: pipeline.definition.image),
             imageFiles: teacher.imageTransport == .file
                 ? PreparedImageFiles(
                     directory: teacher.imageDirectory ?? (workDirectory as NSString).appendingPathComponent("prepared-images"))

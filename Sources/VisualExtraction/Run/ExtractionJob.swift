@@ -12,6 +12,8 @@ public struct ExtractionJob {
     public let shard: Shard?
     /// Why a changed pipeline or input is accepted under an existing work directory; nil refuses.
     public let allowChanged: String?
+    /// Follow image symlinks that lead out of `imagesRoot` (`--follow-symlinks`).
+    public var followSymlinks = false
 
     public init(
         pipeline: Pipeline, inputPath: String, imagesRoot: String, workDirectory: String, teacherURL: String,
@@ -25,6 +27,9 @@ public struct ExtractionJob {
         self.shard = shard
         self.allowChanged = allowChanged
     }
+
+    /// The images folder as this run reads it.
+    public var imageRoot: ImageRoot { ImageRoot(path: imagesRoot, followSymlinks: followSymlinks) }
 
     /// The store file of a run in a work directory: `vxt.sqlite`, or `shard-0003-of-0016.sqlite`.
     public static func storePath(workDirectory: String, shard: Shard?) -> String {
@@ -189,7 +194,10 @@ public struct ExtractionJob {
             configuration.inputPath = absoluteInput
             configuration.inputSize = size
             configuration.inputModified = modified
+            // Following symlinks finds images that were refused before: look for them again.
+            if configuration.followSymlinks != followSymlinks && previousImagesRoot == nil { previousImagesRoot = existing.imagesRoot }
             configuration.imagesRoot = absoluteImages
+            configuration.followSymlinks = followSymlinks
             configuration.teacherURL = teacherURL
             configuration.teacherModel = pipeline.definition.teacher.model
         } else {
@@ -198,6 +206,7 @@ public struct ExtractionJob {
                 inputPath: absoluteInput, inputSize: size, inputModified: modified, inputSHA256: nil, imagesRoot: absoluteImages,
                 teacherURL: teacherURL, teacherModel: pipeline.definition.teacher.model, vxtVersion: VXTVersion.current,
                 createdAt: Date().timeIntervalSince1970, shard: shard, inputProbe: probe)
+            configuration.followSymlinks = followSymlinks
         }
         try store.saveConfiguration(configuration)
 
@@ -205,7 +214,7 @@ public struct ExtractionJob {
         var pendingIngest: PendingIngest?
         if !configuration.ingestComplete {
             let pending = PendingIngest(
-                ingestor: Ingestor(inputPath: inputPath, imageRoot: ImageRoot(path: imagesRoot), shard: shard), store: store,
+                ingestor: Ingestor(inputPath: inputPath, imageRoot: imageRoot, shard: shard), store: store,
                 stages: pipeline.graph.stages, configuration: configuration)
             if ingestLater {
                 pendingIngest = pending
@@ -219,7 +228,7 @@ public struct ExtractionJob {
             logger.notice(
                 "--images changed: looking again for the images that were missing",
                 metadata: ["images.before": "\(previous)", "images.after": "\(absoluteImages)"])
-            recheck = try ImageRecheck(store: store, root: ImageRoot(path: imagesRoot), stages: pipeline.graph.stages).run()
+            recheck = try ImageRecheck(store: store, root: imageRoot, stages: pipeline.graph.stages).run()
         }
         let released = try store.releaseAbandoned()
         return Opened(

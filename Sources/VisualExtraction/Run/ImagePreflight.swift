@@ -6,12 +6,14 @@ import Foundation
 public struct ImagePreflight {
     public let inputPath: String
     public let imagesRoot: String
+    public let followSymlinks: Bool
     /// How many records with an image are looked at (from the start of the input).
     public var sampleSize = 1000
 
-    public init(inputPath: String, imagesRoot: String) {
+    public init(inputPath: String, imagesRoot: String, followSymlinks: Bool = false) {
         self.inputPath = inputPath
         self.imagesRoot = imagesRoot
+        self.followSymlinks = followSymlinks
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -38,8 +40,9 @@ public struct ImagePreflight {
             throw Failure(
                 message: "--images \(imagesRoot) is a file, not a folder; pass the folder the records' image paths are relative to")
         }
-        let root = ImageRoot(path: imagesRoot)
+        let root = ImageRoot(path: imagesRoot, followSymlinks: followSymlinks)
         var sampled = 0
+        var refusal: String?
         var resolved = 0
         var misses: [String] = []
         do {
@@ -52,6 +55,9 @@ public struct ImagePreflight {
                     resolved += 1
                 } else if misses.count < 3, let path = record.images.first(where: { (try? root.resolve($0)) == nil }) {
                     misses.append(path)
+                    do throws(ImageError) { _ = try root.resolve(path) } catch {
+                        if case .outsideRoot = error, refusal == nil { refusal = error.description }
+                    }
                 }
                 if sampled >= sampleSize { throw Enough() }
             }
@@ -66,7 +72,7 @@ public struct ImagePreflight {
             message: """
                 none of the first \(sampled) records with an image finds it under --images \(imagesRoot); paths tried:
                 \(tried)
-                \(hint(misses))Nothing was ingested or sent. Pass the folder the records' `image` paths are relative to.
+                \(refusal.map { "\($0)\n" } ?? "")\(hint(misses))Nothing was ingested or sent. Pass the folder the records' `image` paths are relative to.
                 """)
     }
 

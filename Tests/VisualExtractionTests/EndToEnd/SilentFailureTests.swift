@@ -239,6 +239,35 @@ import Testing
         #expect(usage.status == 64 && usage.stderr.contains("--concurrency must be at least 1"), "\(usage.stderr)")
     }
 
+    /// LLaVA's layout on a cluster: `--images` holds links to folders on a shared data disk.
+    @Test func symlinkedImageFoldersAreFollowedWhenAsked() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shared = dir.appendingPathComponent("shared-disk"), images = dir.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: TestSupport.sampleImages, to: shared)
+        for folder in ["skimage", "sklearn"] {
+            try FileManager.default.createSymbolicLink(
+                at: images.appendingPathComponent(folder), withDestinationURL: shared.appendingPathComponent(folder))
+        }
+        let work = dir.appendingPathComponent("work").path
+        let refused = try await run(["run", "paper"] + sample + ["--images", images.path, "--work", work])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("pass --follow-symlinks to follow links to other folders"), "\(refused.stderr)")
+        let followed = try await run(["run", "paper"] + sample + ["--images", images.path, "--work", work, "--follow-symlinks"])
+        #expect(followed.status == 0, "\(followed.stderr)")
+        let store = try JobStore.open(workDirectory: work)
+        #expect(try store.counts(stage: "extraction") == [.done: 10, .skipped: 2])
+        #expect(try store.configuration()?.followSymlinks == true, "later commands read images as the run did")
+        let html = dir.appendingPathComponent("report.html")
+        #expect(try await run(["audit", "--work", work, "--html", html.path]).status == 0)
+        #expect(try String(contentsOf: html, encoding: .utf8).contains("data:image/jpeg;base64,"), "thumbnails through the links")
+        // A link out is still refused where it is not asked for, and `..` is refused either way.
+        #expect(throws: ImageError.self) { try ImageRoot(path: images.path).resolve("skimage/coffee.png") }
+        #expect(try ImageRoot(path: images.path, followSymlinks: true).resolve("skimage/coffee.png").hasPrefix(shared.path))
+        #expect(throws: ImageError.self) { try ImageRoot(path: images.path, followSymlinks: true).resolve("skimage/../../etc/passwd") }
+    }
+
     @Test func aTeacherThatDiesMidRunStopsTheRunWithItsReason() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
