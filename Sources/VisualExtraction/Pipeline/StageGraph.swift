@@ -32,6 +32,22 @@ public struct StageGraph: Sendable, Equatable {
         answersStage = definition.stages.first { $0.output == .answers }?.name
     }
 
+    /// The description stage and every stage it needs, directly or not: what the corpus cannot
+    /// do without. The rest (a hint, an answerability check) is optional.
+    public var requiredStages: Set<String> {
+        var required: Set<String> = [descriptionStage]
+        for node in stages.reversed() where required.contains(node.name) { required.formUnion(node.needs) }
+        return required
+    }
+
+    /// The order a run claims ready work in: required stages before optional ones, so that an
+    /// optional stage never holds back the first descriptions; within each, later stages first, so
+    /// that records finish one by one and memory stays flat.
+    public var claimOrder: [Node] {
+        let required = requiredStages
+        return stages.reversed().filter { required.contains($0.name) } + stages.reversed().filter { !required.contains($0.name) }
+    }
+
     public func stage(named name: String) -> Node? {
         stages.first { $0.name == name }
     }

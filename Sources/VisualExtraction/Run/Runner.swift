@@ -95,8 +95,7 @@ public final class Runner: Sendable {
         let start = Date().timeIntervalSince1970
         var completed = 0
         var failed = 0
-        // Later stages first, so records finish one by one and memory stays flat.
-        let claimOrder = Array(pipeline.graph.stages.reversed())
+        let claimOrder = pipeline.graph.claimOrder
         var seen = arrivals?.current ?? WorkArrivals.Seen(generation: 0, finished: true)
         try await withThrowingTaskGroup(of: Event.self) { group in
             var inFlight = 0

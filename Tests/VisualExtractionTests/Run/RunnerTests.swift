@@ -62,6 +62,36 @@ import Testing
         return (try job.open(), pipeline)
     }
 
+    /// An optional stage (the hint, answerability) never holds back the first descriptions: a
+    /// run claims the stages the corpus needs first.
+    @Test func requiredStagesComeBeforeOptionalOnes() async throws {
+        let pipeline = try Pipeline.load(path: TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml").path)
+        #expect(pipeline.graph.requiredStages == ["statements", "extraction"])
+        #expect(pipeline.graph.claimOrder.map(\.name) == ["extraction", "statements", "answerability", "hint"])
+
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let job = ExtractionJob(
+            pipeline: pipeline, inputPath: TestSupport.sampleCorpus.path, imagesRoot: TestSupport.sampleImages.path,
+            workDirectory: dir.appendingPathComponent("work").path, teacherURL: "scripted")
+        let opened = try job.open()
+        let teacher = ScriptedTeacher(failing: "no record says this")
+        let runner = Runner(
+            store: opened.store, pipeline: pipeline, teacher: teacher,
+            preparer: ImagePreparer(root: ImageRoot(path: TestSupport.sampleImages.path), settings: pipeline.definition.image),
+            concurrency: 1)
+        _ = try await runner.run()
+        let kinds = teacher.prompts.map { prompt in
+            prompt.contains("name the visual details")
+                ? "hint"
+                : prompt.contains("Question #") ? "statements" : prompt.contains("describe the fine-grained") ? "extraction" : "other"
+        }
+        // While statements are ready, no hint is claimed (pipeline order would have sent the ten
+        // hints first); hints fill only the room no required task can use.
+        #expect(Array(kinds.prefix(10)) == Array(repeating: "statements", count: 10), "\(kinds)")
+        #expect(kinds.filter { $0 == "extraction" }.count == 10 && kinds.filter { $0 == "hint" }.count == 10, "\(kinds)")
+    }
+
     @Test func everyRecordGoesThroughItsStagesWithinTheConcurrency() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
