@@ -40,7 +40,17 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// The shard a scheduler assigned through the environment: a Slurm job array
     /// (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`, `SLURM_ARRAY_TASK_MIN`) or a Kubernetes
     /// indexed job (`JOB_COMPLETION_INDEX` with `VXT_SHARD_COUNT` set to its completions).
+    ///
+    /// With `VXT_SHARD_COUNT` set, a Slurm task id is the shard's index as is: an array that
+    /// reruns only some shards (`sbatch --array=1,3 --export=ALL,VXT_SHARD_COUNT=4`, the line
+    /// `vxt merge` prints) is neither 0-based nor as long as the run.
     public static func fromEnvironment(_ env: [String: String]) throws(ParseError) -> Shard? {
+        if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let count = env["VXT_SHARD_COUNT"].flatMap(Int.init) {
+            guard id >= 0, id < count else {
+                throw ParseError(message: "SLURM_ARRAY_TASK_ID \(id) is not a shard of VXT_SHARD_COUNT=\(count) (0 to \(count - 1))")
+            }
+            return Shard(index: id, count: count)
+        }
         if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let count = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) {
             let index = id - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0)
             guard index >= 0, index < count else {

@@ -13,7 +13,19 @@ public struct ShardMerge {
 
     public struct Problems: Error, CustomStringConvertible {
         public let lines: [String]
-        public var description: String { "cannot merge:\n" + lines.map { "  " + $0 }.joined(separator: "\n") }
+        /// Shards to run again (missing, or with work left), and how many the run has.
+        public var rerun: [Int] = []
+        public var shardCount: Int?
+        public var description: String {
+            var text = "cannot merge:\n" + lines.map { "  " + $0 }.joined(separator: "\n")
+            if !rerun.isEmpty, let count = shardCount {
+                let list = rerun.map(String.init).joined(separator: ",")
+                text +=
+                    "\nrun the unfinished shards again: sbatch --array=\(list) --export=ALL,VXT_SHARD_COUNT=\(count) <your array script> (a Slurm array), "
+                text += "or vxt run … --shard i/\(count) for i in \(list); then merge again"
+            }
+            return text
+        }
     }
 
     public struct Summary: Sendable {
@@ -55,23 +67,26 @@ public struct ShardMerge {
         }
         let present = Set(configurations.compactMap { $0.1.shard?.index })
         let missing = (0..<count).filter { !present.contains($0) }
+        var rerun = Set(missing)
+        for (_, c) in configurations where !c.ingestComplete { if let index = c.shard?.index { rerun.insert(index) } }
         if !missing.isEmpty {
             problems.append(
                 "missing shards: " + missing.map { Shard(index: $0, count: count).fileStem }.joined(separator: ", ")
                     + " (run them with --shard i/\(count))")
         }
         if !allowUnfinished {
-            for (path, _) in configurations {
+            for (path, c) in configurations {
                 let status = try JobStore(path: path, readOnly: true).status()
                 let open = status.stages.reduce(0) { $0 + $1.remaining }
                 if open > 0 {
+                    if let index = c.shard?.index { rerun.insert(index) }
                     problems.append(
                         "\((path as NSString).lastPathComponent): \(open) tasks not finished (run it again, or merge with --allow-unfinished)"
                     )
                 }
             }
         }
-        if !problems.isEmpty { throw Problems(lines: problems) }
+        if !problems.isEmpty { throw Problems(lines: problems, rerun: rerun.sorted(), shardCount: count) }
 
         let target = (workDirectory as NSString).appendingPathComponent(JobStore.fileName)
         let partial = target + ".partial"

@@ -24,5 +24,14 @@ import Testing
         #expect(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2", "VXT_SHARD_COUNT": "4"]) == Shard(index: 2, count: 4))
         #expect(throws: Shard.ParseError.self) { try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2"]) }
         #expect(throws: Shard.ParseError.self) { try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "8"]) }
+        // A rerun of some shards (`sbatch --array=1,3 --export=ALL,VXT_SHARD_COUNT=4`): Slurm says
+        // the array has 2 tasks starting at 1; the shard is task 3 of the run's 4.
+        #expect(
+            try Shard.fromEnvironment([
+                "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "1", "VXT_SHARD_COUNT": "4"
+            ]) == Shard(index: 3, count: 4))
+        #expect(throws: Shard.ParseError.self) {
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "1", "VXT_SHARD_COUNT": "4"])
+        }
     }
 }
