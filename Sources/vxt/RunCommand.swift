@@ -118,6 +118,12 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "pem"))
     var caFile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at http://127.0.0.1:<port>/metrics while the run goes on (0 picks a free port; each shard its own).",
+            valueName: "port"))
+    var metricsPort: Int?
+
     @Flag(
         help:
             "Follow symlinks inside --images that lead to other folders (coco/, gqa/… linked from a shared disk); without it they are refused."
@@ -136,6 +142,7 @@ struct RunCommand: AsyncParsableCommand {
         if let timeout, !(timeout >= 0.001) {
             throw ValidationError("--timeout is a number of seconds greater than 0 (got \(timeout))")
         }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port is a TCP port, 0 to 65535") }
         guard giveUpAfter > 0 else { throw ValidationError("--give-up-after is a number of seconds greater than 0") }
     }
 
@@ -282,6 +289,14 @@ struct RunCommand: AsyncParsableCommand {
             Output.info("\(total) tasks to do over \(pipeline.stages.count) stages with \(concurrency) in flight → \(baseURL)")
         }
         let meter = ProgressBox(startingMeter)
+        let metrics = RunMetrics()
+        var metricsServer: MetricsServer?
+        if let metricsPort {
+            let store = opened.store
+            metricsServer = try MetricsServer(port: metricsPort) { metrics.text(status: try? store.status(), monitor: monitor) }
+            if let port = metricsServer?.port { Output.info("metrics: http://127.0.0.1:\(port)/metrics (Prometheus text format)") }
+        }
+        defer { metricsServer?.stop() }
         if let pending = opened.pendingIngest, let arrivals {
             // Each committed batch adds its tasks to the meter and wakes the runner.
             pending.start(
@@ -318,7 +333,10 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         stopTarget.set(runner)
-        let outcome = try await runner.run(arrivals: arrivals) { meter.record($0) }
+        let outcome = try await runner.run(arrivals: arrivals) {
+            meter.record($0)
+            metrics.record($0)
+        }
         ticker.cancel()
         connection.shutdown()
         await mock?.shutdown()

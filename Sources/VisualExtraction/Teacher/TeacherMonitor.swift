@@ -11,6 +11,7 @@ public final class TeacherMonitor: @unchecked Sendable {
     private let now: @Sendable () -> Double
     private let started: Double
     private var answered = 0
+    private var answeredByEndpoint: [String: Int] = [:]
     private var lastAnswer: Double?
     private var failures: [Key: Count] = [:]
     private var lastTransportFailure: Double?
@@ -37,6 +38,7 @@ public final class TeacherMonitor: @unchecked Sendable {
         let t = now()
         lock.lock()
         answered += 1
+        answeredByEndpoint[endpoint, default: 0] += 1
         lastAnswer = t
         firstTransportFailureSinceAnswer = nil
         lock.unlock()
@@ -52,6 +54,15 @@ public final class TeacherMonitor: @unchecked Sendable {
             if firstTransportFailureSinceAnswer == nil { firstTransportFailureSinceAnswer = t }
         }
         lock.unlock()
+    }
+
+    /// Attempts so far: answers by endpoint, and failed attempts by endpoint and kind (metrics).
+    public func attempts() -> (answered: [String: Int], failed: [(endpoint: String, kind: FailureKind, attempts: Int)]) {
+        lock.lock()
+        defer { lock.unlock() }
+        let failed = failures.map { (endpoint: $0.key.endpoint, kind: $0.key.kind, attempts: $0.value.attempts) }
+            .sorted { ($0.endpoint, $0.kind.rawValue) < ($1.endpoint, $1.kind.rawValue) }
+        return (answeredByEndpoint, failed)
     }
 
     /// "12 answered · 37 teacher_unreachable (http://127.0.0.1:9/v1: connection refused)", the

@@ -268,6 +268,45 @@ import Testing
         #expect(throws: ImageError.self) { try ImageRoot(path: images.path, followSymlinks: true).resolve("skimage/../../etc/passwd") }
     }
 
+    /// `--metrics-port`: a Prometheus scrape while the run goes on, in the exposition format.
+    @Test func aRunServesPrometheusMetricsWhileItGoesOn() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let err = dir.appendingPathComponent("err")
+        let process = try TestSupport.startVXT(
+            ["run", "paper"] + sample + [
+                "--images", "samples/images", "--work", dir.appendingPathComponent("work").path, "--metrics-port", "0",
+                "--mock-latency-ms", "400", "--concurrency", "2"
+            ], stdout: dir.appendingPathComponent("out"), stderr: err)
+        var address: String?
+        while address == nil && process.isRunning {
+            let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+            address = text.firstMatch(of: /metrics: (http:\/\/127\.0\.0\.1:[0-9]+\/metrics)/).map { String($0.1) }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let url = try #require(address, "the run prints where its metrics are")
+        // Scrape until a description has landed (or the run ends), as Prometheus would, every 200 ms.
+        var page = ""
+        while process.isRunning && !page.contains("vxt_task_results_total{stage=\"extraction\",outcome=\"done\"}") {
+            page = try await TestSupport.run(executable: "/usr/bin/curl", ["-sf", url]).stdout
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(await TestSupport.exitStatus(of: process) == 0)
+        #expect(page.contains("vxt_task_results_total{stage=\"extraction\",outcome=\"done\"}"), "\(page)")
+        for family in [
+            "vxt_tasks", "vxt_queue_depth", "vxt_tokens_total", "vxt_task_results_total", "vxt_task_duration_seconds",
+            "vxt_requests_in_flight", "vxt_teacher_answers_total"
+        ] {
+            #expect(page.contains("# TYPE \(family) "), "\(family) is described")
+        }
+        #expect(page.contains("vxt_tasks{stage=\"statements\",state=\"done\"}"))
+        #expect(page.contains("vxt_teacher_answers_total{endpoint=\"http://127.0.0.1:"), "\(page)")
+        let sample = /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$/
+        for line in page.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.wholeMatch(of: sample) != nil, "not a Prometheus sample line: \(line)")
+        }
+    }
+
     @Test func aTeacherThatDiesMidRunStopsTheRunWithItsReason() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
