@@ -51,6 +51,12 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "url|cmd:..."))
     var teacher: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A teacher for one stage, e.g. statements=http://127.0.0.1:8001/v1 (a cheap text model for statements, the VLM for descriptions); repeatable; overrides the stage's teacher.endpoints in the pipeline. Its model: the stage's teacher.model, else --model/teacher.model.",
+            valueName: "stage=url|stage=cmd:..."))
+    var stageTeacher: [String] = []
+
     @Option(help: "Model name to request (default: the pipeline's teacher.model).")
     var model: String?
 
@@ -138,6 +144,13 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let problem = TeacherSetup.problem(with: teacher) { throw ValidationError(problem) }
+        for item in stageTeacher {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("--stage-teacher takes stage=url, e.g. statements=http://127.0.0.1:8001/v1 (got \(item))")
+            }
+            if let problem = TeacherSetup.problem(with: [parts[1]]) { throw ValidationError(problem) }
+        }
         guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
         if let timeout, !(timeout >= 0.001) {
             throw ValidationError("--timeout is a number of seconds greater than 0 (got \(timeout))")
@@ -183,6 +196,16 @@ struct RunCommand: AsyncParsableCommand {
             loaded = try Pipeline(definition: definition, path: pipeline)
         }
         let pipeline = loaded
+        var byStage: [String: [String]] = [:]
+        for item in stageTeacher {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            byStage[parts[0], default: []].append(parts[1])
+        }
+        for name in byStage.keys.sorted() where pipeline.stage(named: name) == nil {
+            throw ValidationError(
+                "--stage-teacher names \(name), not a stage of \(pipeline.definition.name); its stages: "
+                    + pipeline.stages.map(\.definition.name).joined(separator: ", "))
+        }
         let imagesRoot =
             images ?? ExtractionJob.defaultImagesRoot(forInput: input)
         if !skipPreflight {
@@ -231,6 +254,31 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         for note in connection.notes { Output.info(note) }
+        // Stages with a teacher of their own: --stage-teacher, else the stage's endpoints in the pipeline.
+        var stageConnections: [String: TeacherSetup.Connection] = [:]
+        for stage in pipeline.stages {
+            let name = stage.definition.name
+            let urls = byStage[name] ?? []
+            guard !urls.isEmpty || !(stage.definition.teacher?.endpoints ?? []).isEmpty else { continue }
+            var settings = pipeline.definition.teacher
+            settings.model = pipeline.model(forStage: name)
+            settings.endpoints = urls.isEmpty ? stage.definition.teacher?.endpoints : nil
+            var stageSetup = setup
+            stageSetup.teachers = urls
+            stageSetup.isMock = false
+            do {
+                let own = try await stageSetup.connect(settings: settings, environment: ProcessInfo.processInfo.environment)
+                for note in own.notes { Output.info("\(name): \(note)") }
+                stageConnections[name] = own
+            } catch {
+                connection.shutdown()
+                for other in stageConnections.values { other.shutdown() }
+                await mock?.shutdown()
+                Output.info("vxt run: stage \(name): \(error)")
+                if case .preflight = error { throw ExitCode(3) }
+                throw ExitCode.failure
+            }
+        }
         let baseURL = connection.destination
         let slice = try shard ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment)
         var job = ExtractionJob(
@@ -259,6 +307,7 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let monitor = connection.monitor
+        let stageMonitors = stageConnections.values.map(\.monitor)
         var imageFiles: PreparedImageFiles?
         if pipeline.definition.teacher.imageTransport == .file {
             let files = PreparedImageFiles(
@@ -272,7 +321,7 @@ struct RunCommand: AsyncParsableCommand {
         let runner = Runner(
             store: opened.store, pipeline: pipeline, teacher: connection.teacher,
             preparer: ImagePreparer(root: job.imageRoot, settings: pipeline.definition.image),
-            imageFiles: imageFiles, concurrency: concurrency, logger: logger)
+            imageFiles: imageFiles, concurrency: concurrency, stageTeachers: stageConnections.mapValues(\.teacher), logger: logger)
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }
@@ -323,7 +372,7 @@ struct RunCommand: AsyncParsableCommand {
                     let attempts = monitor.summary()
                     Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
                 }
-                if let reason = monitor.stalled(window: giveUp) {
+                if let reason = ([monitor] + stageMonitors).lazy.compactMap({ $0.stalled(window: giveUp) }).first {
                     Output.info(
                         "vxt run: stopping: \(reason). Check the server, then run the same command again "
                             + "(finished work is kept; --give-up-after sets how long to wait).")
@@ -333,6 +382,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         stopTarget.set(runner)
+        defer { for own in stageConnections.values { own.shutdown() } }
         let outcome = try await runner.run(arrivals: arrivals) {
             meter.record($0)
             metrics.record($0)

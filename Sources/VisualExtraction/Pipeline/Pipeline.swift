@@ -137,8 +137,14 @@ public struct Pipeline: Sendable {
         hashed.teacher.retryWindowSeconds = nil
         hashed.teacher.imageTransport = nil
         hashed.teacher.imageDirectory = nil
+        for i in hashed.stages.indices { hashed.stages[i].teacher?.endpoints = nil }
         let canonical = (try? encoder.encode(hashed)) ?? Data()
         self.hash = canonical.withUnsafeBytes { ContentHasher.sha256($0) }
+    }
+
+    /// The model a stage asks for: its own teacher's, else the pipeline's.
+    public func model(forStage name: String) -> String {
+        stage(named: name)?.definition.teacher?.model ?? definition.teacher.model
     }
 
     public func stage(named name: String) -> Stage? {

@@ -32,6 +32,9 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
         /// An answer cut at `max_tokens` (`finish_reason: length`) is asked again once with this
         /// larger limit; absent, it is kept and the audit flags it `truncated`.
         public var retryTruncatedMaxTokens: Int?
+        /// This stage's own model and servers (a text LLM for statements, the VLM for
+        /// descriptions); what it leaves out comes from the pipeline's `teacher`.
+        public var teacher: StageTeacher?
 
         public enum OutputKind: String, Codable, Sendable {
             /// The text as returned.
@@ -49,6 +52,23 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
             case countCorrection = "count_correction"
             case rules
             case retryTruncatedMaxTokens = "retry_truncated_max_tokens"
+            case teacher
+        }
+    }
+
+    /// A stage's teacher, where it differs from the pipeline's: the model it asks for, and the
+    /// servers that serve it (each with its own key variable, headers and limits).
+    public struct StageTeacher: Codable, Sendable, Equatable {
+        public var model: String?
+        public var endpoints: [EndpointSettings]?
+
+        public init(model: String? = nil, endpoints: [EndpointSettings]? = nil) {
+            self.model = model
+            self.endpoints = endpoints
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case model, endpoints
         }
     }
 

@@ -19,17 +19,23 @@ enum PipelineKeyCheck {
         return out
     }
 
+    static let endpoints: Shape = .list(.mapping(keys(EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)])))
+
     static let pipeline: Shape = .mapping([
         "name": .value, "description": .value,
         "teacher": .mapping(
             keys(
                 TeacherSettings.CodingKeys.self,
                 [
-                    "endpoints": .list(.mapping(keys(EndpointSettings.CodingKeys.self, ["headers": .dictionary(.value)]))),
+                    "endpoints": endpoints,
                     "prices": .dictionary(.mapping(keys(TokenPrice.CodingKeys.self)))
                 ])),
         "image": .mapping(keys(ImageSettings.CodingKeys.self)),
-        "stages": .list(.mapping(keys(PipelineDefinition.StageDefinition.CodingKeys.self))),
+        "stages": .list(
+            .mapping(
+                keys(
+                    PipelineDefinition.StageDefinition.CodingKeys.self,
+                    ["teacher": .mapping(keys(PipelineDefinition.StageTeacher.CodingKeys.self, ["endpoints": endpoints]))]))),
         "export": .mapping(keys(PipelineDefinition.ExportSettings.CodingKeys.self))
     ])
 

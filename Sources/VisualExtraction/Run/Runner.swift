@@ -8,6 +8,8 @@ public final class Runner: Sendable {
     public let store: JobStore
     public let pipeline: Pipeline
     public let teacher: any Teacher
+    /// Stages with a teacher of their own (`stages[].teacher`, `--stage-teacher`); the rest ask `teacher`.
+    public let stageTeachers: [String: any Teacher]
     public let preparer: ImagePreparer
     /// Set for `image_transport: file`: prepared images are written there and sent as paths.
     public let imageFiles: PreparedImageFiles?
@@ -29,9 +31,11 @@ public final class Runner: Sendable {
 
     public init(
         store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
-        imageFiles: PreparedImageFiles? = nil, concurrency: Int, logger: Logger = .disabled
+        imageFiles: PreparedImageFiles? = nil, concurrency: Int, stageTeachers: [String: any Teacher] = [:],
+        logger: Logger = .disabled
     ) {
         self.store = store
+        self.stageTeachers = stageTeachers
         self.logger = logger
         self.pipeline = pipeline
         self.teacher = teacher
@@ -159,7 +163,7 @@ public final class Runner: Sendable {
     }
 
     /// One teacher call within the run's concurrency.
-    func call(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
+    func call(_ request: ChatRequest, stage: String) async -> Result<ChatResult, TeacherFailure> {
         await calls.acquire(1)
         defer { calls.release(1) }
         // Tasks claimed before a stop (prefetched, or between a re-ask and the next) are handed
@@ -168,7 +172,7 @@ public final class Runner: Sendable {
         guard !stopFlag.isSet else {
             return .failure(TeacherFailure(message: "not sent: the run was stopping", status: nil, attempts: 0))
         }
-        return await teacher.complete(request)
+        return await (stageTeachers[stage] ?? teacher).complete(request)
     }
 
     /// The task's result, carrying its row id so that the commit finds it directly.
@@ -181,7 +185,8 @@ public final class Runner: Sendable {
     private func perform(_ task: ClaimedTask) async -> TaskResult {
         await Runner.perform(
             task, pipeline: pipeline, logger: logger,
-            prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles), send: { await self.call($0) })
+            prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles),
+            send: { await self.call($0, stage: task.stage) })
     }
 
     /// How a run prepares an image to send: resized and encoded, inline or as a prepared file.
@@ -205,7 +210,7 @@ public final class Runner: Sendable {
         let result: StageResult
         if let stage = pipeline.stage(named: task.stage) {
             let work = StageWork(
-                stage: stage, record: task.record, upstream: task.upstream, model: pipeline.definition.teacher.model,
+                stage: stage, record: task.record, upstream: task.upstream, model: pipeline.model(forStage: stage.name),
                 temperature: pipeline.definition.teacher.temperature, prepareImage: prepareImage, send: send)
             result = await Self.executor(for: stage).execute(work)
         } else {

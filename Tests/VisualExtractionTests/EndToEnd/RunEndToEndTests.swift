@@ -279,6 +279,53 @@ import Testing
         #expect(request.contains("file://\(root.path)/") && !request.contains("base64"), "\(request)")
     }
 
+    /// A text model for statements and the VLM for descriptions: each stage asks its own teacher,
+    /// under its own model name, and the corpus is the one a single teacher gives.
+    @Test func eachStageAsksItsOwnTeacher() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let pipeline = dir.appendingPathComponent("split.yaml")
+        try Data(
+            text.replacingOccurrences(of: "  - name: statements\n", with: "  - name: statements\n    teacher:\n      model: text-model\n")
+                .utf8
+        ).write(to: pipeline)
+        #expect(try String(contentsOf: pipeline, encoding: .utf8).contains("model: text-model"))
+        let log = dir.appendingPathComponent("statements-requests.jsonl")
+        let statementsTeacher = "statements=cmd:tee '\(log.path)' | '\(TestSupport.vxtBinary.path)' mock-teacher --stdio"
+        let work = dir.appendingPathComponent("work").path
+        let split = try await run([
+            "run", pipeline.path, "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work,
+            "--stage-teacher", statementsTeacher
+        ])
+        #expect(split.status == 0, "\(split.stderr)")
+        let requests = try TestSupport.jsonLines(log)
+        #expect(requests.count == 10, "every statements call went to the statements teacher")
+        #expect(requests.allSatisfy { $0["model"]?.stringValue == "text-model" }, "under the stage's model")
+        #expect(requests.allSatisfy { $0.jsonText.contains("Question #") && !$0.jsonText.contains("image_url") })
+        let status = try await run(["status", "--work", work])
+        #expect(status.stdout.contains("statements  text-model"), "\(status.stdout)")
+        #expect(status.stdout.contains("extraction  Qwen/Qwen3-VL-8B-Instruct"), "\(status.stdout)")
+
+        let unknown = try await run([
+            "run", pipeline.path, "--input", "samples/llava_sample.json", "--work", dir.appendingPathComponent("w2").path,
+            "--stage-teacher", "statement=http://127.0.0.1:9/v1"
+        ])
+        #expect(unknown.status == 64 && unknown.stderr.contains("not a stage of paper"), "\(unknown.stderr)")
+
+        let single = dir.appendingPathComponent("single").path
+        #expect(
+            try await run(["run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", single]).status
+                == 0)
+        var corpora: [Data] = []
+        for w in [work, single] {
+            let out = dir.appendingPathComponent(UUID().uuidString + ".json")
+            #expect(try await run(["export", "--work", w, "--format", "llava", "--out", out.path]).status == 0)
+            corpora.append(try Data(contentsOf: out))
+        }
+        #expect(corpora[0] == corpora[1], "the same corpus as one teacher for both stages")
+    }
+
     /// Ids as real corpora have them: repeated, or absent in the `messages`/`images` layout.
     @Test func duplicateAndMissingIdsStayReadable() async throws {
         let dir = try TestSupport.temporaryDirectory()
