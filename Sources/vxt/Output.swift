@@ -22,13 +22,25 @@ enum Output {
         }
     }
 
-    /// The progress line: apart from log entries (never filtered by level), marked as progress in JSON.
+    /// The progress line: apart from log entries (never filtered by level), marked as progress in
+    /// JSON. On a terminal it is redrawn in place; elsewhere (a Slurm log, a pipe) each is a line.
     static func progress(_ line: String) {
         switch format {
+        case .text where stderrIsTerminal:
+            // Carriage return and erase-line, then the line without its newline: the next message
+            // (or progress line) starts where this one is.
+            lock.lock()
+            defer { lock.unlock() }
+            writeBytes(Array(("\r\u{1b}[2K" + visible(line)).utf8))
+            progressShown = true
         case .text: write(line)
         case .json: writeJSON([("level", "info"), ("label", "vxt.progress"), ("message", line)])
         }
     }
+
+    private static let lock = NSLock()
+    /// A progress line is on the terminal without its newline.
+    nonisolated(unsafe) private static var progressShown = false
 
     static func data(_ text: String) {
         print(visible(text))
@@ -56,7 +68,14 @@ enum Output {
 
     /// One line on stderr, written whole (one write call) so that lines of threads do not interleave.
     static func write(_ line: String) {
-        let bytes = Array((visible(line) + "\n").utf8)
+        lock.lock()
+        defer { lock.unlock() }
+        // A message after an in-place progress line goes below it, the progress line kept.
+        writeBytes(Array(((progressShown ? "\n" : "") + visible(line) + "\n").utf8))
+        progressShown = false
+    }
+
+    private static func writeBytes(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 

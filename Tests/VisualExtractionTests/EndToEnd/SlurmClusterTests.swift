@@ -14,11 +14,15 @@ struct SlurmClusterTests {
     func submit(_ cluster: SlurmCluster, array: String, work: URL, teacher: String, extraExport: String = "") async throws -> String {
         let logs = cluster.folder.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        // The script keeps its response cache in $TMPDIR: one per submission, or a rerun would be
+        // answered from the first run's cache at once, and a cancel would come too late.
+        let scratch = cluster.folder.appendingPathComponent("tmp-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let exports =
             [
                 "ALL", "VXT=\(TestSupport.vxtBinary.path)", "VXT_INPUT=\(TestSupport.sampleCorpus.path)",
                 "VXT_IMAGES=\(TestSupport.sampleImages.path)", "VXT_WORK=\(work.path)", "VXT_TEACHERS=\(teacher)", "VXT_CONCURRENCY=1",
-                "TMPDIR=\(cluster.folder.path)"
+                "TMPDIR=\(scratch.path)"
             ].joined(separator: ",") + extraExport
         let result = try await cluster.command(
             "/usr/bin/sbatch",

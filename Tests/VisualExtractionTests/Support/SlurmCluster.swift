@@ -49,48 +49,16 @@ final class SlurmCluster {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Starts `executable` with posix_spawn, stdout and stderr to `output`; returns its pid.
-    /// Foundation's `Process` is not used here: on this machine it never saw some of these
-    /// programs exit (sinfo stayed a zombie, unreaped, and the wait never ended).
+    /// Starts `executable` with this cluster's `SLURM_CONF`, its output in `output`; returns its pid.
     func spawn(_ executable: String, _ arguments: [String], output: URL) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in env { free(p) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, env)
-        guard result == 0 else { throw StartFailure(description: "cannot start \(executable): \(String(cString: strerror(result)))") }
-        return pid
-    }
-
-    /// Waits for a child on a thread of its own (a blocking wait must not hold a cooperative thread).
-    static func exitStatus(of pid: pid_t) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                let exited = status & 0x7f == 0
-                continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
-            }
-        }
+        try TestSupport.spawn(executable, arguments, environment: environment, output: output)
     }
 
     /// Runs a command to its end; returns its status and output (stdout and stderr together).
     @discardableResult
     func command(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let output = folder.appendingPathComponent("command-\(UUID().uuidString).out")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let pid = try spawn(executable, arguments, output: output)
-        let status = await Self.exitStatus(of: pid)
-        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        let result = try await TestSupport.runSpawned(executable, arguments, environment: environment, scratch: folder)
+        return (result.status, result.output)
     }
 
     /// Writes the key and the configuration, starts the three daemons and waits until the node is

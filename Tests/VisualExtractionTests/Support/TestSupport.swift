@@ -118,6 +118,54 @@ enum TestSupport {
         CorpusRecord(position: 0, sourceID: id, images: image.map { [$0] } ?? [], pairs: pairs.map { QAPair(question: $0.0, answer: $0.1) })
     }
 
+    /// Starts `executable` with posix_spawn, stdout and stderr to `output`; returns its pid.
+    /// For programs that start daemons (munged, slurmctld, a tmux server): a daemon inherits the
+    /// descriptor Foundation's `Process` watches for the child's exit and keeps it open for good,
+    /// so the exit is never seen and the child never reaped.
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:], output: URL) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in env { free(p) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, env)
+        guard result == 0 else {
+            throw NSError(domain: "vxt-tests", code: Int(result), userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable)"])
+        }
+        return pid
+    }
+
+    /// Waits for a spawned child on a thread of its own (a blocking wait must not hold a cooperative thread).
+    static func exitStatus(ofSpawned pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                let exited = status & 0x7f == 0
+                continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+            }
+        }
+    }
+
+    /// Runs a program that may start daemons to its end (see `spawn`); its output, stdout and stderr together.
+    static func runSpawned(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], scratch: URL
+    ) async throws -> (status: Int32, output: String) {
+        let output = scratch.appendingPathComponent("spawned-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let pid = try spawn(executable, arguments, environment: environment, output: output)
+        let status = await exitStatus(ofSpawned: pid)
+        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+    }
+
     static func jsonLines(_ url: URL) throws -> [JSONValue] {
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
