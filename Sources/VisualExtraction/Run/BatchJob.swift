@@ -215,44 +215,33 @@ public struct BatchJob: Sendable {
         var summary = ImportSummary()
         for path in files {
             var results: [BatchResult] = []
-            func store(_ chunk: inout [BatchResult]) async throws {
-                let counts = try await self.store.importBatchResults(chunk, file: (path as NSString).lastPathComponent)
-                summary.counts.stored += counts.stored
-                summary.counts.duplicates += counts.duplicates
-                summary.counts.unmatched += counts.unmatched
-                for example in counts.unmatchedExamples where summary.counts.unmatchedExamples.count < 3 {
-                    summary.counts.unmatchedExamples.append(example)
-                }
-                chunk.removeAll(keepingCapacity: true)
-            }
-            var pending: [BatchResult] = []
+            var unread: [String] = []
             _ = try RecordSplitter(path: path).forEach { event in
                 summary.lines += 1
                 switch event {
                 case let .problem(problem):
-                    summary.unreadable += 1
-                    if summary.unreadableExamples.count < 3 {
-                        summary.unreadableExamples.append("\(path):\(problem.line): \(problem.reason)")
-                    }
+                    unread.append("\(path):\(problem.line): \(problem.reason)")
                 case let .record(raw):
                     do {
                         let result = try BatchFormat.result(fromLine: try JSONParser.parse(raw.bytes))
-                        if BatchFormat.isUnrun(result) {
-                            summary.unrun += 1
-                        } else {
-                            pending.append(result)
-                        }
+                        if BatchFormat.isUnrun(result) { summary.unrun += 1 } else { results.append(result) }
                     } catch {
-                        summary.unreadable += 1
-                        if summary.unreadableExamples.count < 3 { summary.unreadableExamples.append("\(path):\(raw.line): \(error)") }
+                        unread.append("\(path):\(raw.line): \(error)")
                     }
                 }
             }
-            // Results are stored in chunks: an output file holds up to 50,000 answers of ~2 KB.
-            while !pending.isEmpty {
-                results = Array(pending.prefix(2000))
-                pending.removeFirst(results.count)
-                try await store(&results)
+            summary.unreadable += unread.count
+            summary.unreadableExamples += unread.prefix(max(0, 3 - summary.unreadableExamples.count))
+            // Stored in chunks of a few thousand: an output file holds up to 50,000 answers of ~2 KB.
+            var start = 0
+            while start < results.count {
+                let chunk = Array(results[start..<min(start + 2000, results.count)])
+                start += chunk.count
+                let counts = try await store.importBatchResults(chunk, file: (path as NSString).lastPathComponent)
+                summary.counts.stored += counts.stored
+                summary.counts.duplicates += counts.duplicates
+                summary.counts.unmatched += counts.unmatched
+                summary.counts.unmatchedExamples += counts.unmatchedExamples.prefix(max(0, 3 - summary.counts.unmatchedExamples.count))
             }
         }
         let graph = StageGraph(pipeline.definition)
