@@ -77,14 +77,17 @@ struct SlurmClusterTests {
         #expect(try await llavaExport(work) == expected, "four Slurm shards merge to the unsharded run's corpus")
 
         // Shard 1 cancelled mid-run (as a node loss or a time limit would stop it), then rerun alone.
-        let slow = try await MockTeacherServer.start(.init(latencyMs: 1500))
+        // Task i asks teacher i of the list: task 1's teacher takes two minutes an answer, so it is
+        // still at work when it is cancelled however long this busy machine takes to get there.
+        let slow = try await MockTeacherServer.start(.init(latencyMs: 120_000))
         let again = dir.appendingPathComponent("cancelled")
-        let second = try await submit(cluster, array: "0-3", work: again, teacher: slow.baseURL)
+        let second = try await submit(
+            cluster, array: "0-3", work: again,
+            teacher: [teacher.baseURL, slow.baseURL, teacher.baseURL, teacher.baseURL].joined(separator: " "))
         let log = cluster.folder.appendingPathComponent("logs/vxt-\(second)_1.log")
         while !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("tasks to do") {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        try await Task.sleep(nanoseconds: 500_000_000)
         #expect(try await cluster.command("/usr/bin/scancel", ["\(second)_1"]).status == 0)
         try await cluster.waitUntilDone(job: second)
         let states = try await cluster.arrayStates(job: second)
