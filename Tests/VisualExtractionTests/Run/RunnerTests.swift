@@ -88,9 +88,10 @@ import Testing
         }
         // While statements are ready, no hint is claimed (pipeline order would have sent the ten
         // hints first); hints fill only the room no required task can use. All ten statements are
-        // ready from the start, so every one is asked before the first hint.
+        // ready from the start, so every one is asked before the first hint (a slow machine may
+        // also fit count re-asks in before it, which are statements prompts too).
         let firstHint = try #require(kinds.firstIndex(of: "hint"))
-        #expect(kinds[..<firstHint].filter { $0 == "statements" }.count == 10, "\(kinds)")
+        #expect(kinds[..<firstHint].filter { $0 == "statements" }.count >= 10, "\(kinds)")
         #expect(kinds.filter { $0 == "extraction" }.count == 10 && kinds.filter { $0 == "hint" }.count == 10, "\(kinds)")
     }
 
