@@ -144,19 +144,27 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let problem = TeacherSetup.problem(with: teacher) { throw ValidationError(problem) }
-        for item in stageTeacher {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("--stage-teacher takes stage=url, e.g. statements=http://127.0.0.1:8001/v1 (got \(item))")
-            }
-            if let problem = TeacherSetup.problem(with: [parts[1]]) { throw ValidationError(problem) }
-        }
+        _ = try stageTeacherURLs()
         guard (0...1).contains(mockFailRate) else { throw ValidationError("--mock-fail-rate is a share between 0 and 1") }
         if let timeout, !(timeout >= 0.001) {
             throw ValidationError("--timeout is a number of seconds greater than 0 (got \(timeout))")
         }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port is a TCP port, 0 to 65535") }
         guard giveUpAfter > 0 else { throw ValidationError("--give-up-after is a number of seconds greater than 0") }
+    }
+
+    /// `--stage-teacher stage=url` values, grouped by stage.
+    func stageTeacherURLs() throws -> [String: [String]] {
+        var byStage: [String: [String]] = [:]
+        for item in stageTeacher {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("--stage-teacher takes stage=url, e.g. statements=http://127.0.0.1:8001/v1 (got \(item))")
+            }
+            if let problem = TeacherSetup.problem(with: [parts[1]]) { throw ValidationError(problem) }
+            byStage[parts[0], default: []].append(parts[1])
+        }
+        return byStage
     }
 
     func run() async throws {
@@ -196,11 +204,7 @@ struct RunCommand: AsyncParsableCommand {
             loaded = try Pipeline(definition: definition, path: pipeline)
         }
         let pipeline = loaded
-        var byStage: [String: [String]] = [:]
-        for item in stageTeacher {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            byStage[parts[0], default: []].append(parts[1])
-        }
+        let byStage = try stageTeacherURLs()
         for name in byStage.keys.sorted() where pipeline.stage(named: name) == nil {
             throw ValidationError(
                 "--stage-teacher names \(name), not a stage of \(pipeline.definition.name); its stages: "

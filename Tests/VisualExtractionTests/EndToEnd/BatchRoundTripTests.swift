@@ -210,14 +210,15 @@ import Testing
     }
 
     /// Starts `vxt` and kills it with SIGKILL after a random moment, `rounds` times.
-    func killNine(_ arguments: [String], rounds: Int, within seconds: ClosedRange<Double>, in dir: URL, name: String) async throws -> Int {
+    /// The kill lands at a random moment in `window` (seconds after the start): a moment, not a bound.
+    func killNine(_ arguments: [String], rounds: Int, within window: ClosedRange<Double>, in dir: URL, name: String) async throws -> Int {
         var generator = SystemRandomNumberGenerator()
         var killed = 0
         for round in 0..<rounds {
             let process = try TestSupport.startVXT(
                 arguments, stdout: dir.appendingPathComponent("\(name)-out\(round)"),
                 stderr: dir.appendingPathComponent("\(name)-err\(round)"))
-            try await Task.sleep(nanoseconds: UInt64(Double.random(in: seconds, using: &generator) * 1e9))
+            try await Task.sleep(nanoseconds: UInt64(Double.random(in: window, using: &generator) * 1e9))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 killed += 1
