@@ -60,3 +60,27 @@ void vxt_zstd_close(vxt_zstd *h) {
     free(h->in);
     free(h);
 }
+
+size_t vxt_zstd_compress_bound(size_t len) { return ZSTD_compressBound(len); }
+
+// Contexts are reused per thread: making one per call costs more than compressing a 2 KB text.
+static __thread ZSTD_CCtx *compressor;
+static __thread ZSTD_DCtx *decompressor;
+
+size_t vxt_zstd_compress(void *dst, size_t capacity, const void *src, size_t len, int level) {
+    if (!compressor && !(compressor = ZSTD_createCCtx())) return 0;
+    size_t n = ZSTD_compressCCtx(compressor, dst, capacity, src, len, level);
+    return ZSTD_isError(n) ? 0 : n;
+}
+
+long long vxt_zstd_frame_content_size(const void *src, size_t len) {
+    unsigned long long size = ZSTD_getFrameContentSize(src, len);
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > (1ULL << 40)) return -1;
+    return (long long)size;
+}
+
+long long vxt_zstd_decompress(void *dst, size_t capacity, const void *src, size_t len) {
+    if (!decompressor && !(decompressor = ZSTD_createDCtx())) return -1;
+    size_t n = ZSTD_decompressDCtx(decompressor, dst, capacity, src, len);
+    return ZSTD_isError(n) ? -1 : (long long)n;
+}

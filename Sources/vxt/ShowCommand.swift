@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VisualExtraction
 
-struct ShowCommand: ParsableCommand {
+struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Everything about one record: its QA pairs and, per stage, the exact request, output, usage and timing."
@@ -13,9 +13,10 @@ struct ShowCommand: ParsableCommand {
     @Option(help: "The record's id as in the input file (every record that shares it), its store key, or its 0-based position.")
     var id: String
 
-    func run() throws {
+    func run() async throws {
         let store = try options.open()
         let details = try store.details(id: id)
+        let renderer = Result { try RequestRenderer(store: store, workDirectory: options.work) }
         var lines: [String] = []
         if details.count > 1 {
             lines.append(
@@ -25,12 +26,20 @@ struct ShowCommand: ParsableCommand {
         }
         for (index, detail) in details.enumerated() {
             if index > 0 || details.count > 1 { lines.append("") }
-            lines += Self.lines(detail)
+            var rendered: [String: RequestRenderer.Rendering] = [:]
+            for task in detail.tasks where task.state == .done && task.request == nil {
+                switch renderer {
+                case let .success(renderer): rendered[task.stage] = await renderer.render(detail, stage: task.stage)
+                case let .failure(error): rendered[task.stage] = .unavailable("\(error)")
+                }
+            }
+            lines += Self.lines(detail, rendered: rendered)
         }
         Output.data(lines.joined(separator: "\n"))
     }
 
-    static func lines(_ detail: RecordDetail) -> [String] {
+    /// - Parameter rendered: done tasks' requests, which the store does not keep, rendered again.
+    static func lines(_ detail: RecordDetail, rendered: [String: RequestRenderer.Rendering] = [:]) -> [String] {
         var lines: [String] = []
         let r = detail.record
         lines.append("record \(r.displayID) (key \(detail.key), position \(r.position))")
@@ -55,6 +64,13 @@ struct ShowCommand: ParsableCommand {
             }
             if let s = task.startedAt, let f = task.finishedAt { lines.append(String(format: "time: %.3f s", f - s)) }
             if let request = task.request { lines.append("request: \(request)") }
+            switch rendered[task.stage] {
+            case let .request(request)?:
+                lines.append("request (rendered again from the record, the pipeline and the upstream output): \(request)")
+            case .none?: lines.append("request: none sent (the stage needed no teacher call)")
+            case let .unavailable(reason)?: lines.append("request: cannot be rendered again: \(reason)")
+            case nil: break
+            }
             if let output = task.output { lines.append("output:\n\(output)") }
         }
         return lines

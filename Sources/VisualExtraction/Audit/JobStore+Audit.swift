@@ -44,8 +44,8 @@ extension JobStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, d.finish_reason AS d_finish,
-                           sout.parsed AS s_parsed, qout.parsed AS q_parsed, q.state AS q_state,
+                    SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed, d.finish_reason AS d_finish,
+                           sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, q.state AS q_state,
                            d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
                            a.stamp AS audited_stamp
                     FROM record r
@@ -66,9 +66,11 @@ extension JobStore {
                 let answersDone = (row["q_state"] as String?) == TaskState.done.rawValue
                 inputs.append(
                     AuditInput(
-                        key: row["key"], record: try JobStore.decodeRecord(row), description: row["d_output"] ?? "",
-                        finishReason: row["d_finish"], statements: JobStore.stringArray(row["s_parsed"]),
-                        answers: answersDone ? JobStore.stringArray(row["q_parsed"]) : nil, stamp: stamp))
+                        key: row["key"], record: try JobStore.decodeRecord(row),
+                        description: try JobStore.packedTexts(row, prefix: "d_").output ?? "",
+                        finishReason: row["d_finish"], statements: JobStore.stringArray(try JobStore.packedTexts(row, prefix: "s_").parsed),
+                        answers: answersDone ? JobStore.stringArray(try JobStore.packedTexts(row, prefix: "q_").parsed) : nil, stamp: stamp)
+                )
             }
             return (inputs, rows.last.map { $0["position"] })
         }
@@ -302,8 +304,8 @@ extension JobStore {
             let totalFlagged = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(flaggedKeys))") ?? 0
             let totalClean = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_sample WHERE record_key NOT IN (\(flaggedKeys))") ?? 0
             let select = """
-                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, sout.parsed AS s_parsed, qout.parsed AS q_parsed,
-                       a.coverage AS coverage, a.missing AS missing
+                SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed,
+                       sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, a.coverage AS coverage, a.missing AS missing
                 FROM record r
                 LEFT JOIN audit_sample a ON a.record_key = r.key
                 LEFT JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
@@ -333,8 +335,9 @@ extension JobStore {
                 }
                 samples.append(
                     ReportSample(
-                        key: key, record: try JobStore.decodeRecord(row), description: row["d_output"],
-                        statements: JobStore.stringArray(row["s_parsed"]) ?? [], answers: JobStore.stringArray(row["q_parsed"]),
+                        key: key, record: try JobStore.decodeRecord(row), description: try JobStore.packedTexts(row, prefix: "d_").output,
+                        statements: JobStore.stringArray(try JobStore.packedTexts(row, prefix: "s_").parsed) ?? [],
+                        answers: JobStore.stringArray(try JobStore.packedTexts(row, prefix: "q_").parsed),
                         coverage: row["coverage"], missing: missingIndices, findings: findings))
             }
             return (samples, totalFlagged, totalClean)

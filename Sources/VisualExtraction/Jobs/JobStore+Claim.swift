@@ -62,11 +62,11 @@ extension JobStore {
                 for row in try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
-                            SELECT t.record_key, o.output FROM task t JOIN task_output o ON o.id = t.output_id
+                            SELECT t.record_key, o.output, o.packed FROM task t JOIN task_output o ON o.id = t.output_id
                             WHERE t.stage = ? AND t.record_key IN (SELECT value FROM json_each(?))
                             """), arguments: [need, keys])
                 {
-                    upstream[row[0], default: [:]][need] = row[1]
+                    upstream[row[0], default: [:]][need] = try JobStore.packedTexts(row, prefix: "").output
                 }
             }
             return try Row.fetchAll(
@@ -109,7 +109,7 @@ extension JobStore {
     /// work does this for every task, and Foundation's decoder would dominate the job store's cost.
     static func decodeRecord(_ row: Row) throws -> CorpusRecord {
         let imagesText: String = row[3]
-        let pairsText: String = row[4]
+        let pairsText = try StoredTexts.pairsText(row[4])
         guard case let .array(imageValues) = try JSONParser.parse(imagesText),
             case let .array(pairValues) = try JSONParser.parse(pairsText)
         else {

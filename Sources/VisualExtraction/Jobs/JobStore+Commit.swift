@@ -19,7 +19,10 @@ extension JobStore {
             for result in results {
                 switch result.outcome {
                 case let .done(c):
-                    let output = try JobStore.appendOutput(db, request: result.request, output: c.output, parsed: c.parsed)
+                    // A done task's request is not kept: it is the first request its stage renders
+                    // from the record, the pipeline and the upstream outputs, all in the store, and
+                    // `RequestRenderer` renders it again for `vxt show` (~0.8 KB a record saved).
+                    let output = try JobStore.appendOutput(db, request: nil, output: c.output, parsed: c.parsed)
                     let values: StatementArguments = [
                         output, result.startedAt, result.finishedAt, c.note, c.finishReason, c.promptTokens,
                         c.completionTokens, c.model, c.endpoint, c.mock, c.attempts
@@ -86,10 +89,15 @@ extension JobStore {
         completion_tokens, model, endpoint, mock, teacher_attempts, failure_kind, failure_status, failure_endpoint
         """
 
-    /// Appends a task's texts (a failure keeps only its request) and returns the row's id.
+    /// Appends a task's texts (a failure keeps only its request), packed when long enough
+    /// (`StoredTexts`), and returns the row's id.
     static func appendOutput(_ db: Database, request: String?, output: String?, parsed: String?) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO task_output (request, output, parsed) VALUES (?, ?, ?)")
-            .execute(arguments: [request, output, parsed])
+        if let packed = StoredTexts.pack(request: request, output: output, parsed: parsed) {
+            try db.cachedStatement(sql: "INSERT INTO task_output (packed) VALUES (?)").execute(arguments: [packed])
+        } else {
+            try db.cachedStatement(sql: "INSERT INTO task_output (request, output, parsed) VALUES (?, ?, ?)")
+                .execute(arguments: [request, output, parsed])
+        }
         return db.lastInsertedRowID
     }
 

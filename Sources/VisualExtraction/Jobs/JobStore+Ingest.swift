@@ -11,17 +11,18 @@ extension JobStore {
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
     }
 
-    /// A record's images and pairs as the JSON text the `record` table holds.
+    /// A record's images and pairs as the `record` table holds them: JSON text, the pairs
+    /// compressed when long (`StoredTexts`).
     public struct RecordColumns: Sendable {
         let images: String
-        let pairs: String
+        let pairs: DatabaseValue
 
         public init(_ record: CorpusRecord) {
             images = JSONValue.arrayText(record.images)
-            pairs =
+            pairs = StoredTexts.storedPairs(
                 JSONValue.array(
                     record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
-                ).jsonText
+                ).jsonText)
         }
     }
 

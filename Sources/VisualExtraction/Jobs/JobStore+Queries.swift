@@ -325,14 +325,15 @@ extension JobStore {
         let tasks = try Row.fetchAll(
             db,
             sql: """
-                SELECT t.*, o.request, o.output, o.parsed
+                SELECT t.*, o.request, o.output, o.parsed, o.packed
                 FROM task t LEFT JOIN task_output o ON o.id = t.output_id WHERE t.record_key = ? ORDER BY t.id
                 """, arguments: [key]
         ).map { t in
-            RecordDetail.TaskDetail(
+            let texts = try JobStore.packedTexts(t, prefix: "")
+            return RecordDetail.TaskDetail(
                 stage: t["stage"], state: TaskState(rawValue: t["state"]) ?? .failed, attempts: t["attempts"],
-                lastError: t["last_error"], request: t["request"],
-                output: t["output"], parsed: t["parsed"], note: t["note"], finishReason: t["finish_reason"],
+                lastError: t["last_error"], request: texts.request,
+                output: texts.output, parsed: texts.parsed, note: t["note"], finishReason: t["finish_reason"],
                 promptTokens: t["prompt_tokens"], completionTokens: t["completion_tokens"], model: t["model"],
                 endpoint: t["endpoint"], mock: (t["mock"] as Int?) == 1, startedAt: t["started_at"], finishedAt: t["finished_at"])
         }
@@ -357,10 +358,10 @@ extension JobStore {
             let cursor = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, d.last_error AS d_error, d.failure_kind AS d_kind, d.model AS d_model, d.mock AS d_mock,
+                    SELECT \(JobStore.qualifiedRecordColumns("r")), r.problem, \(auditColumns), d.state AS d_state, dout.output AS d_output, dout.packed AS d_packed, d.last_error AS d_error, d.failure_kind AS d_kind, d.model AS d_model, d.mock AS d_mock,
                            d.finish_reason AS d_finish, d.prompt_tokens AS d_pt, d.completion_tokens AS d_ct,
-                           sout.output AS s_output, sout.parsed AS s_parsed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
-                           CASE WHEN h.state = 'done' THEN hout.output END AS h_output
+                           sout.output AS s_output, sout.parsed AS s_parsed, sout.packed AS s_packed, s.prompt_tokens AS s_pt, s.completion_tokens AS s_ct, s.mock AS s_mock,
+                           CASE WHEN h.state = 'done' THEN hout.output END AS h_output, CASE WHEN h.state = 'done' THEN hout.packed END AS h_packed
                     FROM record r
                     LEFT JOIN task d ON d.record_key = r.key AND d.stage = ?
                     LEFT JOIN task_output dout ON dout.id = d.output_id
@@ -380,17 +381,19 @@ extension JobStore {
                 if let statementsStage, let p: Int = row["s_pt"], let c: Int = row["s_ct"] {
                     usage[statementsStage] = ["prompt_tokens": p, "completion_tokens": c]
                 }
-                let parsed: String? = row["s_parsed"]
+                let statementsTexts = try JobStore.packedTexts(row, prefix: "s_")
+                let parsed = statementsTexts.parsed
                 let statements = parsed.flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) }
                 try body(
                     ExportRow(
                         key: row["key"], record: try JobStore.decodeRecord(row), problem: row["problem"],
-                        descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)), description: row["d_output"],
+                        descriptionState: (row["d_state"] as String?).flatMap(TaskState.init(rawValue:)),
+                        description: try JobStore.packedTexts(row, prefix: "d_").output,
                         descriptionError: row["d_error"],
                         descriptionFailureKind: (row["d_kind"] as String?).flatMap(FailureKind.init(rawValue:)),
-                        statements: statements, statementsText: row["s_output"], model: row["d_model"],
+                        statements: statements, statementsText: statementsTexts.output, model: row["d_model"],
                         mock: (row["d_mock"] as Int?) == 1 || (row["s_mock"] as Int?) == 1, usage: usage, finishReason: row["d_finish"],
-                        hint: row["h_output"],
+                        hint: try JobStore.packedTexts(row, prefix: "h_").output,
                         flags: (row["a_done"] as Bool? ?? false)
                             ? ((row["a_flags"] as String?)?.split(separator: ",").map(String.init) ?? []) : nil,
                         coverage: row["a_coverage"]))

@@ -240,6 +240,11 @@ extension JobStore {
             // Whether the run follows symlinks out of --images: later commands read images as it did.
             try db.execute(sql: "ALTER TABLE run ADD COLUMN follow_symlinks INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v12: texts kept compressed") { db in
+            // A task's request, output and parsed output as one zstd frame (`StoredTexts`); rows
+            // written before keep their plain columns and are read as they are.
+            try db.execute(sql: "ALTER TABLE task_output ADD COLUMN packed BLOB")
+        }
         return migrator
     }
 

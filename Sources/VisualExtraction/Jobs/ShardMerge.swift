@@ -176,8 +176,8 @@ public struct ShardMerge {
                     // points at that new row instead of the shard's.
                     let copyOutput = try db.makeStatement(
                         sql: """
-                            INSERT INTO task_output (request, output, parsed)
-                            SELECT o.request, o.output, o.parsed
+                            INSERT INTO task_output (request, output, parsed, packed)
+                            SELECT o.request, o.output, o.parsed, o.packed
                             FROM shard.task t JOIN shard.task_output o ON o.id = t.output_id WHERE t.id = ?
                             """)
                     let copyTask = try db.makeStatement(

@@ -61,7 +61,7 @@ import Testing
             for bad in Self.badOutputs {
                 try db.execute(
                     sql: """
-                        UPDATE task_output SET output = ? WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                        UPDATE task_output SET output = ?, packed = NULL WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
                         """, arguments: [bad.text, bad.key])
                 try db.execute(
                     sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
@@ -70,7 +70,8 @@ import Testing
             // A second copy of the china description: a near-duplicate of the first.
             let extraction = "(SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')"
             try db.execute(
-                sql: "UPDATE task_output SET output = (SELECT output FROM task_output WHERE id = \(extraction)) WHERE id = \(extraction)",
+                sql:
+                    "UPDATE task_output SET (output, packed) = (SELECT output, packed FROM task_output WHERE id = \(extraction)) WHERE id = \(extraction)",
                 arguments: ["china-0009", "flower-0010"])
             try db.execute(sql: "UPDATE task SET finished_at = finished_at + 1 WHERE record_key = 'flower-0010' AND stage = 'extraction'")
         }

@@ -273,9 +273,9 @@ import Testing
             let image = try bytes.withUnsafeBytes { try ImageCodec.decode($0, format: .jpeg, path: name, maxPixels: 1 << 26).image }
             #expect(image.width == 512 && image.height == 512)
         }
-        // The stored request names the file; no pixels travel or are kept.
-        let store = try JobStore.open(workDirectory: dir.appendingPathComponent("files").path)
-        let request = try #require(try store.detail(id: "coffee-0004").tasks.first { $0.stage == "extraction" }?.request)
+        // The request (rendered again by `vxt show`) names the file; no pixels travel or are kept.
+        let shown = try await run(["show", "--work", dir.appendingPathComponent("files").path, "--id", "coffee-0004"])
+        let request = try #require(shown.stdout.split(separator: "\n").last { $0.hasPrefix("request (rendered again") })
         #expect(request.contains("file://\(root.path)/") && !request.contains("base64"), "\(request)")
     }
 
@@ -324,6 +324,61 @@ import Testing
             corpora.append(try Data(contentsOf: out))
         }
         #expect(corpora[0] == corpora[1], "the same corpus as one teacher for both stages")
+    }
+
+    /// The store keeps no request of a done task; `vxt show` renders it again. What it shows must
+    /// be what the teacher received: every request a `cmd:` teacher read (tee'd to a file) is
+    /// shown for exactly one task, the image's data URL standing as its placeholder (same type,
+    /// same byte count), and every shown request was received.
+    @Test func showRendersTheRequestsTheTeacherReceived() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("received.jsonl")
+        let work = dir.appendingPathComponent("work").path
+        let teacher = "cmd:tee '\(log.path)' | '\(TestSupport.vxtBinary.path)' mock-teacher --stdio"
+        let result = try await run([
+            "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work, "--teacher", teacher
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+
+        // A received body as the store would have logged it: no "id" (the stdio protocol's), the
+        // data URL as "<image TYPE N bytes>".
+        func comparable(_ value: JSONValue) throws -> String {
+            var text = value.jsonText
+            if let id = value["id"] { text = text.replacingOccurrences(of: "\"id\":\(id.jsonText),", with: "") }
+            while let url = text.range(of: #""data:image/jpeg;base64,[A-Za-z0-9+/=]*""#, options: .regularExpression) {
+                let base64 = text[url].dropFirst("\"data:image/jpeg;base64,".count).dropLast()
+                let bytes = try #require(Data(base64Encoded: String(base64)))
+                text.replaceSubrange(url, with: "\"<image image/jpeg \(bytes.count) bytes>\"")
+            }
+            return text
+        }
+        let received = try TestSupport.jsonLines(log).map(comparable).sorted()
+
+        var shown: [String] = []
+        for id in [
+            "astronaut-0001", "camera-0002", "chelsea-0003", "coffee-0004", "5", "hubble-0006", "retina-0007", "rocket-0008",
+            "china-0009", "flower-0010"
+        ] {
+            let show = try await run(["show", "--work", work, "--id", id])
+            #expect(show.status == 0, "\(show.stderr)")
+            for line in show.stdout.split(separator: "\n") {
+                guard let at = line.range(of: "request (rendered again from the record, the pipeline and the upstream output): ") else {
+                    continue
+                }
+                // The placeholder names the prepared image's size and its source's hash; the
+                // teacher saw the bytes, so the comparison keeps the type and the byte count.
+                let text = String(line[at.upperBound...]).replacingOccurrences(
+                    of: #"<image (image/jpeg) \d+x\d+ (\d+ bytes), source sha256:[0-9a-f]{64}>"#, with: "<image $1 $2>",
+                    options: .regularExpression)
+                shown.append(try comparable(try JSONParser.parse(Array(text.utf8))))
+            }
+        }
+        #expect(received.count >= 10, "statements and descriptions were asked")
+        let differing = Set(shown).symmetricDifference(received).sorted()
+        #expect(
+            shown.count == received.count && differing.isEmpty,
+            "\(shown.count) shown, \(received.count) received; in one only: \(differing.prefix(2))")
     }
 
     /// Ids as real corpora have them: repeated, or absent in the `messages`/`images` layout.

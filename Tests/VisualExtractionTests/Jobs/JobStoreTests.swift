@@ -166,6 +166,66 @@ import Testing
         #expect(try store.status().stages.first?.promptTokens == 1)
     }
 
+    /// Long texts are stored compressed (record pairs, and a task's request, output and parsed
+    /// output in one frame) and read back exactly by every reader; short ones stay plain text.
+    @Test func longTextsAreStoredCompressedAndReadBackExactly() async throws {
+        let answer = """
+            The menu board above the counter lists "Flat white — 3,80 €" and "Café crème", \
+            and a handwritten note says: closed on Mondays.\nA second line\twith a tab and 日本語.
+            """
+        var a = TestSupport.record("a", pairs: [("What does the board say?", answer), ("Is it open?", "No")])
+        a.position = 0
+        var b = TestSupport.record("b", pairs: [("q", "x")])
+        b.position = 1
+        try store.ingest([.record(a, problem: nil), .record(b, problem: nil)], stages: pipeline.graph.stages)
+        let statements = try #require(pipeline.stage(named: "statements"))
+        let extraction = try #require(pipeline.stage(named: "extraction"))
+
+        let claimed = try await store.claim(stage: statements.node, limit: 2)
+        #expect(claimed.map(\.record.pairs) == [a.pairs, b.pairs], "pairs read back from either form")
+        let statementLines = ["The board lists \"Flat white — 3,80 €\" and \"Café crème\".", "It is closed on Mondays; 日本語."]
+        let long = statementLines.joined(separator: "\n")
+        var results = [done(claimed[0], long), done(claimed[1], "B is x.")]
+        if case var .done(completion) = results[0].outcome {
+            completion.parsed = JSONValue.arrayText(statementLines)
+            results[0].outcome = .done(completion)
+        }
+        try await store.commit(results, graph: pipeline.graph)
+
+        let stored = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.key, typeof(r.pairs) AS pairs, o.request IS NULL AND o.output IS NULL AND o.parsed IS NULL AS plain_empty,
+                           typeof(o.packed) AS packed
+                    FROM record r JOIN task t ON t.record_key = r.key AND t.stage = 'statements' JOIN task_output o ON o.id = t.output_id
+                    ORDER BY r.position
+                    """
+            ).map {
+                "\($0["key"] as String) pairs:\($0["pairs"] as String) plain-empty:\($0["plain_empty"] as Bool) packed:\($0["packed"] as String)"
+            }
+        }
+        #expect(stored == ["a pairs:blob plain-empty:true packed:blob", "b pairs:text plain-empty:false packed:null"])
+
+        let detail = try store.detail(id: "a").tasks[0]
+        #expect(detail.output == long && detail.parsed == JSONValue.arrayText(statementLines))
+        #expect(detail.request == nil, "a done task's request is rendered again when shown, not stored")
+        #expect(try store.detail(id: "b").tasks[0].output == "B is x.")
+        let downstream = try await store.claim(stage: extraction.node, limit: 2)
+        #expect(downstream.map { $0.upstream["statements"] } == [long, "B is x."], "the next stage's prompt sees the texts as written")
+
+        // A damaged frame is an error that names the column, not a wrong text.
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE task_output SET packed = x'28b52ffd0000' WHERE packed IS NOT NULL")
+        }
+        #expect(throws: DatabaseError.self) { try store.detail(id: "a") }
+        do {
+            _ = try store.detail(id: "a")
+        } catch {
+            #expect("\(error)".contains("task_output.packed"))
+        }
+    }
+
     /// A store written before outputs had their own table (schema v4) is upgraded when any command
     /// opens it, read-only ones included, and keeps every output, request and usage figure.
     @Test func aStoreFromBeforeTheOutputTableIsUpgradedWithItsOutputs() async throws {

@@ -171,12 +171,18 @@ import Testing
             "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
         ])
         #expect(run.status == 0, "\(run.stderr)")
-        let coffee = try JobStore.open(workDirectory: work.path).detail(id: "coffee-0004")
-        #expect(coffee.tasks.first?.request?.contains("Answer: coffee") == true)
-        #expect(coffee.tasks.first?.request?.contains("<image>") == false)
+        let store = try JobStore.open(workDirectory: work.path)
+        let coffee = try store.detail(id: "coffee-0004")
+        let renderer = try RequestRenderer(store: store, workDirectory: work.path)
+        func request(_ stage: String) async -> String? {
+            if case let .request(text) = await renderer.render(coffee, stage: stage) { return text }
+            return nil
+        }
+        #expect(await request("statements")?.contains("Answer: coffee") == true)
+        #expect(await request("statements")?.contains("<image>") == false)
         #expect(coffee.tasks.first { $0.stage == "extraction" }?.output?.contains(": coffee.") == true)
         #expect(coffee.tasks.map(\.stage) == ["statements", "hint", "extraction", "answerability"])
-        #expect(coffee.tasks[1].request?.contains("Question: What is served in the red cup?\\nPhrase:") == true, "stored as JSON text")
+        #expect(await request("hint")?.contains("Question: What is served in the red cup?\\nPhrase:") == true, "as JSON text")
 
         let llava = work.appendingPathComponent("corpus.json")
         #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", "llava", "--out", llava.path]).status == 0)

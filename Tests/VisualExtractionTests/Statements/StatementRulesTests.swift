@@ -106,10 +106,17 @@ import Testing
             "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
         ])
         #expect(run.status == 0, "\(run.stderr)")
-        let flower = try JobStore.open(workDirectory: work.path).detail(id: "flower-0010")
+        let store = try JobStore.open(workDirectory: work.path)
+        let flower = try store.detail(id: "flower-0010")
         let statements = try #require(flower.tasks.first)
         #expect(statements.note == "statements: 1 by rule, 1 by model")
         #expect(statements.output?.split(separator: "\n").last == "The flower is orange.")
-        #expect(statements.request?.contains("What color is the flower") == false, "the ruled pair is not sent")
+        let rendered = await (try RequestRenderer(store: store, workDirectory: work.path)).render(flower, stage: "statements")
+        guard case let .request(request) = rendered else {
+            Issue.record("the statements request renders again: \(rendered)")
+            return
+        }
+        #expect(request.contains("What is this?"), "the model's pair is sent")
+        #expect(!request.contains("What color is the flower"), "the ruled pair is not sent")
     }
 }
