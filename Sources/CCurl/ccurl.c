@@ -51,6 +51,13 @@ int vxt_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 void vxt_eventfd_signal(int fd) { uint64_t one = 1; ssize_t rc = write(fd, &one, sizeof(one)); (void)rc; }
 void vxt_eventfd_drain(int fd) { uint64_t value; ssize_t rc = read(fd, &value, sizeof(value)); (void)rc; }
 
+#ifdef __GLIBC__
+#include <malloc.h>
+void vxt_limit_malloc_arenas(int arenas) { mallopt(M_ARENA_MAX, arenas); }
+#else
+void vxt_limit_malloc_arenas(int arenas) { (void)arenas; }
+#endif
+
 long vxt_raise_nofile_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;

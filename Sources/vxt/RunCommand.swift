@@ -322,10 +322,22 @@ struct RunCommand: AsyncParsableCommand {
                     + "servers must read that path, e.g. vLLM --allowed-local-media-path \(files.directory))")
             imageFiles = files
         }
+        // Inline images at high concurrency wait for their answers in files, not in memory.
+        var imageSpool: ImageSpool?
+        if imageFiles == nil, concurrency > ImageSpool.worthAboveConcurrency {
+            do {
+                imageSpool = try ImageSpool(parent: ImageSpool.parent(workDirectory: work))
+                Output.info("images wait for their answers in \(imageSpool?.directory ?? ""), not in memory (removed at the end)")
+            } catch {
+                Output.info("warning: images stay in memory while their requests are in flight: cannot make a spool folder (\(error))")
+            }
+        }
+        defer { imageSpool?.remove() }
         let runner = Runner(
             store: opened.store, pipeline: pipeline, teacher: connection.teacher,
             preparer: ImagePreparer(root: job.imageRoot, settings: pipeline.definition.image),
-            imageFiles: imageFiles, concurrency: concurrency, stageTeachers: stageConnections.mapValues(\.teacher), logger: logger)
+            imageFiles: imageFiles, imageSpool: imageSpool, concurrency: concurrency,
+            stageTeachers: stageConnections.mapValues(\.teacher), logger: logger)
 
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }

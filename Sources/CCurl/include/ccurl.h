@@ -34,5 +34,7 @@ void vxt_eventfd_signal(int fd);
 void vxt_eventfd_drain(int fd);
 /// Raises the soft open-file limit to the hard limit; returns the new soft limit.
 long vxt_raise_nofile_limit(void);
+/// At most `arenas` glibc malloc arenas (nothing elsewhere); see `CurlHTTPClient.init`.
+void vxt_limit_malloc_arenas(int arenas);
 
 #endif

@@ -30,25 +30,39 @@ public struct Auditor {
         public var summary: AuditSummary
     }
 
-    public func run(batchSize: Int = 2000, progress: ((Int) -> Void)? = nil) throws -> Outcome {
+    /// Audits what is new or changed, window by window of input positions: each core takes the
+    /// next window, reads it on its own connection, checks it and saves it (saves queue for the
+    /// one writer while the other core checks), so nothing waits for a serial read between
+    /// parallel batches. Findings depend on the sample alone, not on the window or the order.
+    public func run(batchSize: Int = 2000, progress: (@Sendable (Int) -> Void)? = nil) throws -> Outcome {
         let start = Date()
         let maxTokens = definition.stages.first { $0.name == descriptionStage }?.maxTokens
-        var position = -1
-        var audited = 0
-        while true {
-            let (inputs, last) = try store.samplesToAudit(
-                after: position, limit: batchSize, descriptionStage: descriptionStage,
-                statementsStage: statementsStage, answersStage: answersStage)
-            guard let last else { break }
-            position = last
-            if inputs.isEmpty { continue }
-            let results = Auditor.parallelMap(inputs) { Auditor.audit($0, maxTokens: maxTokens) }
-            try store.saveAudits(results)
-            audited += results.count
-            progress?(audited)
+        let (records, lastPosition) = try store.recordSpan()
+        // A shard's positions are sparse (every n-th): windows span enough positions to hold
+        // about `batchSize` records.
+        let span = max(1, batchSize * (lastPosition + 1) / max(1, records))
+        let windows = Array(stride(from: -1, to: lastPosition, by: span))
+        let work = AuditWork(windows: windows, progress: progress)
+        let workers = max(1, min(windows.count, ProcessInfo.processInfo.activeProcessorCount))
+        let (store, stages) = (store, (description: descriptionStage, statements: statementsStage, answers: answersStage))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let after = work.nextWindow() {
+                do {
+                    let inputs = try store.samplesToAudit(
+                        after: after, through: after + span, descriptionStage: stages.description,
+                        statementsStage: stages.statements, answersStage: stages.answers)
+                    if inputs.isEmpty { continue }
+                    let results = inputs.map { Auditor.audit($0, maxTokens: maxTokens) }
+                    try store.saveAudits(results)
+                    work.audited(results.count)
+                } catch {
+                    work.fail(error)
+                }
+            }
         }
+        if let error = work.failure { throw error }
         try corpusChecks()
-        return Outcome(audited: audited, seconds: Date().timeIntervalSince(start), summary: try store.auditSummary())
+        return Outcome(audited: work.total, seconds: Date().timeIntervalSince(start), summary: try store.auditSummary())
     }
 
     /// Every check that looks at one sample alone.
@@ -134,26 +148,39 @@ public struct Auditor {
     static let minimumSamplesForLength = 20
     static let lengthFactor = 4
 
-    /// Checks a batch on every core; results in input order.
-    static func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
-        let slots = ParallelSlots<R>(items.count)
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let chunk = (items.count + workers - 1) / workers
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let range = (worker * chunk)..<min(items.count, (worker + 1) * chunk)
-            guard !range.isEmpty else { return }
-            var local: [R] = []
-            local.reserveCapacity(range.count)
-            for i in range { local.append(transform(items[i])) }
-            // Each worker owns a disjoint range of slots.
-            for (offset, value) in local.enumerated() { slots.values[range.lowerBound + offset] = value }
-        }
-        return slots.values.compactMap { $0 }
-    }
 }
 
-/// Result slots that workers fill at disjoint indices.
-private final class ParallelSlots<R>: @unchecked Sendable {
-    var values: [R?]
-    init(_ n: Int) { values = Array(repeating: nil, count: n) }
+/// The audit's windows handed to the cores, its count, and its first failure (which stops the
+/// handing out of windows).
+private final class AuditWork: @unchecked Sendable {
+    private let lock = NSLock()
+    private let windows: [Int]
+    private var next = 0
+    private(set) var total = 0
+    private(set) var failure: (any Error)?
+    private let progress: (@Sendable (Int) -> Void)?
+
+    init(windows: [Int], progress: (@Sendable (Int) -> Void)?) {
+        self.windows = windows
+        self.progress = progress
+    }
+
+    func nextWindow() -> Int? {
+        lock.withLock {
+            guard failure == nil, next < windows.count else { return nil }
+            next += 1
+            return windows[next - 1]
+        }
+    }
+
+    func audited(_ count: Int) {
+        lock.withLock {
+            total += count
+            progress?(total)
+        }
+    }
+
+    func fail(_ error: any Error) {
+        lock.withLock { if failure == nil { failure = error } }
+    }
 }

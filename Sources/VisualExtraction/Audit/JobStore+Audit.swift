@@ -34,12 +34,20 @@ struct AuditedSample: Sendable {
 }
 
 extension JobStore {
+    /// How many records the store holds and the last input position (-1 when empty).
+    func recordSpan() throws -> (records: Int, lastPosition: Int) {
+        try pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(MAX(position), -1) FROM record")
+            return (row?[0] ?? 0, row?[1] ?? -1)
+        }
+    }
+
     /// Samples whose description is done and whose audit is missing or older than its outputs,
-    /// in input order after `position`, at most `limit`.
+    /// in input order, with positions in `after + 1 ... through`.
     func samplesToAudit(
-        after position: Int, limit: Int, descriptionStage: String, statementsStage: String?,
+        after position: Int, through last: Int, descriptionStage: String, statementsStage: String?,
         answersStage: String?
-    ) throws -> (inputs: [AuditInput], lastPosition: Int?) {
+    ) throws -> [AuditInput] {
         try pool.read { db in
             let rows = try Row.fetchAll(
                 db,
@@ -56,9 +64,9 @@ extension JobStore {
                     LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
                     LEFT JOIN task_output qout ON qout.id = q.output_id
                     LEFT JOIN audit_sample a ON a.record_key = r.key
-                    WHERE r.position > ?
-                    ORDER BY r.position LIMIT ?
-                    """, arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, limit])
+                    WHERE r.position > ? AND r.position <= ?
+                    ORDER BY r.position
+                    """, arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, last])
             var inputs: [AuditInput] = []
             for row in rows {
                 let stamp: String = row["stamp"]
@@ -72,7 +80,7 @@ extension JobStore {
                         answers: answersDone ? JobStore.stringArray(try JobStore.packedTexts(row, prefix: "q_").parsed) : nil, stamp: stamp)
                 )
             }
-            return (inputs, rows.last.map { $0["position"] })
+            return inputs
         }
     }
 

@@ -18,30 +18,38 @@ public struct PreparedImage: Sendable {
     /// Set when the image travels as a `file://` URL (see `PreparedImageFiles`): the body then
     /// carries this, and `bytes` is empty (thousands of calls in flight must not hold the pixels).
     public var fileURL: String?
+    /// Set when the bytes wait in a spool file (`ImageSpool`): `bytes` is then empty and the
+    /// file is read when a body is built.
+    var spooled: SpooledFile?
+
+    /// The encoded image's size, wherever its bytes are.
+    public var byteCount: Int { spooled?.count ?? bytes.count }
 
     /// The data URL OpenAI-compatible servers accept in `image_url`.
     public var dataURL: String {
-        "data:\(mimeType);base64," + Base64.encode(bytes)
+        "data:\(mimeType);base64," + Base64.encode(spooled?.read() ?? bytes)
     }
 
     /// The image's URL written straight into a request body as a JSON string: the file URL, or
-    /// the data URL (base64 needs no JSON escaping).
+    /// the data URL (base64 needs no JSON escaping). A spool file that can no longer be read
+    /// (its folder removed under a running vxt) gives an empty data URL, which servers refuse
+    /// with a 4xx: the task fails as `http_status`, counted and retryable, not sent imageless.
     func appendURL(to out: inout [UInt8]) {
         if let fileURL {
             JSONValue.writeString(fileURL, to: &out)
             return
         }
         out.append(contentsOf: "\"data:\(mimeType);base64,".utf8)
-        Base64.encode(bytes, appendingTo: &out)
+        Base64.encode(spooled.map { $0.read() ?? [] } ?? bytes, appendingTo: &out)
         out.append(UInt8(ascii: "\""))
     }
 
     /// Bytes `appendURL` writes, about.
-    var urlByteCount: Int { fileURL.map { $0.utf8.count + 2 } ?? Base64.encodedCount(bytes.count) + 64 }
+    var urlByteCount: Int { fileURL.map { $0.utf8.count + 2 } ?? Base64.encodedCount(byteCount) + 64 }
 
     /// What the job store keeps instead of the pixels: enough to recognise the image.
     public var placeholder: String {
-        "<image \(mimeType) \(width)x\(height) \(fileURL ?? "\(bytes.count) bytes"), source sha256:\(sourceSHA256)>"
+        "<image \(mimeType) \(width)x\(height) \(fileURL ?? "\(byteCount) bytes"), source sha256:\(sourceSHA256)>"
     }
 }
 

@@ -13,6 +13,8 @@ public final class Runner: Sendable {
     public let preparer: ImagePreparer
     /// Set for `image_transport: file`: prepared images are written there and sent as paths.
     public let imageFiles: PreparedImageFiles?
+    /// Set for inline images at high concurrency: prepared images wait there until answered.
+    public let imageSpool: ImageSpool?
     public let concurrency: Int
     /// Each failed task at debug level, with its record, stage and failure kind.
     let logger: Logger
@@ -31,9 +33,10 @@ public final class Runner: Sendable {
 
     public init(
         store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
-        imageFiles: PreparedImageFiles? = nil, concurrency: Int, stageTeachers: [String: any Teacher] = [:],
-        logger: Logger = .disabled
+        imageFiles: PreparedImageFiles? = nil, imageSpool: ImageSpool? = nil, concurrency: Int,
+        stageTeachers: [String: any Teacher] = [:], logger: Logger = .disabled
     ) {
+        self.imageSpool = imageSpool
         self.store = store
         self.stageTeachers = stageTeachers
         self.logger = logger
@@ -185,17 +188,19 @@ public final class Runner: Sendable {
     private func perform(_ task: ClaimedTask) async -> TaskResult {
         await Runner.perform(
             task, pipeline: pipeline, logger: logger,
-            prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles),
+            prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles, spool: imageSpool),
             send: { await self.call($0, stage: task.stage) })
     }
 
-    /// How a run prepares an image to send: resized and encoded, inline or as a prepared file.
+    /// How a run prepares an image to send: resized and encoded, inline (in memory or spooled)
+    /// or as a prepared file.
     static func imagePreparation(
-        preparer: ImagePreparer, imageFiles: PreparedImageFiles?
+        preparer: ImagePreparer, imageFiles: PreparedImageFiles?, spool: ImageSpool? = nil
     ) -> @Sendable (String) throws(ImageError) -> PreparedImage {
         { path throws(ImageError) in
             if let imageFiles { return try imageFiles.prepare(path, with: preparer) }
-            return try preparer.prepare(path)
+            let image = try preparer.prepare(path)
+            return spool?.spool(image) ?? image
         }
     }
 

@@ -39,6 +39,54 @@ import Testing
         }
     }
 
+    /// The audit hands windows of input positions to the cores; the findings are the same
+    /// whether each window holds one record (ten windows checked side by side, saved in
+    /// whatever order they finish) or all of them, bad outputs and flags included.
+    @Test func findingsDoNotDependOnTheAuditsWindows() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("one")
+        let run = try await TestSupport.runVXT([
+            "run", "pipelines/clean.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work.path
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
+        try await queue.write { db in
+            for bad in Self.badOutputs {
+                try db.execute(
+                    sql: """
+                        UPDATE task_output SET output = ?, packed = NULL WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                        """, arguments: [bad.text, bad.key])
+                try db.execute(
+                    sql: "UPDATE task SET finish_reason = ? WHERE record_key = ? AND stage = 'extraction'", arguments: [bad.finish, bad.key]
+                )
+            }
+        }
+        try queue.close()
+        let copy = dir.appendingPathComponent("all")
+        try FileManager.default.copyItem(at: work, to: copy)
+
+        func audited(_ folder: URL, batchSize: Int) throws -> [String] {
+            let store = try JobStore.open(workDirectory: folder.path, readOnly: false)
+            let outcome = try Auditor(store: store).run(batchSize: batchSize)
+            #expect(outcome.audited == 10)
+            return try store.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT record_key, stamp, words, statements, coverage, missing, questions_answered, questions_asked, hex(signature)
+                        FROM audit_sample ORDER BY record_key
+                        """
+                ).map { "\($0)" }
+                    + Row.fetchAll(db, sql: "SELECT record_key, flag, evidence FROM audit_flag ORDER BY record_key, flag").map { "\($0)" }
+            }
+        }
+        let oneByOne = try audited(work, batchSize: 1)
+        let together = try audited(copy, batchSize: 5000)
+        #expect(oneByOne.count > 10 && oneByOne.contains { $0.contains("repetition") }, "\(oneByOne)")
+        #expect(oneByOne == together)
+    }
+
     @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() async throws {
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }

@@ -381,6 +381,32 @@ import Testing
             "\(shown.count) shown, \(received.count) received; in one only: \(differing.prefix(2))")
     }
 
+    /// Above 256 in flight, inline images wait in spool files under $TMPDIR: the corpus is the
+    /// one a run that keeps them in memory makes, and the spool folder is gone afterwards.
+    @Test func aRunWithSpooledImagesMakesTheSameCorpus() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let scratch = dir.appendingPathComponent("scratch")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        var corpora: [Data] = []
+        for (name, concurrency) in [("memory", "4"), ("spooled", "300")] {
+            let work = dir.appendingPathComponent(name).path
+            let result = try await TestSupport.runVXT(
+                [
+                    "run", "paper", "--input", "samples/llava_sample.json", "--images", "samples/images", "--work", work,
+                    "--concurrency", concurrency
+                ], environment: ["TMPDIR": scratch.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("images wait for their answers in \(scratch.path)/vxt-spool-") == (name == "spooled"))
+            let out = dir.appendingPathComponent("\(name).json")
+            #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
+            corpora.append(try Data(contentsOf: out))
+        }
+        #expect(corpora[0] == corpora[1])
+        let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix("vxt-spool-") }
+        #expect(left.isEmpty, "the spool folder is removed at the end: \(left)")
+    }
+
     /// Ids as real corpora have them: repeated, or absent in the `messages`/`images` layout.
     @Test func duplicateAndMissingIdsStayReadable() async throws {
         let dir = try TestSupport.temporaryDirectory()

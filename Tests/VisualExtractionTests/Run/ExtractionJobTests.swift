@@ -17,8 +17,12 @@ import Testing
             workDirectory: work, teacherURL: "mock")
         // The lock is released when the opened job goes (deinit), as at the end of a process.
         _ = try job.open()
-        // As a kill during ingest leaves it: part of the records stored, no full hash yet.
-        try DatabaseQueue(path: work + "/vxt.sqlite").write { db in
+        // As a kill during ingest leaves it: part of the records stored, no full hash yet. The
+        // job's store may still be closing (its last connection checkpoints the WAL under an
+        // exclusive lock), so this connection waits for the lock as vxt's own do.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        try DatabaseQueue(path: work + "/vxt.sqlite", configuration: configuration).write { db in
             try db.execute(sql: "UPDATE run SET ingest_complete = 0, input_sha256 = NULL")
             try db.execute(sql: "DELETE FROM task WHERE record_key IN (SELECT key FROM record WHERE position >= 6)")
             try db.execute(sql: "DELETE FROM record WHERE position >= 6")
