@@ -94,7 +94,10 @@ public final class CurlHTTPClient: @unchecked Sendable {
         // each keep freed bodies and images apart and RSS creeps up through a long run. One
         // arena per core: 66k records at 12,000 in flight peaked at 1.19 GB instead of 1.37 GB,
         // CPU unchanged (bench/RESULTS.md).
-        vxt_limit_malloc_arenas(Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
+        // A MALLOC_ARENA_MAX in the environment is the user's choice and wins.
+        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil {
+            vxt_limit_malloc_arenas(Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
+        }
         epollFD = vxt_epoll_create()
         wakeFD = vxt_eventfd_create()
         guard epollFD >= 0, wakeFD >= 0 else { throw SetupError(message: "cannot create epoll/eventfd descriptors") }

@@ -33,6 +33,20 @@ import Testing
         )
     ]
 
+    /// Stores `badOutputs` as a run stores a description (its text plain, which readers take as
+    /// well as a packed frame); `finishedLater` makes them newer than their audit.
+    static func storeBadOutputs(_ db: Database, finishedLater: Bool = false) throws {
+        for bad in badOutputs {
+            try db.execute(
+                sql: """
+                    UPDATE task_output SET output = ?, packed = NULL WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
+                    """, arguments: [bad.text, bad.key])
+            try db.execute(
+                sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + ? WHERE record_key = ? AND stage = 'extraction'",
+                arguments: [bad.finish, finishedLater ? 1 : 0, bad.key])
+        }
+    }
+
     static func chromium() -> String? {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
             FileManager.default.isExecutableFile(atPath: $0)
@@ -51,17 +65,7 @@ import Testing
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
-        try await queue.write { db in
-            for bad in Self.badOutputs {
-                try db.execute(
-                    sql: """
-                        UPDATE task_output SET output = ?, packed = NULL WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
-                        """, arguments: [bad.text, bad.key])
-                try db.execute(
-                    sql: "UPDATE task SET finish_reason = ? WHERE record_key = ? AND stage = 'extraction'", arguments: [bad.finish, bad.key]
-                )
-            }
-        }
+        try await queue.write { db in try Self.storeBadOutputs(db) }
         try queue.close()
         let copy = dir.appendingPathComponent("all")
         try FileManager.default.copyItem(at: work, to: copy)
@@ -106,15 +110,7 @@ import Testing
         // The teacher's bad answers, stored as a run stores them (a newer finish time: audited again).
         let queue = try DatabaseQueue(path: work.appendingPathComponent("vxt.sqlite").path)
         try await queue.write { db in
-            for bad in Self.badOutputs {
-                try db.execute(
-                    sql: """
-                        UPDATE task_output SET output = ?, packed = NULL WHERE id = (SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')
-                        """, arguments: [bad.text, bad.key])
-                try db.execute(
-                    sql: "UPDATE task SET finish_reason = ?, finished_at = finished_at + 1 WHERE record_key = ? AND stage = 'extraction'",
-                    arguments: [bad.finish, bad.key])
-            }
+            try Self.storeBadOutputs(db, finishedLater: true)
             // A second copy of the china description: a near-duplicate of the first.
             let extraction = "(SELECT output_id FROM task WHERE record_key = ? AND stage = 'extraction')"
             try db.execute(
