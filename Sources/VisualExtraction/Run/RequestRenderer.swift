@@ -43,7 +43,7 @@ public struct RequestRenderer: Sendable {
         }
         let task = ClaimedTask(taskID: 0, recordKey: detail.key, stage: stage, record: detail.record, upstream: upstream)
         let result = await Runner.perform(
-            task, pipeline: pipeline, logger: Logger(label: "vxt.render", factory: { _ in SwiftLogNoOpLogHandler() }),
+            task, pipeline: pipeline, logger: .disabled,
             prepareImage: Runner.imagePreparation(preparer: preparer, imageFiles: imageFiles),
             send: { _ in .failure(TeacherFailure(message: RequestRenderer.notSent, status: nil, attempts: 0)) })
         if let request = result.request { return .request(request) }
