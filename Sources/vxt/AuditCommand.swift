@@ -54,7 +54,7 @@ struct AuditCommand: ParsableCommand {
             Output.info(AuditCommand.table(s, outcome: outcome))
         }
         if let html {
-            let written = try AuditReport(store: store).write(to: html, maxCards: cards)
+            let written = try AuditReport(store: store).write(to: html, maxCards: cards, summary: outcome.summary)
             Output.info(
                 "report: \(html) (\(written.cards) cards: \(written.flaggedShown) of \(written.flaggedTotal) flagged, \(written.cleanShown) of \(written.cleanTotal) clean)"
             )

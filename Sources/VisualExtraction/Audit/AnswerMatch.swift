@@ -33,7 +33,7 @@ enum AnswerMatch {
             }
             return false
         }
-        let content = Set(goldWords.filter { !Words.functionWords.contains($0) })
+        let content = Set(goldWords.filter { !Words.isFunctionWord($0) })
         guard !content.isEmpty else { return false }
         let present = Set(predictedWords)
         let found = content.filter { present.contains($0) }.count

@@ -34,7 +34,7 @@ public struct Auditor {
     /// next window, reads it on its own connection, checks it and saves it (saves queue for the
     /// one writer while the other core checks), so nothing waits for a serial read between
     /// parallel batches. Findings depend on the sample alone, not on the window or the order.
-    public func run(batchSize: Int = 2000, progress: (@Sendable (Int) -> Void)? = nil) throws -> Outcome {
+    public func run(batchSize: Int = 1000, progress: (@Sendable (Int) -> Void)? = nil) throws -> Outcome {
         let start = Date()
         let maxTokens = definition.stages.first { $0.name == descriptionStage }?.maxTokens
         let (records, lastPosition) = try store.recordSpan()

@@ -49,26 +49,12 @@ extension JobStore {
         answersStage: String?
     ) throws -> [AuditInput] {
         try pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed, d.finish_reason AS d_finish,
-                           sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, q.state AS q_state,
-                           d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
-                           a.stamp AS audited_stamp
-                    FROM record r
-                    JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
-                    LEFT JOIN task_output dout ON dout.id = d.output_id
-                    LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
-                    LEFT JOIN task_output sout ON sout.id = s.output_id
-                    LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
-                    LEFT JOIN task_output qout ON qout.id = q.output_id
-                    LEFT JOIN audit_sample a ON a.record_key = r.key
-                    WHERE r.position > ? AND r.position <= ?
-                    ORDER BY r.position
-                    """, arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, last])
+            // A cursor: each row's columns are read where SQLite holds them, not copied first.
+            let rows = try Row.fetchCursor(
+                db, sql: JobStore.samplesToAuditSQL,
+                arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, last])
             var inputs: [AuditInput] = []
-            for row in rows {
+            while let row = try rows.next() {
                 let stamp: String = row["stamp"]
                 if (row["audited_stamp"] as String?) == stamp { continue }
                 let answersDone = (row["q_state"] as String?) == TaskState.done.rawValue
@@ -83,6 +69,26 @@ extension JobStore {
             return inputs
         }
     }
+
+    /// Arguments: description, statements and answers stage; positions after and through.
+    /// CROSS JOIN keeps SQLite reading records by position first: left to itself it walked every
+    /// done task of the stage (by `task_by_state`) for each window, so an audit cost windows × tasks.
+    static let samplesToAuditSQL = """
+        SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed, d.finish_reason AS d_finish,
+            sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, q.state AS q_state,
+            d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
+            a.stamp AS audited_stamp
+        FROM record r
+        CROSS JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
+        LEFT JOIN task_output dout ON dout.id = d.output_id
+        LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+        LEFT JOIN task_output sout ON sout.id = s.output_id
+        LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
+        LEFT JOIN task_output qout ON qout.id = q.output_id
+        LEFT JOIN audit_sample a ON a.record_key = r.key
+        WHERE r.position > ? AND r.position <= ?
+        ORDER BY r.position
+        """
 
     static func stringArray(_ text: String?) -> [String]? {
         guard let text, case let .array(items)? = try? JSONParser.parse(text) else { return nil }
@@ -324,8 +330,12 @@ extension JobStore {
                 LEFT JOIN task_output qout ON qout.id = q.output_id
                 """
             let stages: StatementArguments = [descriptionStage, statementsStage ?? "", answersStage ?? ""]
+            // The first flagged positions alone, then their rows: a LIMIT after the joins would
+            // read every flagged sample's outputs to sort them.
             var rows = try Row.fetchAll(
-                db, sql: select + " WHERE r.key IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",
+                db,
+                sql: select
+                    + " WHERE r.position IN (SELECT position FROM record WHERE +key IN (\(flaggedKeys)) ORDER BY position LIMIT ?) ORDER BY r.position",
                 arguments: stages + [flagged])
             rows += try Row.fetchAll(
                 db, sql: select + " WHERE a.record_key IS NOT NULL AND r.key NOT IN (\(flaggedKeys)) ORDER BY r.position LIMIT ?",

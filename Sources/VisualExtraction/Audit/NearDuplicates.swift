@@ -28,7 +28,8 @@ enum NearDuplicates {
             for i in 0...(words.count - 4) {
                 var hash: UInt64 = 0xcbf2_9ce4_8422_2325
                 for w in words[i..<(i + 4)] {
-                    hash = Words.fnv1a(w.utf8, seed: hash); hash = Words.fnv1a(CollectionOfOne(0x20), seed: hash)
+                    // The word, then a space: as hashing the 4-gram's text joined by spaces.
+                    hash = (Words.fnv1a(w, seed: hash) ^ 0x20) &* 0x0000_0100_0000_01B3
                 }
                 add(hash)
             }

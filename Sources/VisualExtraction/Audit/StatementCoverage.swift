@@ -22,7 +22,7 @@ struct StatementCoverage: Sendable, Equatable {
     }
 
     /// Whether enough of `words` are present: all of one or two, three in five of more.
-    static func enough(_ words: [String], in present: Set<String>) -> (passes: Bool, absent: [String]) {
+    static func enough(_ words: [String], in present: WordSet) -> (passes: Bool, absent: [String]) {
         let absent = words.filter { !present.contains($0) }
         let needed = words.count <= 2 ? words.count : Int((Double(words.count) * 0.6).rounded(.up))
         return (words.count - absent.count >= needed, absent)
@@ -31,7 +31,7 @@ struct StatementCoverage: Sendable, Equatable {
     /// - Parameter descriptionWords: `Words.tokens` of the description.
     static func measure(statements: [String], pairs: [QAPair], descriptionWords: [String]) -> StatementCoverage {
         guard !statements.isEmpty else { return StatementCoverage(score: 1, missing: [], evidence: []) }
-        let present = Set(descriptionWords.map(Words.normalized))
+        let present = WordSet(descriptionWords.map(Words.normalized))
         var missing: [Int] = []
         var evidence: [String] = []
         for (index, statement) in statements.enumerated() {
@@ -40,8 +40,7 @@ struct StatementCoverage: Sendable, Equatable {
             guard !keys.isEmpty else { continue }
             let byKeys = enough(keys, in: present)
             if byKeys.passes { continue }
-            var seen = Set<String>()
-            let own = Words.contentWords(statement).filter { seen.insert($0).inserted }
+            let own = Words.uniqued(Words.contentWords(statement))
             let ownAbsent = own.filter { !present.contains($0) }
             if !own.isEmpty && ownAbsent.isEmpty { continue }
             if keys.count > longAnswer && enough(own, in: present).passes { continue }
@@ -59,11 +58,9 @@ struct StatementCoverage: Sendable, Equatable {
     static func keyWords(statement: String, pair: QAPair?) -> [String] {
         var words: [String] = []
         if let pair {
-            let parsed = QuestionParser.parse(pair.question)
-            words = Words.contentWords(parsed.resolvedAnswer(pair.answer))
+            words = Words.contentWords(ParsedQuestion.resolvedAnswer(pair.answer, question: pair.question))
         }
         if words.isEmpty { words = Words.contentWords(statement) }
-        var seen = Set<String>()
-        return words.filter { seen.insert($0).inserted }
+        return Words.uniqued(words)
     }
 }

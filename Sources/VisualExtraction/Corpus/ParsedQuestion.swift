@@ -42,11 +42,24 @@ struct ParsedQuestion: Sendable, Equatable, Codable {
     /// The answer with a multiple-choice letter replaced by its option text ("B" → "coffee").
     public func resolvedAnswer(_ answer: String) -> String {
         let trimmed = answer.trimmed
+        guard let letter = ParsedQuestion.optionLetter(trimmed) else { return trimmed }
+        if let option = options.first(where: { $0.letter.caseInsensitiveEquals(letter) }) { return option.text }
+        return trimmed
+    }
+
+    /// `resolvedAnswer` for a raw question, parsed only when the answer can name an option:
+    /// option letters are one letter, so most answers need no parse (the audit resolves every answer).
+    static func resolvedAnswer(_ answer: String, question: String) -> String {
+        guard optionLetter(answer.trimmed) != nil else { return answer.trimmed }
+        return QuestionParser.parse(question).resolvedAnswer(answer)
+    }
+
+    /// "B", "B.", "B)", "(B)" without its marks, when that is one character: what an option letter can be.
+    private static func optionLetter(_ trimmed: String) -> String? {
         var letter = trimmed
         if letter.hasSuffix(".") || letter.hasSuffix(")") { letter.removeLast() }
         if letter.hasPrefix("(") { letter.removeFirst() }
-        if let option = options.first(where: { $0.letter.caseInsensitiveEquals(letter) }) { return option.text }
-        return trimmed
+        return letter.count == 1 ? letter : nil
     }
 }
 

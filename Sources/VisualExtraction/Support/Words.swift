@@ -9,51 +9,81 @@ enum Words {
     /// property lookups per scalar were two thirds of its time. ASCII is handled by arithmetic;
     /// other scalars by their Unicode properties, as before.
     static func tokens(_ text: String) -> [String] {
+        // Most texts are ASCII: their bytes are read as bytes, without decoding scalars.
+        var contiguous = text
+        if let ascii = contiguous.withUTF8(asciiTokens) { return ascii }
+        var reader = TokenReader()
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                reader.read(UInt8(value))
+            } else if scalar.properties.isAlphabetic {
+                reader.current.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
+                reader.wide = true
+            } else if scalar == "\u{2019}", !reader.current.isEmpty {
+                reader.current.append(UInt8(ascii: "'"))
+                reader.marked = true
+            } else {
+                reader.flush()
+            }
+        }
+        reader.flush()
+        return reader.out
+    }
+
+    /// `tokens` of ASCII text, nil at the first byte outside ASCII.
+    private static func asciiTokens(_ bytes: UnsafeBufferPointer<UInt8>) -> [String]? {
+        var reader = TokenReader()
+        reader.out.reserveCapacity(bytes.count / 5)
+        for byte in bytes {
+            if byte >= 0x80 { return nil }
+            reader.read(byte)
+        }
+        reader.flush()
+        return reader.out
+    }
+
+    /// The words read so far and the one being read, for both loops of `tokens`.
+    private struct TokenReader {
         var out: [String] = []
         var current: [UInt8] = []
-        current.reserveCapacity(32)
-        // Whether the word holds a mark to trim (. , ') or a byte outside ASCII.
+        /// Whether the word holds a mark to trim (. , ') or a byte outside ASCII.
         var marked = false
         var wide = false
-        func flush() {
+
+        init() { current.reserveCapacity(32) }
+
+        /// An ASCII byte: letters (lowercased) and digits join the word, marks join a started
+        /// word, anything else ends it.
+        @inline(__always)
+        mutating func read(_ byte: UInt8) {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): current.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): current.append(byte + 32)
+            case UInt8(ascii: "'"), UInt8(ascii: "."), UInt8(ascii: ","):
+                // "3.5", "1,000" and "astronaut's" stay whole; a trailing mark ends the word below.
+                guard !current.isEmpty else { return }
+                current.append(byte)
+                marked = true
+            default: flush()
+            }
+        }
+
+        mutating func flush() {
             guard !current.isEmpty else { return }
-            let word = String(decoding: current, as: UTF8.self)
-            let kept = marked ? (wide ? trimmed(word) : trimmedASCII(current)) : word
+            let kept =
+                !marked
+                ? String(decoding: current, as: UTF8.self)
+                : wide ? Words.trimmed(String(decoding: current, as: UTF8.self)) : Words.trimmedASCII(current)
             if !kept.isEmpty { out.append(kept) }
             current.removeAll(keepingCapacity: true)
             marked = false
             wide = false
         }
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                let byte = UInt8(value)
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): current.append(byte)
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"): current.append(byte + 32)
-                case UInt8(ascii: "'"), UInt8(ascii: "."), UInt8(ascii: ","):
-                    // "3.5", "1,000" and "astronaut's" stay whole; a trailing mark ends the word below.
-                    if current.isEmpty { continue }
-                    current.append(byte)
-                    marked = true
-                default: flush()
-                }
-            } else if scalar.properties.isAlphabetic {
-                current.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
-                wide = true
-            } else if scalar == "\u{2019}", !current.isEmpty {
-                current.append(UInt8(ascii: "'"))
-                marked = true
-            } else {
-                flush()
-            }
-        }
-        flush()
-        return out
     }
 
     /// `trimmed` for a word of ASCII bytes.
-    private static func trimmedASCII(_ word: [UInt8]) -> String {
+    fileprivate static func trimmedASCII(_ word: [UInt8]) -> String {
         var end = word.count
         while end > 0, word[end - 1] == UInt8(ascii: ".") || word[end - 1] == UInt8(ascii: ",") || word[end - 1] == UInt8(ascii: "'") {
             end -= 1
@@ -67,7 +97,7 @@ enum Words {
         return String(decoding: w[..<comma], as: UTF8.self)
     }
 
-    private static func trimmed(_ word: String) -> String {
+    fileprivate static func trimmed(_ word: String) -> String {
         var w = Substring(word)
         while let last = w.last, last == "." || last == "," || last == "'" { w = w.dropLast() }
         // "1,000" -> "1000"; "U.S" keeps its dot.
@@ -78,21 +108,78 @@ enum Words {
 
     /// A word in the form used for comparison: number words as digits, "'s" and plural "s" dropped.
     static func normalized(_ token: String) -> String {
+        var bytes = token
+        if let ascii = bytes.withUTF8({ normalizedASCII($0, token) }) { return ascii }
         var w = token
-        if w.hasSuffix("'s") { w.removeLast(2) }
-        if let digit = numberWords[w] { return digit }
-        if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss"), !w.hasSuffix("us"), !w.hasSuffix("is") {
-            w.removeLast()
-            if w.hasSuffix("ie") { w.removeLast(2); w += "y" }
+        // Suffixes by their last bytes: String.hasSuffix compares Characters.
+        if w.utf8.last == UInt8(ascii: "s") && w.utf8.dropLast().last == UInt8(ascii: "'") { w.removeLast(2) }
+        if let digit = numberWordTable[w] { return digit }
+        if w.count > 3, w.utf8.last == UInt8(ascii: "s") {
+            let before = w.utf8.dropLast().last
+            if before != UInt8(ascii: "s") && before != UInt8(ascii: "u") && before != UInt8(ascii: "i") {
+                w.removeLast()
+                if w.hasSuffix("ie") { w.removeLast(2); w += "y" }
+            }
         }
-        if let synonym = spellings[w] { return synonym }
+        if let synonym = spellingTable[w] { return synonym }
         return w
+    }
+
+    /// `normalized` of an ASCII token by its bytes (nil for any other): the same rules, and
+    /// no new string for the many words they leave as they are. A description's every word is
+    /// normalized; doing it on Strings was a sixth of the audit.
+    private static func normalizedASCII(_ bytes: UnsafeBufferPointer<UInt8>, _ token: String) -> String? {
+        for byte in bytes where byte >= 0x80 { return nil }
+        let s = UInt8(ascii: "s")
+        var end = bytes.count
+        if end >= 2 && bytes[end - 1] == s && bytes[end - 2] == UInt8(ascii: "'") { end -= 2 }
+        if let digit = numberWordTable.value(utf8: UnsafeBufferPointer(rebasing: bytes[..<end])) { return digit }
+        var ie = false
+        if end > 3 && bytes[end - 1] == s {
+            let before = bytes[end - 2]
+            if before != s && before != UInt8(ascii: "u") && before != UInt8(ascii: "i") {
+                end -= 1
+                if end >= 2 && bytes[end - 2] == UInt8(ascii: "i") && bytes[end - 1] == UInt8(ascii: "e") {
+                    end -= 2
+                    ie = true
+                }
+            }
+        }
+        let stem = UnsafeBufferPointer(rebasing: bytes[..<end])
+        if ie {
+            let word = String(decoding: stem, as: UTF8.self) + "y"
+            return spellingTable[word] ?? word
+        }
+        if let synonym = spellingTable.value(utf8: stem) { return synonym }
+        return end == bytes.count ? token : String(decoding: stem, as: UTF8.self)
     }
 
     /// Normalized words that carry content (not function words).
     static func contentWords(_ text: String) -> [String] {
-        tokens(text).map(normalized).filter { !functionWords.contains($0) }
+        tokens(text).map(normalized).filter { !functionWordSet.contains($0) }
     }
+
+    /// `words` without repeats, in order: by a linear scan for the few words of an answer or a
+    /// statement (no table to allocate), by a `WordSet` beyond.
+    static func uniqued(_ words: [String]) -> [String] {
+        if words.count <= 16 {
+            var out: [String] = []
+            out.reserveCapacity(words.count)
+            for word in words where !out.contains(word) { out.append(word) }
+            return out
+        }
+        var seen = WordSet(capacity: words.count)
+        return words.filter { seen.insert($0) }
+    }
+
+    static func isFunctionWord(_ word: String) -> Bool { functionWordSet.contains(word) }
+    static func isEnglishMarker(_ word: String) -> Bool { englishMarkerSet.contains(word) }
+
+    // The lists below as `WordTable`s, for the audit's hot loops.
+    private static let numberWordTable = WordTable(numberWords.map { ($0.key, $0.value) })
+    private static let spellingTable = WordTable(spellings.map { ($0.key, $0.value) })
+    private static let functionWordSet = WordSet(functionWords)
+    private static let englishMarkerSet = WordSet(englishMarkers)
 
     static let numberWords: [String: String] = [
         "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -119,6 +206,12 @@ enum Words {
     static let englishMarkers: Set<String> = ["the", "a", "an", "and", "of", "in", "on", "is", "are", "with", "to", "its", "there"]
 
     /// 64-bit FNV-1a, for shingles: fast, stable across runs and platforms (Swift's Hasher is seeded per process).
+    static func fnv1a(_ text: String, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+        // Over contiguous bytes: iterating a String's UTF-8 view byte by byte costs an index check each.
+        var text = text
+        return text.withUTF8 { fnv1a($0, seed: seed) }
+    }
+
     static func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 where S.Element == UInt8 {
         var hash = seed
         for byte in bytes {

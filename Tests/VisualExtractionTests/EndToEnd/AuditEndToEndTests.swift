@@ -89,6 +89,17 @@ import Testing
         let together = try audited(copy, batchSize: 5000)
         #expect(oneByOne.count > 10 && oneByOne.contains { $0.contains("repetition") }, "\(oneByOne)")
         #expect(oneByOne == together)
+
+        // A window reads its own records by position; walking every done task of the stage for
+        // each window made the audit of a 665k-record store cost windows × tasks.
+        let plan = try await JobStore.open(workDirectory: work.path).pool.read { db in
+            try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN " + JobStore.samplesToAuditSQL, arguments: ["extraction", "statements", "", 0, 5]
+            ).map { $0["detail"] as String }
+        }
+        #expect(
+            plan.first?.hasPrefix("SEARCH r USING INDEX") == true && plan.first?.contains("position>? AND position<?") == true, "\(plan)")
+        #expect(!plan.contains { $0.contains("task_by_state") || $0.contains("TEMP B-TREE") }, "\(plan)")
     }
 
     @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() async throws {
