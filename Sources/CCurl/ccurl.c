@@ -54,8 +54,10 @@ void vxt_eventfd_drain(int fd) { uint64_t value; ssize_t rc = read(fd, &value, s
 #ifdef __GLIBC__
 #include <malloc.h>
 void vxt_limit_malloc_arenas(int arenas) { mallopt(M_ARENA_MAX, arenas); }
+int vxt_release_free_memory(void) { return malloc_trim(0); }
 #else
 void vxt_limit_malloc_arenas(int arenas) { (void)arenas; }
+int vxt_release_free_memory(void) { return 0; }
 #endif
 
 long vxt_raise_nofile_limit(void) {

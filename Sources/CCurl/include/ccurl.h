@@ -36,5 +36,8 @@ void vxt_eventfd_drain(int fd);
 long vxt_raise_nofile_limit(void);
 /// At most `arenas` glibc malloc arenas (nothing elsewhere); see `CurlHTTPClient.init`.
 void vxt_limit_malloc_arenas(int arenas);
+/// Returns whole free pages inside malloc's heaps to the kernel (glibc's malloc_trim(0); nothing
+/// elsewhere); 1 when some were returned. See `CurlHTTPClient.trimInterval`.
+int vxt_release_free_memory(void);
 
 #endif

@@ -83,6 +83,7 @@ public struct ExtractionJob {
             configuration.recordCount = status.records
             configuration.problemCount = status.inputProblems
             try store.saveConfiguration(configuration)
+            try store.useRunCacheSize()
             return summary
         }
 

@@ -4,7 +4,9 @@ import Testing
 @testable import VisualExtraction
 
 /// The job store's state machine, step by step, on a real SQLite file.
-@Suite struct JobStoreTests {
+/// A class, so that each test's store folder is removed when the test ends (Swift Testing makes
+/// one instance per test).
+@Suite final class JobStoreTests {
     let pipeline: Pipeline
     let dir: URL
     let store: JobStore
@@ -14,6 +16,8 @@ import Testing
         dir = try TestSupport.temporaryDirectory()
         store = try JobStore(path: dir.appendingPathComponent("vxt.sqlite").path)
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// A done result for a claimed task, found by its row id as the runner's are; `byKey` leaves the
     /// id out, as a result made by hand does, so the commit finds the task by record and stage.
@@ -27,6 +31,16 @@ import Testing
             request: "{}", startedAt: 0, finishedAt: 1)
         result.taskID = byKey ? nil : task.taskID
         return result
+    }
+
+    /// The writer keeps 64 MB of pages while records stream in and 16 MB once they are in; the
+    /// readers keep SQLite's default.
+    @Test func theWritersPageCacheShrinksOnceIngestIsOver() throws {
+        func writerCache() throws -> Int? { try store.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA cache_size") } }
+        #expect(try writerCache() == -65536)
+        try store.useRunCacheSize()
+        #expect(try writerCache() == -16384)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000)
     }
 
     @Test func anIDEqualToAnotherRecordsFallbackKeyStillIngests() throws {
