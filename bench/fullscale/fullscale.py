@@ -28,7 +28,7 @@ def size_of(path):
     return total
 
 
-def measured(name, command, records, sample=None):
+def measured(name, command, records, sample=None, log_folder=None):
     """Runs a command under /usr/bin/time; returns its row (and prints it as it lands)."""
     started = time.time()
     process = subprocess.Popen(["/usr/bin/time", "-f", "TIME %e %U %S %M"] + command, stdout=subprocess.DEVNULL,
@@ -48,6 +48,9 @@ def measured(name, command, records, sample=None):
     wall, user, system, rss_kb = line[-1].split()[1:]
     row = {"phase": name, "wall_s": float(wall), "cpu_s": float(user) + float(system), "rss_mb": int(rss_kb) / 1024,
            "records": records, "log": err, "samples": samples, "started": started}
+    if log_folder:  # the whole stderr (progress lines with their ETA) for later reading
+        with open(os.path.join(log_folder, name.replace(" ", "_").replace("-", "") + ".log"), "w") as log:
+            log.write(err)
     print(f"  {name:<22} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} s CPU {row['rss_mb']:8.0f} MB peak RSS", flush=True)
     return row
 
@@ -82,7 +85,7 @@ def one_scale(scale, shards):
         rows.append(measured("inspect", [VXT, "inspect", corpus, "--json"], records))
         run = measured("run", [VXT, "run", "pipelines/paper.yaml", "--input", corpus, "--images", images, "--work", work,
                                "--teacher", teacher, "--concurrency", str(CONCURRENCY), "--progress-interval", "10"],
-                       records, sample=lambda: status_sample(work))
+                       records, sample=lambda: status_sample(work), log_folder=folder)
         run["bytes"] = size_of(os.path.join(work, "vxt.sqlite"))
         rows.append(run)
         rows.append(measured("audit --html", [VXT, "audit", "--work", work, "--html", os.path.join(folder, "report.html")], records))

@@ -49,10 +49,23 @@ extension JobStore {
         answersStage: String?
     ) throws -> [AuditInput] {
         try pool.read { db in
+            let stages: StatementArguments = [descriptionStage, statementsStage ?? "", answersStage ?? ""]
+            // First the stamps alone: an audit run again after a few new outputs reads only those
+            // samples' texts, not every text of the store.
+            var stale: [Int] = []
+            var current = 0
+            let stamps = try Row.fetchCursor(db, sql: JobStore.auditStampsSQL, arguments: stages + [position, last])
+            while let row = try stamps.next() {
+                if (row[2] as String?) == (row[1] as String) { current += 1 } else { stale.append(row[0]) }
+            }
+            if stale.isEmpty { return [] }
             // A cursor: each row's columns are read where SQLite holds them, not copied first.
-            let rows = try Row.fetchCursor(
-                db, sql: JobStore.samplesToAuditSQL,
-                arguments: [descriptionStage, statementsStage ?? "", answersStage ?? "", position, last])
+            let rows =
+                current == 0
+                ? try Row.fetchCursor(db, sql: JobStore.samplesToAuditSQL, arguments: stages + [position, last])
+                : try Row.fetchCursor(
+                    db, sql: JobStore.samplesToAuditSQL.replacingOccurrences(of: JobStore.windowClause, with: JobStore.positionsClause),
+                    arguments: stages + [JSONValue.array(stale.map { .number(String($0)) }).jsonText])
             var inputs: [AuditInput] = []
             while let row = try rows.next() {
                 let stamp: String = row["stamp"]
@@ -73,6 +86,20 @@ extension JobStore {
     /// Arguments: description, statements and answers stage; positions after and through.
     /// CROSS JOIN keeps SQLite reading records by position first: left to itself it walked every
     /// done task of the stage (by `task_by_state`) for each window, so an audit cost windows × tasks.
+    /// `samplesToAuditSQL`'s position, stamp and audited stamp alone (no text is read).
+    static let auditStampsSQL = """
+        SELECT r.position, d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, ''), a.stamp
+        FROM record r
+        CROSS JOIN task d ON d.record_key = r.key AND d.stage = ? AND d.state = 'done'
+        LEFT JOIN task s ON s.record_key = r.key AND s.stage = ?
+        LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
+        LEFT JOIN audit_sample a ON a.record_key = r.key
+        \(windowClause)
+        """
+    static let windowClause = "WHERE r.position > ? AND r.position <= ?"
+    /// In place of `windowClause`: the window's stale positions alone, as a JSON array.
+    static let positionsClause = "WHERE r.position IN (SELECT value FROM json_each(?))"
+
     static let samplesToAuditSQL = """
         SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed, d.finish_reason AS d_finish,
             sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, q.state AS q_state,
@@ -86,7 +113,7 @@ extension JobStore {
         LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
         LEFT JOIN task_output qout ON qout.id = q.output_id
         LEFT JOIN audit_sample a ON a.record_key = r.key
-        WHERE r.position > ? AND r.position <= ?
+        \(windowClause)
         ORDER BY r.position
         """
 

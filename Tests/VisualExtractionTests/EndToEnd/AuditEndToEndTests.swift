@@ -92,14 +92,16 @@ import Testing
 
         // A window reads its own records by position; walking every done task of the stage for
         // each window made the audit of a 665k-record store cost windows × tasks.
-        let plan = try await JobStore.open(workDirectory: work.path).pool.read { db in
-            try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN " + JobStore.samplesToAuditSQL, arguments: ["extraction", "statements", "", 0, 5]
-            ).map { $0["detail"] as String }
+        for sql in [JobStore.samplesToAuditSQL, JobStore.auditStampsSQL] {
+            let plan = try await JobStore.open(workDirectory: work.path).pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: ["extraction", "statements", "", 0, 5])
+                    .map { $0["detail"] as String }
+            }
+            #expect(
+                plan.first?.hasPrefix("SEARCH r USING INDEX") == true && plan.first?.contains("position>? AND position<?") == true,
+                "\(plan)")
+            #expect(!plan.contains { $0.contains("task_by_state") || $0.contains("TEMP B-TREE") }, "\(plan)")
         }
-        #expect(
-            plan.first?.hasPrefix("SEARCH r USING INDEX") == true && plan.first?.contains("position>? AND position<?") == true, "\(plan)")
-        #expect(!plan.contains { $0.contains("task_by_state") || $0.contains("TEMP B-TREE") }, "\(plan)")
     }
 
     @Test func cleanRunHasNoFlagsThenBadOutputsAreCaughtFilteredAndReported() async throws {
