@@ -38,6 +38,7 @@ public struct Auditor {
         let start = Date()
         let maxTokens = definition.stages.first { $0.name == descriptionStage }?.maxTokens
         let (records, lastPosition) = try store.recordSpan()
+        let anyAudited = try store.hasAudits()
         // A shard's positions are sparse (every n-th): windows span enough positions to hold
         // about `batchSize` records.
         let span = max(1, batchSize * (lastPosition + 1) / max(1, records))
@@ -50,7 +51,7 @@ public struct Auditor {
                 do {
                     let inputs = try store.samplesToAudit(
                         after: after, through: after + span, descriptionStage: stages.description,
-                        statementsStage: stages.statements, answersStage: stages.answers)
+                        statementsStage: stages.statements, answersStage: stages.answers, anyAudited: anyAudited)
                     if inputs.isEmpty { continue }
                     let results = inputs.map { Auditor.audit($0, maxTokens: maxTokens) }
                     try store.saveAudits(results)

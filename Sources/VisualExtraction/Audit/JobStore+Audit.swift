@@ -34,6 +34,11 @@ struct AuditedSample: Sendable {
 }
 
 extension JobStore {
+    /// Whether any sample has been audited in this store.
+    func hasAudits() throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM audit_sample)") ?? false }
+    }
+
     /// How many records the store holds and the last input position (-1 when empty).
     func recordSpan() throws -> (records: Int, lastPosition: Int) {
         try pool.read { db in
@@ -44,9 +49,11 @@ extension JobStore {
 
     /// Samples whose description is done and whose audit is missing or older than its outputs,
     /// in input order, with positions in `after + 1 ... through`.
+    /// - Parameter anyAudited: false when the store holds no audit yet: every sample is then to
+    ///   audit, and the stamps need no first look.
     func samplesToAudit(
         after position: Int, through last: Int, descriptionStage: String, statementsStage: String?,
-        answersStage: String?
+        answersStage: String?, anyAudited: Bool = true
     ) throws -> [AuditInput] {
         try pool.read { db in
             let stages: StatementArguments = [descriptionStage, statementsStage ?? "", answersStage ?? ""]
@@ -54,11 +61,13 @@ extension JobStore {
             // samples' texts, not every text of the store.
             var stale: [Int] = []
             var current = 0
-            let stamps = try Row.fetchCursor(db, sql: JobStore.auditStampsSQL, arguments: stages + [position, last])
-            while let row = try stamps.next() {
-                if (row[2] as String?) == (row[1] as String) { current += 1 } else { stale.append(row[0]) }
+            if anyAudited {
+                let stamps = try Row.fetchCursor(db, sql: JobStore.auditStampsSQL, arguments: stages + [position, last])
+                while let row = try stamps.next() {
+                    if (row[2] as String?) == (row[1] as String) { current += 1 } else { stale.append(row[0]) }
+                }
+                if stale.isEmpty { return [] }
             }
-            if stale.isEmpty { return [] }
             // A cursor: each row's columns are read where SQLite holds them, not copied first.
             let rows =
                 current == 0

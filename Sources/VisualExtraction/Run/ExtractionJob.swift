@@ -223,6 +223,9 @@ public struct ExtractionJob {
                 ingested = try pending.run(progress: ingestProgress)
                 configuration = try store.configuration() ?? configuration
             }
+        } else {
+            // A resumed run has no ingest to end: the writer's page cache is the run's at once.
+            try store.useRunCacheSize()
         }
         var recheck: ImageRecheck.Outcome?
         if let previous = previousImagesRoot {

@@ -278,13 +278,14 @@ import Testing
                 "--images", "samples/images", "--work", dir.appendingPathComponent("work").path, "--metrics-port", "0",
                 "--mock-latency-ms", "1000", "--concurrency", "1"
             ], stdout: dir.appendingPathComponent("out"), stderr: err)
+        // Read leniently: a line caught half written must not hide the ones before it.
+        func output() -> String { (try? Data(contentsOf: err)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
         var address: String?
         while address == nil && process.isRunning {
-            let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-            address = text.firstMatch(of: /metrics: (http:\/\/127\.0\.0\.1:[0-9]+\/metrics)/).map { String($0.1) }
+            address = output().firstMatch(of: /metrics: (http:\/\/127\.0\.0\.1:[0-9]+\/metrics)/).map { String($0.1) }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
-        let url = try #require(address, "the run prints where its metrics are")
+        let url = try #require(address, "the run prints where its metrics are: \(output())")
         // Scrape until a result has landed, as Prometheus would, every 200 ms. One call a second,
         // one at a time, over 20 tasks: the run is at work for a long while after its first result.
         var page = ""
@@ -295,6 +296,7 @@ import Testing
         #expect(page.contains("vxt_task_results_total{stage=\"statements\",outcome=\"done\"}"), "a scrape while it ran: \(page)")
         kill(process.processIdentifier, SIGTERM)
         #expect(await TestSupport.exitStatus(of: process) == 143, "stopped like a Slurm job")
+        #expect(String(data: try Data(contentsOf: err), encoding: .utf8) != nil, "vxt writes UTF-8: \(output())")
         for family in [
             "vxt_tasks", "vxt_queue_depth", "vxt_tokens_total", "vxt_task_results_total", "vxt_task_duration_seconds",
             "vxt_requests_in_flight", "vxt_teacher_answers_total"
