@@ -71,9 +71,9 @@ extension JobStore {
             // A cursor: each row's columns are read where SQLite holds them, not copied first.
             let rows =
                 current == 0
-                ? try Row.fetchCursor(db, sql: JobStore.samplesToAuditSQL, arguments: stages + [position, last])
+                ? try Row.fetchCursor(db, sql: JobStore.samplesToAuditSQL(), arguments: stages + [position, last])
                 : try Row.fetchCursor(
-                    db, sql: JobStore.samplesToAuditSQL.replacingOccurrences(of: JobStore.windowClause, with: JobStore.positionsClause),
+                    db, sql: JobStore.samplesToAuditSQL(JobStore.positionsClause),
                     arguments: stages + [JSONValue.array(stale.map { .number(String($0)) }).jsonText])
             var inputs: [AuditInput] = []
             while let row = try rows.next() {
@@ -92,9 +92,6 @@ extension JobStore {
         }
     }
 
-    /// Arguments: description, statements and answers stage; positions after and through.
-    /// CROSS JOIN keeps SQLite reading records by position first: left to itself it walked every
-    /// done task of the stage (by `task_by_state`) for each window, so an audit cost windows × tasks.
     /// `samplesToAuditSQL`'s position, stamp and audited stamp alone (no text is read).
     static let auditStampsSQL = """
         SELECT r.position, d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, ''), a.stamp
@@ -109,7 +106,12 @@ extension JobStore {
     /// In place of `windowClause`: the window's stale positions alone, as a JSON array.
     static let positionsClause = "WHERE r.position IN (SELECT value FROM json_each(?))"
 
-    static let samplesToAuditSQL = """
+    /// Arguments: description, statements and answers stage, then the filter's: positions after
+    /// and through for `windowClause`, a JSON array of positions for `positionsClause`.
+    /// CROSS JOIN keeps SQLite reading records by position first: left to itself it walked every
+    /// done task of the stage (by `task_by_state`) for each window, so an audit cost windows × tasks.
+    static func samplesToAuditSQL(_ filter: String = windowClause) -> String {
+        """
         SELECT \(JobStore.qualifiedRecordColumns("r")), dout.output AS d_output, dout.packed AS d_packed, d.finish_reason AS d_finish,
             sout.parsed AS s_parsed, sout.packed AS s_packed, qout.parsed AS q_parsed, qout.packed AS q_packed, q.state AS q_state,
             d.finished_at || '/' || COALESCE(s.finished_at, '') || '/' || COALESCE(q.finished_at, '') AS stamp,
@@ -122,9 +124,10 @@ extension JobStore {
         LEFT JOIN task q ON q.record_key = r.key AND q.stage = ?
         LEFT JOIN task_output qout ON qout.id = q.output_id
         LEFT JOIN audit_sample a ON a.record_key = r.key
-        \(windowClause)
+        \(filter)
         ORDER BY r.position
         """
+    }
 
     static func stringArray(_ text: String?) -> [String]? {
         guard let text, case let .array(items)? = try? JSONParser.parse(text) else { return nil }

@@ -142,6 +142,36 @@ enum TextChecks {
         }
     }
 
+    /// Letters, and Latin-script letters among them: an ASCII text by its bytes, any other by its
+    /// scalars (ASCII by range, Unicode's property table only for the rest).
+    static func letterCounts(_ text: String) -> (letters: Int, latin: Int) {
+        var contiguous = text
+        let ascii = contiguous.withUTF8 { bytes -> Int? in
+            var letters = 0
+            for byte in bytes {
+                if byte >= 0x80 { return nil }
+                if (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A { letters += 1 }
+            }
+            return letters
+        }
+        if let ascii { return (ascii, ascii) }
+        var letters = 0
+        var latin = 0
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                if (value | 0x20) >= 0x61 && (value | 0x20) <= 0x7A {
+                    letters += 1
+                    latin += 1
+                }
+            } else if scalar.properties.isAlphabetic {
+                letters += 1
+                if value < 0x250 { latin += 1 }
+            }
+        }
+        return (letters, latin)
+    }
+
     /// A loop shows as many repeated word 4-grams, or one long phrase again and again.
     static func repetition(_ words: [String]) -> String? {
         guard words.count >= 24 else { return nil }
@@ -189,37 +219,7 @@ enum TextChecks {
 
     /// Non-Latin script, or a long text with almost no English function words.
     static func language(_ text: String, words: [String]) -> String? {
-        var letters = 0
-        var latin = 0
-        // ASCII text by its bytes; any other by its scalars, as below.
-        var contiguous = text
-        let ascii = contiguous.withUTF8 { bytes -> Bool in
-            for byte in bytes {
-                if byte >= 0x80 { return false }
-                if (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A { letters += 1 }
-            }
-            return true
-        }
-        if ascii {
-            latin = letters
-        } else {
-            letters = 0
-        }
-        if !ascii {
-            for scalar in text.unicodeScalars {
-                let value = scalar.value
-                // ASCII letters by range; Unicode's property table only for the rest.
-                if value < 0x80 {
-                    if (value | 0x20) >= 0x61 && (value | 0x20) <= 0x7A {
-                        letters += 1
-                        latin += 1
-                    }
-                } else if scalar.properties.isAlphabetic {
-                    letters += 1
-                    if value < 0x250 { latin += 1 }
-                }
-            }
-        }
+        let (letters, latin) = letterCounts(text)
         guard letters >= 20 else { return nil }
         let latinShare = Double(latin) / Double(letters)
         if latinShare < 0.8 {

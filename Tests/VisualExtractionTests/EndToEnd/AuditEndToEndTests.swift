@@ -92,7 +92,7 @@ import Testing
 
         // A window reads its own records by position; walking every done task of the stage for
         // each window made the audit of a 665k-record store cost windows × tasks.
-        for sql in [JobStore.samplesToAuditSQL, JobStore.auditStampsSQL] {
+        for sql in [JobStore.samplesToAuditSQL(), JobStore.auditStampsSQL] {
             let plan = try await JobStore.open(workDirectory: work.path).pool.read { db in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: ["extraction", "statements", "", 0, 5])
                     .map { $0["detail"] as String }
