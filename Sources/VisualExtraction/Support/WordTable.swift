@@ -31,12 +31,12 @@ struct WordTable<Value: Sendable>: Sendable {
         for (word, value) in pairs { self[word] = value }
     }
 
-    /// The stored hash of a word: FNV-1a, never 0 (0 marks an empty slot).
+    /// The stored hash of a word's UTF-8: FNV-1a, never 0 (0 marks an empty slot).
     @inline(__always)
-    static func hash(_ word: String) -> UInt64 {
-        let hash = Words.fnv1a(word)
-        return hash == 0 ? 1 : hash
-    }
+    static func hash(_ word: String) -> UInt64 { nonZero(Words.fnv1a(word)) }
+
+    @inline(__always)
+    private static func nonZero(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
 
     @inline(__always)
     private func home(_ hash: UInt64) -> Int {
@@ -44,12 +44,12 @@ struct WordTable<Value: Sendable>: Sendable {
         Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
     }
 
-    /// The slot holding `word`, or the empty slot where it would go.
+    /// The slot whose hash is `hash` and whose word `isWord` accepts, or the empty slot where it would go.
     @inline(__always)
-    private func find(_ word: String, _ hash: UInt64) -> Int {
+    private func find(_ hash: UInt64, _ isWord: (String) -> Bool) -> Int {
         var index = home(hash)
         while slots[index].hash != 0 {
-            if slots[index].hash == hash && slots[index].word == word { return index }
+            if slots[index].hash == hash && isWord(slots[index].word) { return index }
             index = (index + 1) & mask
         }
         return index
@@ -57,25 +57,17 @@ struct WordTable<Value: Sendable>: Sendable {
 
     /// The value of the word spelled by `bytes` (UTF-8), without making a String of them.
     func value(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Value? {
-        var hash = Words.fnv1a(bytes)
-        if hash == 0 { hash = 1 }
-        var index = home(hash)
-        while slots[index].hash != 0 {
-            if slots[index].hash == hash && slots[index].word.utf8.elementsEqual(bytes) { return slots[index].value }
-            index = (index + 1) & mask
-        }
-        return nil
+        slots[find(Self.nonZero(Words.fnv1a(bytes))) { $0.utf8.elementsEqual(bytes) }].value
     }
 
     subscript(_ word: String) -> Value? {
         get {
-            let index = find(word, Self.hash(word))
-            return slots[index].value
+            slots[find(Self.hash(word)) { $0 == word }].value
         }
         set {
             guard let newValue else { return }  // removal is never needed: tables only grow
             let hash = Self.hash(word)
-            let index = find(word, hash)
+            let index = find(hash) { $0 == word }
             if slots[index].hash == 0 {
                 slots[index].hash = hash
                 slots[index].word = word
