@@ -303,12 +303,16 @@ extension JobStore {
         return first
     }
 
+    /// The records whose input id is `?1`, found through the key's index: every key of an id lies
+    /// in [id, id + "$"), the id itself and `id#…` ('#' sorts just before '$').
+    static let recordsOfID = "key >= ?1 AND key < ?1 || '$' AND source_id = ?1 ORDER BY position"
+
     /// Every record `id` names: every record with that id in the input (ids repeat in real
     /// corpora), else the one with that store key, else the one at that 0-based position.
     public func details(id: String) throws -> [RecordDetail] {
         try pool.read { db in
             let columns = JobStore.recordColumns + ", problem, image_sha256"
-            var rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE source_id = ? ORDER BY position", arguments: [id])
+            var rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE \(JobStore.recordsOfID)", arguments: [id])
             if rows.isEmpty {
                 rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM record WHERE key = ?", arguments: [id])
             }

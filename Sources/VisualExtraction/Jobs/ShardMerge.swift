@@ -126,10 +126,7 @@ public struct ShardMerge {
             guard let shard = best else { break }
             // Records of a batch go in one transaction: everything up to the next refill.
             try merged.pool.write { db in
-                let insert = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO record (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING
-                        """)
+                let insert = try db.cachedStatement(sql: JobStore.insertRecordSQL(columns: columns, values: 12))
                 let remember = try db.cachedStatement(sql: "INSERT INTO merged_key (shard, original, key) VALUES (?, ?, ?)")
                 var current: Int? = shard
                 while let from = current {
@@ -182,7 +179,7 @@ public struct ShardMerge {
                             """)
                     let copyTask = try db.makeStatement(
                         sql: """
-                            INSERT INTO task (record_key, output_id, \(JobStore.copiedTaskColumns))
+                            INSERT OR IGNORE INTO task (record_key, output_id, \(JobStore.copiedTaskColumns))
                             SELECT ?, ?, \(JobStore.copiedTaskColumns) FROM shard.task WHERE id = ?
                             """)
                     let tasks = try Row.fetchAll(
@@ -200,7 +197,11 @@ public struct ShardMerge {
                             output = db.lastInsertedRowID
                         }
                         try copyTask.execute(arguments: [task[2] as String, output, id])
-                        summary.tasks += db.changesCount
+                        // `OR IGNORE` for the reason `insertRecordSQL` gives: a refusal is an error here.
+                        guard db.changesCount == 1 else {
+                            throw DatabaseError(message: "task \(id) of shard \(n) (\(path)) was refused by the merged store")
+                        }
+                        summary.tasks += 1
                     }
                     return .commit
                 }

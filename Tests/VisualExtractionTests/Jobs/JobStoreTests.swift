@@ -50,6 +50,7 @@ import Testing
         try store.ingest(records.map { .record($0, problem: nil) }, stages: pipeline.graph.stages)
         let keys = try ["x#2", "x", "x#2#2"].map { try store.detail(id: $0).key }
         #expect(keys == ["x#2", "x", "x#2#2"])
+        #expect(try store.details(id: "x").map(\.key) == ["x", "x#2#2"], "the record whose own id is x#2 is not an x")
         #expect(try store.status().records == 3)
     }
 
@@ -329,6 +330,36 @@ import Testing
         try store.ingest([.record(first, problem: nil), .record(second, problem: nil)], stages: pipeline.graph.stages)
         #expect(try store.detail(id: "dup").record.pairs[0].answer == "1")
         #expect(try store.detail(id: "dup#1").record.pairs[0].answer == "2")
+        #expect(try store.details(id: "dup").map(\.key) == ["dup", "dup#1"])
+        // Found through the key's index, not by reading every record.
+        let plan = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT key FROM record WHERE \(JobStore.recordsOfID)", arguments: ["dup"])
+                .map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("USING INDEX sqlite_autoindex_record_1 (key>? AND key<?)") }, "\(plan)")
+    }
+
+    /// Inserts ignore conflicts (so that SQLite needs no statement journal): a record stored twice
+    /// at one position must still fail its batch, loudly, and leave the batch before it whole.
+    @Test func aPositionIngestedTwiceFailsItsBatchAndSaysWhich() throws {
+        var first = TestSupport.record("a", pairs: [("q", "1")])
+        first.position = 0
+        try store.ingest([.record(first, problem: nil)], stages: pipeline.graph.stages)
+        var again = TestSupport.record("b", pairs: [("q", "2")])
+        again.position = 0
+        var next = TestSupport.record("c", pairs: [("q", "3")])
+        next.position = 1
+        do {
+            try store.ingest([.record(next, problem: nil), .record(again, problem: nil)], stages: pipeline.graph.stages)
+            Issue.record("a second record at position 0 was accepted")
+        } catch {
+            #expect("\(error)".contains("record at position 0 is stored already, as a"), "\(error)")
+        }
+        let counts = try store.pool.read { db in
+            try (Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? -1, Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task") ?? -1)
+        }
+        #expect(counts == (1, pipeline.graph.stages.count), "the failed batch is rolled back whole")
+        #expect(try store.status().records == 1)
     }
 
     @Test func aSecondRunOnTheSameWorkDirectoryIsRefused() throws {
