@@ -114,35 +114,38 @@ public struct Auditor {
     /// Length outliers and near-duplicates over every audited sample, and records whose image failed.
     func corpusChecks() throws {
         let samples = try store.auditedSamples(descriptionStage: descriptionStage)
-        var flags: [(key: String, finding: AuditFinding)] = []
-        if samples.count >= Auditor.minimumSamplesForLength {
-            let sorted = samples.map(\.words).sorted()
-            let median = max(1, sorted[sorted.count / 2])
-            for sample in samples where sample.words * Auditor.lengthFactor < median || sample.words > median * Auditor.lengthFactor {
-                flags.append(
-                    (
-                        sample.key,
+        let imageProblems = try store.imageProblems()
+        let duplicates = NearDuplicates.find(samples.signatures)
+        var median: Int?
+        if samples.words.count >= Auditor.minimumSamplesForLength {
+            median = max(1, samples.words.sorted()[samples.words.count / 2])
+        }
+        // Findings are made as they are written, not collected first: at full scale they are
+        // hundreds of thousands of strings.
+        try store.replaceCorpusFlags { flag in
+            if let median {
+                for (index, words) in samples.words.enumerated()
+                where words * Auditor.lengthFactor < median || words > median * Auditor.lengthFactor {
+                    try flag(
+                        samples.keys[index],
                         AuditFinding(
                             .lengthOutlier,
-                            "\(sample.words) words; the corpus median is \(median) (flagged below \(median / Auditor.lengthFactor) or above \(median * Auditor.lengthFactor))"
-                        )
-                    ))
+                            "\(words) words; the corpus median is \(median) (flagged below \(median / Auditor.lengthFactor) or above \(median * Auditor.lengthFactor))"
+                        ))
+                }
             }
-        }
-        for match in NearDuplicates.find(samples.map(\.signature)) {
-            flags.append(
-                (
-                    samples[match.duplicate].key,
+            for match in duplicates {
+                try flag(
+                    samples.keys[match.duplicate],
                     AuditFinding(
                         .nearDuplicate,
-                        "like \(samples[match.original].key) (estimated Jaccard similarity of word 4-grams \(String(format: "%.2f", match.similarity)))"
-                    )
-                ))
+                        "like \(samples.keys[match.original]) (estimated Jaccard similarity of word 4-grams \(String(format: "%.2f", match.similarity)))"
+                    ))
+            }
+            for problem in imageProblems {
+                try flag(problem.key, AuditFinding(.imageProblem, problem.reason))
+            }
         }
-        for problem in try store.imageProblems() {
-            flags.append((problem.key, AuditFinding(.imageProblem, problem.reason)))
-        }
-        try store.replaceCorpusFlags(flags)
     }
 
     /// Below a few dozen samples a median says little about what length is normal.
