@@ -92,6 +92,10 @@ extension JobStore {
             // `OR IGNORE` for the reason `insertRecordSQL` gives; a task that is not stored is an error.
             let insertTask = try db.cachedStatement(
                 sql: "INSERT OR IGNORE INTO task (record_key, stage, state, last_error, failure_kind) VALUES (?, ?, ?, ?, ?)")
+            // The tasks of usable records (nearly all) go in one statement per stage after the
+            // loop: 1.3 million single-row inserts from Swift took a sixth of a 665k ingest's CPU.
+            var usable: [String] = []
+            usable.reserveCapacity(items.count)
             for item in items {
                 let record: CorpusRecord
                 let problem: String?
@@ -124,17 +128,19 @@ extension JobStore {
                 key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) {
                     try insert.execute(arguments: arguments($0))
                 }
+                guard problem != nil || record.skipReason != nil else {
+                    usable.append(key)
+                    continue
+                }
                 for stage in stages {
                     let state: TaskState
-                    var reason: String?
+                    let reason: String
                     if let problem {
                         state = .failed
                         reason = "input: \(problem)"
-                    } else if let skip = record.skipReason {
-                        state = .skipped
-                        reason = skip
                     } else {
-                        state = stage.needs.isEmpty ? .pending : .waiting
+                        state = .skipped
+                        reason = record.skipReason ?? ""
                     }
                     try insertTask.execute(arguments: [
                         key, stage.name, state.rawValue, reason,
@@ -143,6 +149,18 @@ extension JobStore {
                     if db.changesCount != 1 {
                         throw DatabaseError(message: "task \(stage.name) of record \(key) was refused by the store")
                     }
+                }
+            }
+            guard !usable.isEmpty else { return }
+            let keys = JSONValue.arrayText(usable)
+            let insertTasks = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO task (record_key, stage, state) SELECT value, ?, ? FROM json_each(?) ORDER BY key")
+            for stage in stages {
+                let state: TaskState = stage.needs.isEmpty ? .pending : .waiting
+                try insertTasks.execute(arguments: [stage.name, state.rawValue, keys])
+                if db.changesCount != usable.count {
+                    throw DatabaseError(
+                        message: "\(usable.count - db.changesCount) of \(usable.count) \(stage.name) tasks were refused by the store")
                 }
             }
         }
