@@ -128,20 +128,14 @@ extension JobStore {
                 key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) {
                     try insert.execute(arguments: arguments($0))
                 }
-                guard problem != nil || record.skipReason != nil else {
+                if problem == nil, record.skipReason == nil {
                     usable.append(key)
                     continue
                 }
+                // A record with a problem fails each of its tasks; a skipped one (no image, a video) skips them.
                 for stage in stages {
-                    let state: TaskState
-                    let reason: String
-                    if let problem {
-                        state = .failed
-                        reason = "input: \(problem)"
-                    } else {
-                        state = .skipped
-                        reason = record.skipReason ?? ""
-                    }
+                    let (state, reason): (TaskState, String) =
+                        if let problem { (.failed, "input: \(problem)") } else { (.skipped, record.skipReason ?? "") }
                     try insertTask.execute(arguments: [
                         key, stage.name, state.rawValue, reason,
                         state == .failed ? kind.rawValue : nil
