@@ -116,10 +116,8 @@ public struct Auditor {
         let samples = try store.auditedSamples(descriptionStage: descriptionStage)
         let imageProblems = try store.imageProblems()
         let duplicates = NearDuplicates.find(samples.signatures)
-        var median: Int?
-        if samples.words.count >= Auditor.minimumSamplesForLength {
-            median = max(1, samples.words.sorted()[samples.words.count / 2])
-        }
+        let median =
+            samples.words.count >= Auditor.minimumSamplesForLength ? max(1, samples.words.sorted()[samples.words.count / 2]) : nil
         // Findings are made as they are written, not collected first: at full scale they are
         // hundreds of thousands of strings.
         try store.replaceCorpusFlags { flag in
