@@ -80,6 +80,7 @@ public final class MockFaultLedger: @unchecked Sendable {
     private let lock = NSLock()
     private var seen: [UInt64: Int] = [:]
     private var served: [String: Int] = [:]
+    private var accepted = 0
 
     /// How many times this body arrived before (0 the first time).
     func arrival(_ bodyHash: UInt64) -> Int {
@@ -91,6 +92,16 @@ public final class MockFaultLedger: @unchecked Sendable {
 
     func count(_ outcome: String) {
         lock.lock(); served[outcome, default: 0] += 1; lock.unlock()
+    }
+
+    func connectionAccepted() {
+        lock.lock(); accepted += 1; lock.unlock()
+    }
+
+    /// TCP connections the server accepted: clients that reuse their connections open few.
+    public var connections: Int {
+        lock.lock(); defer { lock.unlock() }
+        return accepted
     }
 
     /// Answers served by outcome: "ok", "429", "500", "drop", "stall", "length".

@@ -58,12 +58,14 @@ public final class CurlHTTPClient: @unchecked Sendable {
     static let largestResponse = 32 << 20
 
     // Touched only on the I/O thread, except `pending`/`stopped` (under `lock`).
-    private let multi: UnsafeMutableRawPointer
+    private var lanes: [MultiLane] = []
+    /// Transfers on one multi handle before the next handle takes new ones (see `MultiLane`).
+    private let transfersPerLane: Int
     private let epollFD: Int32
     private let wakeFD: Int32
-    private var watched = Set<Int32>()
+    /// Each socket libcurl asked to watch, and the lane whose multi handle it belongs to.
+    private var watched: [Int32: Int] = [:]
     private var inFlight: [UnsafeMutableRawPointer: Transfer] = [:]
-    private var deadline: Double?
     private let lock = NSLock()
     private var pending: [Transfer] = []
     private var stopped = false
@@ -72,6 +74,9 @@ public final class CurlHTTPClient: @unchecked Sendable {
     /// Easy handles alive (sending or awaiting their answer); sizes each new one's upload buffer.
     private let liveTransfers = LiveTransferCount()
     private let trimmer: any DispatchSourceTimer
+
+    /// 500 transfers a lane (`MultiLane`): 24 lanes at 12,000 in flight, one for a run on one GPU.
+    public static let transfersPerLane = 500
 
     /// How often freed heap pages go back to the kernel while the client lives. At 12,000 requests
     /// in flight, bodies, images and answers of every size come and go; glibc keeps what they free
@@ -88,14 +93,17 @@ public final class CurlHTTPClient: @unchecked Sendable {
         public var description: String { message }
     }
 
-    /// - Parameter uploadBudgetBytes: most bytes of bodies built but not yet sent (see `AsyncBudget`).
-    public init(uploadBudgetBytes: Int = 128 << 20) throws {
+    /// - Parameters:
+    ///   - uploadBudgetBytes: most bytes of bodies built but not yet sent (see `AsyncBudget`).
+    ///   - transfersPerLane: transfers on one libcurl multi handle before another takes new ones
+    ///     (see `MultiLane`; tests make it small).
+    public init(uploadBudgetBytes: Int = 128 << 20, transfersPerLane: Int = CurlHTTPClient.transfersPerLane) throws {
         uploads = AsyncBudget(limit: uploadBudgetBytes)
+        self.transfersPerLane = max(1, transfersPerLane)
         trimmer = CurlHTTPClient.startTrimming()
-        guard CurlHTTPClient.globalInit, let multi = curl_multi_init() else {
+        guard CurlHTTPClient.globalInit, let first = MultiLane(index: 0) else {
             throw SetupError(message: "libcurl could not be initialised")
         }
-        self.multi = multi
         _ = vxt_raise_nofile_limit()
         // glibc gives new threads their own malloc arenas, up to 8 per core; the threads of a run
         // at thousands in flight (this client's, SQLite's, the cooperative pool, dispatch) then
@@ -110,20 +118,8 @@ public final class CurlHTTPClient: @unchecked Sendable {
         wakeFD = vxt_eventfd_create()
         guard epollFD >= 0, wakeFD >= 0 else { throw SetupError(message: "cannot create epoll/eventfd descriptors") }
         _ = vxt_epoll_set(epollFD, wakeFD, 1, 0, 0)
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
-        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
-        _ = vxt_multi_setopt_socket_callback(multi) { _, socket, what, userp, _ in
-            guard let userp else { return 0 }
-            Unmanaged<CurlHTTPClient>.fromOpaque(userp).takeUnretainedValue().watch(socket: socket, what: what)
-            return 0
-        }
-        _ = vxt_multi_setopt_timer_callback(multi) { _, timeoutMs, userp in
-            guard let userp else { return 0 }
-            let client = Unmanaged<CurlHTTPClient>.fromOpaque(userp).takeUnretainedValue()
-            client.deadline = timeoutMs < 0 ? nil : CurlHTTPClient.now() + Double(timeoutMs) / 1000
-            return 0
-        }
+        first.attach(to: self)
+        lanes = [first]
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "vxt-curl-io"
         thread.stackSize = 1 << 20
@@ -143,7 +139,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
 
     deinit {
         trimmer.cancel()
-        curl_multi_cleanup(multi)
+        for lane in lanes { curl_multi_cleanup(lane.multi) }
         close(epollFD)
         close(wakeFD)
     }
@@ -217,17 +213,27 @@ public final class CurlHTTPClient: @unchecked Sendable {
 
     // MARK: I/O thread
 
-    private func watch(socket: curl_socket_t, what: Int32) {
+    fileprivate func watch(socket: curl_socket_t, what: Int32, lane: Int) {
         if what == CURL_POLL_REMOVE {
             _ = vxt_epoll_remove(epollFD, socket)
-            watched.remove(socket)
+            watched.removeValue(forKey: socket)
             return
         }
         let read: Int32 = (what & CURL_POLL_IN) != 0 ? 1 : 0
         let write: Int32 = (what & CURL_POLL_OUT) != 0 ? 1 : 0
-        let known = watched.contains(socket)
+        let known = watched.updateValue(lane, forKey: socket) != nil
         _ = vxt_epoll_set(epollFD, socket, read, write, known ? 1 : 0)
-        watched.insert(socket)
+    }
+
+    /// The first lane with room, or a new one when all are full. Filling lanes in order, rather
+    /// than spreading over them, keeps a steady load on the same handles, whose idle connections
+    /// the next transfers then reuse; a few transfers in flight all go on the first.
+    private func laneWithRoom() -> MultiLane {
+        if let lane = lanes.first(where: { $0.transfers < transfersPerLane }) { return lane }
+        guard let lane = MultiLane(index: lanes.count) else { return lanes.min { $0.transfers < $1.transfers } ?? lanes[0] }
+        lane.attach(to: self)
+        lanes.append(lane)
+        return lane
     }
 
     private func run() {
@@ -248,11 +254,14 @@ public final class CurlHTTPClient: @unchecked Sendable {
                 return
             }
             for transfer in newTransfers {
+                let lane = laneWithRoom()
+                transfer.lane = lane.index
+                lane.transfers += 1
                 inFlight[transfer.easy] = transfer
-                curl_multi_add_handle(multi, transfer.easy)
+                curl_multi_add_handle(lane.multi, transfer.easy)
             }
             var timeout: Int32 = 1000
-            if let deadline {
+            if let deadline = lanes.compactMap(\.deadline).min() {
                 timeout = Int32(max(0, min(1000, (deadline - CurlHTTPClient.now()) * 1000).rounded(.up)))
             }
             let n = vxt_epoll_wait(epollFD, &fds, &flags, Int32(fds.count), timeout)
@@ -262,30 +271,35 @@ public final class CurlHTTPClient: @unchecked Sendable {
                         vxt_eventfd_drain(wakeFD)
                         continue
                     }
+                    guard let lane = watched[fds[i]] else { continue }
                     var mask: Int32 = 0
                     if flags[i] & 1 != 0 { mask |= CURL_CSELECT_IN }
                     if flags[i] & 2 != 0 { mask |= CURL_CSELECT_OUT }
                     if flags[i] & 4 != 0 { mask |= CURL_CSELECT_ERR }
-                    curl_multi_socket_action(multi, fds[i], mask, &running)
+                    curl_multi_socket_action(lanes[lane].multi, fds[i], mask, &running)
                 }
             }
-            if let deadline, CurlHTTPClient.now() >= deadline {
-                self.deadline = nil
-                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+            let now = CurlHTTPClient.now()
+            for lane in lanes {
+                if let deadline = lane.deadline, now >= deadline {
+                    lane.deadline = nil
+                    curl_multi_socket_action(lane.multi, CURL_SOCKET_TIMEOUT, 0, &running)
+                }
             }
-            collectFinished()
+            for lane in lanes { collectFinished(lane) }
         }
     }
 
-    private func collectFinished() {
+    private func collectFinished(_ lane: MultiLane) {
         var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
+        while let message = curl_multi_info_read(lane.multi, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
             let code = message.pointee.data.result
             var privatePointer: UnsafeMutableRawPointer?
             _ = vxt_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &privatePointer)
-            curl_multi_remove_handle(multi, easy)
+            curl_multi_remove_handle(lane.multi, easy)
             guard privatePointer != nil, let transfer = inFlight.removeValue(forKey: easy) else { continue }
+            lane.transfers -= 1
             if code == CURLE_OK {
                 var status = 0
                 _ = vxt_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -306,16 +320,62 @@ public final class CurlHTTPClient: @unchecked Sendable {
     private func abortAll() {
         // Handles still attached belong to requests in flight at shutdown.
         for (easy, transfer) in inFlight {
-            curl_multi_remove_handle(multi, easy)
+            curl_multi_remove_handle(lanes[transfer.lane].multi, easy)
             transfer.finish(.failure(HTTPTransportError(curlCode: -1, message: "HTTP client was shut down")))
         }
         inFlight.removeAll()
     }
 }
 
+/// One libcurl multi handle of the client and the transfers on it; all lanes share the one I/O
+/// thread and its epoll set.
+///
+/// Why more than one: libcurl 7.88 (Debian 12's) walks every connection of a multi handle's cache
+/// when a transfer is removed, and every connection to the host when a new transfer looks for one
+/// to reuse. At 12,000 requests in flight to one server on one handle, that cost the bare client
+/// 0.49 ms of CPU per request against 0.21 ms at 750 in flight (bench/RESULTS.md); lanes of a few
+/// hundred transfers keep every walk short.
+final class MultiLane {
+    let multi: UnsafeMutableRawPointer
+    let index: Int
+    /// Transfers added and not yet removed; touched on the I/O thread only.
+    var transfers = 0
+    /// When libcurl wants `CURL_SOCKET_TIMEOUT` on this handle (its timer callback).
+    var deadline: Double?
+    private unowned(unsafe) var client: CurlHTTPClient?
+
+    init?(index: Int) {
+        guard let multi = curl_multi_init() else { return nil }
+        self.multi = multi
+        self.index = index
+    }
+
+    /// Routes this handle's socket and timer callbacks to `client`, which owns its lanes and so outlives them.
+    func attach(to client: CurlHTTPClient) {
+        self.client = client
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
+        _ = vxt_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        _ = vxt_multi_setopt_socket_callback(multi) { _, socket, what, userp, _ in
+            guard let userp else { return 0 }
+            let lane = Unmanaged<MultiLane>.fromOpaque(userp).takeUnretainedValue()
+            lane.client?.watch(socket: socket, what: what, lane: lane.index)
+            return 0
+        }
+        _ = vxt_multi_setopt_timer_callback(multi) { _, timeoutMs, userp in
+            guard let userp else { return 0 }
+            let lane = Unmanaged<MultiLane>.fromOpaque(userp).takeUnretainedValue()
+            lane.deadline = timeoutMs < 0 ? nil : CurlHTTPClient.now() + Double(timeoutMs) / 1000
+            return 0
+        }
+    }
+}
+
 /// One request's easy handle and buffers; the client's `inFlight` table keeps it alive.
 final class Transfer {
     let easy: UnsafeMutableRawPointer
+    /// The index of the lane (multi handle) it was added to; set on the I/O thread.
+    var lane = 0
     var received: [UInt8] = []
     /// Set when the response passed `CurlHTTPClient.largestResponse` and reading stopped.
     var oversized = false

@@ -124,6 +124,61 @@ import Testing
         await server.shutdown()
     }
 
+    /// Past `transfersPerLane` in flight the client adds libcurl multi handles (lanes): each must
+    /// route its sockets, fire its own timeouts, and reuse its own idle connections.
+    @Test func requestsOverSeveralMultiHandlesCompleteTimeOutAndReuseConnections() async throws {
+        let server = try await MockTeacherServer.start(.init(latencyMs: 50))
+        let client = try CurlHTTPClient(transfersPerLane: 7)
+        defer { client.shutdown() }
+        let teacher = OpenAITeacher(endpoint: TeacherEndpoint(baseURL: server.baseURL, apiKey: nil), client: client)
+        func round(_ name: String) async -> [String?] {
+            await withTaskGroup(of: String?.self) { group in
+                for i in 0..<150 {
+                    group.addTask {
+                        try? await teacher.complete(
+                            ChatRequest(
+                                model: "m", prompt: "Question #1: \(name) \(i)?\nAnswer: a\(i)", images: [], maxTokens: 8, temperature: 0)
+                        ).get().text
+                    }
+                }
+                var out: [String?] = []
+                for await answer in group { out.append(answer) }
+                return out
+            }
+        }
+        let first = await round("first")
+        #expect(first.count == 150 && first.allSatisfy { $0 != nil })
+        #expect(Set(first.compactMap { $0 }).count == 150, "each answer belongs to its own request")
+        let opened = server.ledger.connections
+        let second = await round("second")
+        #expect(second.allSatisfy { $0 != nil })
+        // The same lanes fill again in the same order and find their idle connections.
+        #expect(server.ledger.connections - opened < opened / 2, "\(opened) connections, then \(server.ledger.connections)")
+        await server.shutdown()
+
+        // A server that never answers: every lane's own timer must end its transfers.
+        let stalled = try await MockTeacherServer.start(.init(faults: MockFaults(failRate: 1, kinds: [.stall])))
+        let slow = OpenAITeacher(
+            endpoint: TeacherEndpoint(baseURL: stalled.baseURL, apiKey: nil, timeoutSeconds: 0.5, maxAttempts: 1), client: client)
+        let failures = await withTaskGroup(of: TeacherFailure?.self) { group in
+            for i in 0..<30 {
+                group.addTask {
+                    if case let .failure(failure) = await slow.complete(
+                        ChatRequest(model: "m", prompt: "Question #1: stall \(i)?\nAnswer: a", images: [], maxTokens: 8, temperature: 0))
+                    {
+                        return failure
+                    }
+                    return nil
+                }
+            }
+            var out: [TeacherFailure?] = []
+            for await failure in group { out.append(failure) }
+            return out
+        }
+        #expect(failures.count == 30 && failures.allSatisfy { $0?.kind == .timeout }, "\(failures.map { $0?.message ?? "answered" })")
+        await stalled.shutdown()
+    }
+
     @Test func retryAfterInSecondsAndAsHTTPDate() {
         #expect(OpenAITeacher.retryAfterSeconds("7") == 7)
         #expect(OpenAITeacher.retryAfterSeconds(nil) == nil)
