@@ -332,9 +332,9 @@ public final class CurlHTTPClient: @unchecked Sendable {
 ///
 /// Why more than one: libcurl 7.88 (Debian 12's) walks a multi handle's connection cache when a
 /// transfer is removed (until it meets the connection that transfer used), and the connections to
-/// the host when a new transfer looks for one to reuse. At 12,000 requests in flight to one server on one handle, that cost the bare client
-/// 0.49 ms of CPU per request against 0.21 ms at 750 in flight (bench/RESULTS.md); lanes of a few
-/// hundred transfers keep every walk short.
+/// the host when a new transfer looks for one to reuse. At 12,000 requests in flight to one server
+/// on one handle, that cost the bare client 0.48 ms of CPU per request against 0.20 ms at 750 in
+/// flight; lanes of 500 brought it to 0.26 ms (bench/RESULTS.md).
 final class MultiLane {
     let multi: UnsafeMutableRawPointer
     let index: Int
@@ -350,7 +350,8 @@ final class MultiLane {
         self.index = index
     }
 
-    /// Routes this handle's socket and timer callbacks to `client`, which owns its lanes and so outlives them.
+    /// Routes this handle's socket and timer callbacks to `client` (which owns its lanes, so
+    /// outlives them).
     func attach(to client: CurlHTTPClient) {
         self.client = client
         let me = Unmanaged.passUnretained(self).toOpaque()
