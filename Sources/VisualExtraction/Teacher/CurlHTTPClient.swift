@@ -261,7 +261,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
                 curl_multi_add_handle(lane.multi, transfer.easy)
             }
             var timeout: Int32 = 1000
-            if let deadline = lanes.compactMap(\.deadline).min() {
+            if let deadline = lanes.lazy.compactMap(\.deadline).min() {
                 timeout = Int32(max(0, min(1000, (deadline - CurlHTTPClient.now()) * 1000).rounded(.up)))
             }
             let n = vxt_epoll_wait(epollFD, &fds, &flags, Int32(fds.count), timeout)
