@@ -51,6 +51,8 @@ let package = Package(
             dependencies: [
                 "CCurl", "CJPEG", "CHash", "CZlib", "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C interface, for the ingest's per-record insert (`RawStatement`).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log")
             ],

@@ -5,25 +5,46 @@ import GRDB
 extension JobStore {
     /// A record as it enters the store: usable, skipped, or a problem to report.
     public enum IngestItem: Sendable {
-        /// `columns`, when given, are the record's JSON columns made ahead (on the ingest's worker
-        /// threads, so that the one writing thread only binds them).
-        case record(CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid, columns: RecordColumns? = nil)
+        /// A decoded record as its row; with a `problem`, its tasks fail as `kind`.
+        case row(RecordRow, problem: String?, kind: FailureKind)
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
+
+        /// A decoded record, its row made here.
+        public static func record(_ record: CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid) -> IngestItem {
+            .row(RecordRow(record), problem: problem, kind: kind)
+        }
     }
 
-    /// A record's images and pairs as the `record` table holds them: JSON text, the pairs
-    /// compressed when long (`StoredTexts`).
-    public struct RecordColumns: Sendable {
+    /// A record as the `record` table holds it: images as JSON text, pairs as `StoredTexts.Pairs`.
+    /// Made on the ingest's worker threads, so that the one writing thread only binds bytes, and
+    /// the decoded record (dozens of small allocations) is freed on the thread that made it:
+    /// freeing them on the writer contended for the workers' malloc arenas.
+    public struct RecordRow: Sendable {
+        let position: Int
+        let sourceID: String?
+        let source: String?
+        let metadata: String?
+        let skipReason: String?
         let images: String
-        let pairs: DatabaseValue
+        let pairs: StoredTexts.Pairs
 
         public init(_ record: CorpusRecord) {
+            position = record.position
+            sourceID = record.sourceID
+            source = record.source
+            metadata = record.metadata
+            skipReason = record.skipReason
             images = JSONValue.arrayText(record.images)
-            pairs = StoredTexts.storedPairs(
-                JSONValue.array(
-                    record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) }
-                ).jsonText)
+            pairs = StoredTexts.Pairs(record.pairs)
         }
+
+        /// The row of a record that could not be read: where it was, and its id when known.
+        init(unreadableAt position: Int, recordID: String?) {
+            self.init(CorpusRecord(position: position, sourceID: recordID, images: [], pairs: []))
+        }
+
+        /// Whether its tasks are to be done: neither skipped nor failed by `problem`.
+        func isUsable(problem: String?) -> Bool { problem == nil && skipReason == nil }
     }
 
     /// The file position after the last stored record: ingest writes in file order, so on resume
@@ -85,7 +106,8 @@ extension JobStore {
     /// `id#position`, deterministically, so nothing is merged or dropped.
     public func ingest(_ items: [IngestItem], stages: [StageGraph.Node]) throws {
         try pool.write { db in
-            let insert = try db.cachedStatement(
+            let insert = try RawStatement(
+                db,
                 sql: JobStore.insertRecordSQL(
                     columns: "key, position, source_id, source, images, pairs, metadata, skip_reason, problem, byte_offset, line",
                     values: 11))
@@ -97,45 +119,45 @@ extension JobStore {
             var usable: [String] = []
             usable.reserveCapacity(items.count)
             for item in items {
-                let record: CorpusRecord
+                let row: RecordRow
                 let problem: String?
                 var kind = FailureKind.inputInvalid
                 var offset: Int64?
                 var line: Int?
-                var columns: RecordColumns?
                 switch item {
-                case let .record(r, p, k, c):
-                    record = r
+                case let .row(r, p, k):
+                    row = r
                     problem = p
                     kind = k
-                    columns = c
                 case let .problem(position, byteOffset, l, recordID, reason):
-                    record = CorpusRecord(position: position, sourceID: recordID, images: [], pairs: [])
+                    row = RecordRow(unreadableAt: position, recordID: recordID)
                     problem = reason
                     offset = byteOffset
                     line = l
                 }
-                let made = columns ?? RecordColumns(record)
-                let images = made.images
-                let pairs = made.pairs
-                var key = record.sourceID ?? "#\(record.position)"
-                let arguments: (String) -> StatementArguments = { key in
-                    [
-                        key, record.position, record.sourceID, record.source, images, pairs, record.metadata,
-                        record.skipReason, problem, offset, line
-                    ]
+                // Parameter 1, the key, is bound per attempt by `insertWithFreeKey`.
+                insert.bind(2, row.position)
+                insert.bind(3, row.sourceID)
+                insert.bind(4, row.source)
+                insert.bind(5, row.images)
+                insert.bind(6, bytes: row.pairs.bytes, asBlob: row.pairs.isFrame)
+                insert.bind(7, row.metadata)
+                insert.bind(8, row.skipReason)
+                insert.bind(9, problem)
+                insert.bind(10, offset)
+                insert.bind(11, line)
+                let key = try JobStore.insertWithFreeKey(db, id: row.sourceID ?? "#\(row.position)", position: row.position) {
+                    insert.bind(1, $0)
+                    try insert.execute()
                 }
-                key = try JobStore.insertWithFreeKey(db, id: key, position: record.position) {
-                    try insert.execute(arguments: arguments($0))
-                }
-                if problem == nil, record.skipReason == nil {
+                if row.isUsable(problem: problem) {
                     usable.append(key)
                     continue
                 }
                 // A record with a problem fails each of its tasks; a skipped one (no image, a video) skips them.
                 for stage in stages {
                     let (state, reason): (TaskState, String) =
-                        if let problem { (.failed, "input: \(problem)") } else { (.skipped, record.skipReason ?? "") }
+                        if let problem { (.failed, "input: \(problem)") } else { (.skipped, row.skipReason ?? "") }
                     try insertTask.execute(arguments: [
                         key, stage.name, state.rawValue, reason,
                         state == .failed ? kind.rawValue : nil

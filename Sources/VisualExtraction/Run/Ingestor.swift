@@ -49,7 +49,7 @@ public struct Ingestor: Sendable {
             for item in items {
                 switch item {
                 case .problem: problems += 1
-                case let .record(_, problem, _, _): if problem != nil { problems += 1 }
+                case let .row(_, problem, _): if problem != nil { problems += 1 }
                 }
             }
             pending.append(contentsOf: items)
@@ -109,7 +109,7 @@ public struct Ingestor: Sendable {
                         try store.ingest(batch, stages: stages)
                         // Tasks to do: every stage of a usable record (waiting ones become ready in turn).
                         let usable = batch.reduce(0) { count, item in
-                            if case let .record(record, nil, _, _) = item, record.skipReason == nil { return count + 1 }
+                            if case let .row(row, problem, _) = item, row.isUsable(problem: problem) { return count + 1 }
                             return count
                         }
                         onBatch?(usable * stages.count)
@@ -154,13 +154,11 @@ public struct Ingestor: Sendable {
         case let .record(raw):
             switch LLaVARecordDecoder.decode(raw) {
             case let .success(record):
-                let columns = JobStore.RecordColumns(record)
+                let row = JobStore.RecordRow(record)
                 guard record.skipReason == nil, let missing = imageProblem(record, root: root) else {
-                    return .record(record, problem: nil, columns: columns)
+                    return .row(row, problem: nil, kind: .inputInvalid)
                 }
-                return .record(
-                    record, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind,
-                    columns: columns)
+                return .row(row, problem: "\(missing) (record \(record.displayID), line \(raw.line))", kind: missing.failureKind)
             case let .failure(problem):
                 return .problem(
                     position: problem.position, byteOffset: problem.byteOffset, line: problem.line,

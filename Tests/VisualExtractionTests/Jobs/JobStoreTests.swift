@@ -183,6 +183,38 @@ import Testing
 
     /// Long texts are stored compressed (record pairs, and a task's request, output and parsed
     /// output in one frame) and read back exactly by every reader; short ones stay plain text.
+    /// A record's row is written from bytes made on the ingest's workers; what it holds is the
+    /// JSON the general JSON writer makes of the same record, whatever its strings hold.
+    @Test func aRecordRowHoldsTheJSONOfItsImagesAndPairs() throws {
+        let hostile = "Say \"hi\" \\ back\n\t\u{1}\u{7F} — Café 日本語 🙂 <image>"
+        let long = String(repeating: "What is on the second shelf from the top, left of the clock? ", count: 8)
+        let records = [
+            CorpusRecord(
+                position: 0, sourceID: "quotes", images: ["a \"b\".jpg", "日本/c.png"], pairs: [QAPair(question: hostile, answer: hostile)]),
+            CorpusRecord(
+                position: 1, sourceID: "empty strings", images: [""], pairs: [QAPair(question: "", answer: "")], source: "", metadata: ""),
+            CorpusRecord(
+                position: 2, sourceID: "long", images: ["x.jpg"],
+                pairs: [QAPair(question: long, answer: "Jars"), QAPair(question: "Why?", answer: long)]),
+            CorpusRecord(position: 3, sourceID: "text only", images: [], pairs: [], skipReason: "no image")
+        ]
+        try store.ingest(records.map { .record($0, problem: nil) }, stages: pipeline.graph.stages)
+        let rows = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT images, pairs, typeof(pairs) AS form, source, metadata FROM record ORDER BY position")
+        }
+        for (record, row) in zip(records, rows) {
+            let pairs = JSONValue.array(
+                record.pairs.map { .object([("question", .string($0.question)), ("answer", .string($0.answer))]) })
+            #expect(try StoredTexts.pairsText(row["pairs"]) == pairs.jsonText, "\(record.displayID)")
+            #expect(row["images"] as String == JSONValue.array(record.images.map { .string($0) }).jsonText, "\(record.displayID)")
+            #expect(row["source"] as String? == record.source && row["metadata"] as String? == record.metadata, "\(record.displayID)")
+        }
+        #expect(
+            rows.map { $0["form"] as String } == ["blob", "text", "blob", "text"],
+            "pairs that repeat themselves are worth a frame, short ones not")
+        #expect(rows[1]["source"] as String? == "", "an empty string stays a string, not NULL")
+    }
+
     @Test func longTextsAreStoredCompressedAndReadBackExactly() async throws {
         let answer = """
             The menu board above the counter lists "Flat white — 3,80 €" and "Café crème", \
