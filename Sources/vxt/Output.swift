@@ -23,24 +23,40 @@ enum Output {
     }
 
     /// The progress line: apart from log entries (never filtered by level), marked as progress in
-    /// JSON. On a terminal it is redrawn in place; elsewhere (a Slurm log, a pipe) each is a line.
+    /// JSON. On a terminal it is redrawn in place, always the last line, so the screen shows one
+    /// progress line however many messages come between updates; elsewhere (a Slurm log, a pipe)
+    /// each update is a line.
     static func progress(_ line: String) {
         switch format {
         case .text where stderrIsTerminal:
-            // Carriage return and erase-line, then the line without its newline: the next message
-            // (or progress line) starts where this one is.
             lock.lock()
             defer { lock.unlock() }
-            writeBytes(Array(("\r\u{1b}[2K" + visible(line)).utf8))
-            progressShown = true
+            // Carriage return and erase-line, then the line without its newline: the next update
+            // overwrites it, and a message takes its place and draws it again below (`write`).
+            shownProgress = visible(line)
+            writeBytes(Array((eraseLine + visible(line)).utf8))
         case .text: write(line)
         case .json: writeJSON([("level", "info"), ("label", "vxt.progress"), ("message", line)])
         }
     }
 
+    /// The last progress line, kept: on a terminal it ends with its newline and stays above what
+    /// follows (the run's summary); no later message redraws it.
+    static func finalProgress(_ line: String) {
+        switch format {
+        case .text where stderrIsTerminal:
+            lock.lock()
+            defer { lock.unlock() }
+            shownProgress = nil
+            writeBytes(Array((eraseLine + visible(line) + "\n").utf8))
+        case .text, .json: progress(line)
+        }
+    }
+
     private static let lock = NSLock()
-    /// A progress line is on the terminal without its newline.
-    nonisolated(unsafe) private static var progressShown = false
+    private static let eraseLine = "\r\u{1b}[2K"
+    /// The progress line on the terminal, without its newline; nil when none is shown.
+    nonisolated(unsafe) private static var shownProgress: String?
 
     static func data(_ text: String) {
         print(visible(text))
@@ -70,9 +86,13 @@ enum Output {
     static func write(_ line: String) {
         lock.lock()
         defer { lock.unlock() }
-        // A message after an in-place progress line goes below it, the progress line kept.
-        writeBytes(Array(((progressShown ? "\n" : "") + visible(line) + "\n").utf8))
-        progressShown = false
+        // A message replaces the progress line shown, which is drawn again below it: one write,
+        // so the terminal never shows the line twice or the message half-drawn.
+        if let shownProgress {
+            writeBytes(Array((eraseLine + visible(line) + "\n" + shownProgress).utf8))
+        } else {
+            writeBytes(Array((visible(line) + "\n").utf8))
+        }
     }
 
     private static func writeBytes(_ bytes: [UInt8]) {

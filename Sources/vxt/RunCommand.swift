@@ -389,6 +389,7 @@ struct RunCommand: AsyncParsableCommand {
                     Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
                 }
                 if let reason = ([monitor] + stageMonitors).lazy.compactMap({ $0.stalled(window: giveUp) }).first {
+                    Output.finalProgress(meter.line())
                     Output.info(
                         "vxt run: stopping: \(reason). Check the server, then run the same command again "
                             + "(finished work is kept; --give-up-after sets how long to wait).")
@@ -404,13 +405,15 @@ struct RunCommand: AsyncParsableCommand {
             metrics.record($0)
         }
         ticker.cancel()
+        // Its last update must not land after the final line below.
+        await ticker.value
         connection.shutdown()
         await mock?.shutdown()
         if connection.restarts > 0 { Output.info("the local teacher process was restarted \(connection.restarts) times") }
 
         try opened.store.checkpoint()
         let status = try opened.store.status()
-        Output.progress(meter.line())
+        Output.finalProgress(meter.line())
         Output.info("")
         Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))
         Output.info(

@@ -32,18 +32,22 @@ public final class WorkDirectoryLock: Sendable {
     /// Locks `<work>/<stem>.lock`: `vxt.lock` for a whole run, `shard-0003-of-0016.lock` for a shard.
     public init(workDirectory: String, stem: String = "vxt") throws {
         path = (workDirectory.hasSuffix("/") ? workDirectory : workDirectory + "/") + stem + ".lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
+        // `fd` is set only once the lock is held: a class whose stored properties are all set
+        // runs its deinit when the init throws, and that deinit would close the descriptor a
+        // second time, by then perhaps another thread's file.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
             if errno == EACCES || errno == EROFS { throw ReadOnly(workDirectory: workDirectory) }
             throw Busy(path: path, holder: "cannot open lock file: \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             var buffer = [UInt8](repeating: 0, count: 64)
-            let n = read(fd, &buffer, buffer.count)
+            let n = read(descriptor, &buffer, buffer.count)
             let pid = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).trimmed : "unknown pid"
-            close(fd)
+            close(descriptor)
             throw Busy(path: path, holder: "pid \(pid)")
         }
+        fd = descriptor
         _ = ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)
         _ = pwrite(fd, pid, pid.count, 0)

@@ -110,7 +110,8 @@ public struct ProgressMeter: Sendable {
         } else {
             eta = "--"
         }
-        let percent = total > 0 ? Double(finished) * 100 / Double(total) : 100
+        // Nothing to do is all done, unless the input is still being read.
+        let percent = total > 0 ? Double(finished) * 100 / Double(total) : totalIsFinal ? 100 : 0
         let stages = byStage.keys.sorted().map { "\($0) \(byStage[$0] ?? 0)" }.joined(separator: ", ")
         let totalText = totalIsFinal ? "\(total)" : "\(total)+ (ingesting)"
         return String(

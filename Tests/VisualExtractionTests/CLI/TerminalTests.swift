@@ -25,7 +25,12 @@ struct TerminalTests {
         func tmux(_ arguments: [String]) async throws -> (status: Int32, output: String) {
             try await TestSupport.runSpawned("/usr/bin/tmux", ["-S", socket] + arguments, scratch: dir)
         }
-        let quoted = ([TestSupport.vxtBinary.path] + runArguments(dir.appendingPathComponent("work"))).map { "'\($0)'" }
+        // Failed attempts logged at debug level come between progress updates, as warnings do in
+        // real runs: each message takes the progress line's place and the line is drawn below.
+        let arguments =
+            runArguments(dir.appendingPathComponent("work"))
+            + ["--log-level", "debug", "--mock-fail-rate", "0.3", "--mock-faults", "500"]
+        let quoted = ([TestSupport.vxtBinary.path] + arguments).map { "'\($0)'" }
             .joined(separator: " ")
         let script = "cd '\(TestSupport.packageRoot.path)' && \(quoted); echo EXIT=$?; sleep 600"
         #expect(try await tmux(["new-session", "-d", "-s", "vxt", "-x", "400", "-y", "60", script]).status == 0)
@@ -38,6 +43,7 @@ struct TerminalTests {
         _ = try await tmux(["kill-server"])
         let lines = screen.split(separator: "\n")
         let progress = lines.filter { $0.contains(" tasks (") }
+        #expect(lines.contains { $0.contains("teacher attempt failed") }, "messages came during the run:\n\(screen)")
         #expect(progress.count == 1, "one progress line, redrawn in place:\n\(screen)")
         #expect(progress.first?.contains("20/20 tasks (100.0%)") == true, "it ends at the final count:\n\(screen)")
         #expect(screen.contains("EXIT=0"))

@@ -399,4 +399,40 @@ import Testing
         #expect(throws: WorkDirectoryLock.Busy.self) { try WorkDirectoryLock(workDirectory: dir.path) }
         _ = lock
     }
+
+    /// A refused lock closes its descriptor once. Closed twice, the number may already belong to
+    /// a file another thread just opened (a store, a socket), which is then closed under it: a
+    /// shard worker trying locks in turn lost its store's file that way.
+    @Test func aRefusedLockClosesOnlyItsOwnDescriptor() throws {
+        let lock = try WorkDirectoryLock(workDirectory: dir.path)
+        let witness = dir.appendingPathComponent("witness").path
+        try Data("witness".utf8).write(to: URL(fileURLWithPath: witness))
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var stop = false
+            var damaged = 0
+        }
+        let shared = Shared()
+        // Another thread opens and reads a file all the while, so that descriptor numbers freed
+        // by the refused attempts are taken again at once.
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 16)
+            while !shared.lock.withLock({ shared.stop }) {
+                let fd = open(witness, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                for _ in 0..<8 where pread(fd, &buffer, buffer.count, 0) != 7 {
+                    shared.lock.withLock { shared.damaged += 1 }
+                }
+                close(fd)
+            }
+        }
+        reader.start()
+        for _ in 0..<5_000 {
+            #expect(throws: WorkDirectoryLock.Busy.self) { try WorkDirectoryLock(workDirectory: dir.path) }
+        }
+        shared.lock.withLock { shared.stop = true }
+        while !reader.isFinished { usleep(1_000) }
+        #expect(shared.lock.withLock { shared.damaged } == 0, "another thread's file was closed or swapped under it")
+        _ = lock
+    }
 }

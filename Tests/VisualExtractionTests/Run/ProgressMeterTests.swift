@@ -81,6 +81,14 @@ import Testing
         #expect(meter.total == 4000)
         #expect(meter.line(now: 1).contains("0/4000+ (ingesting) tasks"))
     }
+
+    @Test func nothingKnownYetIsNotAllDone() {
+        var meter = ProgressMeter(total: 0, now: 0)
+        meter.totalIsFinal = false
+        #expect(meter.line(now: 1).hasPrefix("0/0+ (ingesting) tasks (0.0%)"), "\(meter.line(now: 1))")
+        meter.totalIsFinal = true
+        #expect(meter.line(now: 1).hasPrefix("0/0 tasks (100.0%)"), "an empty input is done")
+    }
 }
 
 /// The smallest of a set of times first, for the simulated fleet's free slots.
