@@ -122,6 +122,16 @@ public struct Pipeline: Sendable {
                 throw LoadError(path: path, message: "teacher.\(key) is a number of seconds greater than 0 (got \(value))")
             }
         }
+        let extraBodies =
+            [("teacher.extra_body", definition.teacher.extraBody)]
+            + definition.stages.map { ("stage \($0.name): teacher.extra_body", $0.teacher?.extraBody) }
+        for case let (place, body?) in extraBodies {
+            if let own = body.keys.sorted().first(where: TeacherSettings.ownBodyFields.contains) {
+                throw LoadError(
+                    path: path,
+                    message: "\(place) sets `\(own)`, which vxt writes itself (model and temperature under teacher, max_tokens per stage)")
+            }
+        }
         if let attempts = definition.teacher.maxAttempts, attempts < 1 {
             throw LoadError(path: path, message: "teacher.max_attempts is at least 1 (got \(attempts))")
         }
@@ -145,6 +155,13 @@ public struct Pipeline: Sendable {
     /// The model a stage asks for: its own teacher's, else the pipeline's.
     public func model(forStage name: String) -> String {
         stage(named: name)?.definition.teacher?.model ?? definition.teacher.model
+    }
+
+    /// The fields a stage adds to each request body, sorted by name: its own teacher's
+    /// `extra_body`, else the pipeline's.
+    public func extraBody(forStage name: String) -> [(key: String, value: JSONValue)] {
+        let fields = stage(named: name)?.definition.teacher?.extraBody ?? definition.teacher.extraBody ?? [:]
+        return fields.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
     }
 
     public func stage(named name: String) -> Stage? {

@@ -61,6 +61,8 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
     public struct StageTeacher: Codable, Sendable, Equatable {
         public var model: String?
         public var endpoints: [EndpointSettings]?
+        /// This stage's extra request fields, in place of the pipeline's `teacher.extra_body`.
+        public var extraBody: [String: JSONValue]?
 
         public init(model: String? = nil, endpoints: [EndpointSettings]? = nil) {
             self.model = model
@@ -69,6 +71,7 @@ public struct PipelineDefinition: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case model, endpoints
+            case extraBody = "extra_body"
         }
     }
 

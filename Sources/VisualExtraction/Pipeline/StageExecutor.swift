@@ -18,6 +18,8 @@ struct StageWork: Sendable {
     public let upstream: [String: String]
     public let model: String
     public let temperature: Double?
+    /// The stage's `extra_body` fields, sent with each of its requests.
+    public var extraBody: [(key: String, value: JSONValue)] = []
     let prepareImage: @Sendable (String) throws(ImageError) -> PreparedImage
     let send: @Sendable (ChatRequest) async -> Result<ChatResult, TeacherFailure>
 
@@ -74,7 +76,7 @@ struct StageWork: Sendable {
         }
         let request = ChatRequest(
             model: model, prompt: prompt, images: images, maxTokens: stage.definition.maxTokens,
-            temperature: temperature)
+            temperature: temperature, extraBody: extraBody)
         let logged = request.loggedBody()
         var answer: ChatResult
         switch await send(request) {
@@ -94,6 +96,10 @@ struct StageWork: Sendable {
                 answer = second
             }
         }
+        switch ModelReasoning.separate(answer) {
+        case let .failure(error): return .failed(.failed(by: error, request: logged))
+        case let .success(separated): answer = separated
+        }
         if answer.text.trimmed.isEmpty {
             return .failed(
                 .failed(
@@ -103,11 +109,16 @@ struct StageWork: Sendable {
         return .answered(Asked(answer: answer, request: request, logged: logged, images: images, truncationNote: truncationNote))
     }
 
+    /// The note of an answer whose reasoning was taken out: the same words for every such task, so
+    /// that `vxt status` counts them on one line.
+    static let reasoningNote = "a thinking model's reasoning was taken out before its answer"
+
     /// The stage's finished result: the answer's text and usage, the statements or lines read
     /// from it, and the notes that do not fail the task (a cut answer, a count that was off).
     public func done(_ asked: Asked, lines: [String]?, note: String?) -> StageResult {
         let answer = asked.answer
-        var note = [note, asked.truncationNote].compactMap { $0 }.joined(separator: "; ")
+        var note = [note, asked.truncationNote, answer.reasoningCharacters > 0 ? StageWork.reasoningNote : nil]
+            .compactMap { $0 }.joined(separator: "; ")
         if answer.finishReason == "length" {
             let limit =
                 asked.truncationNote == nil

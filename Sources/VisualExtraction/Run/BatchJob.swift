@@ -74,6 +74,8 @@ public struct BatchJob: Sendable {
     static func customID(_ task: ClaimedTask, _ request: ChatRequest) -> String {
         var identity = [request.model, String(request.maxTokens), request.temperature.map { "\($0)" } ?? "-", request.prompt]
         identity += request.images.map(\.sourceSHA256)
+        // Only when there are any: the ids of requests without extra fields stay as they were.
+        if !request.extraBody.isEmpty { identity.append(JSONValue.object(request.extraBody).jsonText) }
         return "\(task.recordKey)|\(task.stage)|" + ContentHasher.sha256(identity.joined(separator: "\u{0}")).prefix(16)
     }
 

@@ -214,9 +214,10 @@ public final class Runner: Sendable {
         let started = Date().timeIntervalSince1970
         let result: StageResult
         if let stage = pipeline.stage(named: task.stage) {
-            let work = StageWork(
+            var work = StageWork(
                 stage: stage, record: task.record, upstream: task.upstream, model: pipeline.model(forStage: stage.name),
                 temperature: pipeline.definition.teacher.temperature, prepareImage: prepareImage, send: send)
+            work.extraBody = pipeline.extraBody(forStage: stage.name)
             result = await Self.executor(for: stage).execute(work)
         } else {
             result = .failed("stage \(task.stage) is not in the pipeline", kind: .other)

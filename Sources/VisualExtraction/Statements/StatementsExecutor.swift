@@ -37,10 +37,9 @@ struct StatementsExecutor: StageExecutor {
             let collector = StatementCollector(stage: stage, correction: correction)
             let request = asked.request
             let outcome = await collector.collect(for: record, upstream: work.upstream, first: asked.answer) { prompt in
-                await work.send(
-                    ChatRequest(
-                        model: request.model, prompt: prompt, images: request.images,
-                        maxTokens: request.maxTokens, temperature: request.temperature))
+                var next = request
+                next.prompt = prompt
+                return await work.send(next).flatMap(ModelReasoning.separate)
             }
             switch outcome {
             case let .failure(error):

@@ -125,3 +125,66 @@ public enum JSONValue: Sendable, Equatable {
         out.append(UInt8(ascii: "\""))
     }
 }
+
+/// Read from and written to pipeline files (`teacher.extra_body`): any YAML or JSON value.
+/// Objects decode with their keys sorted, since a decoder's mapping has no order to keep.
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        if let container = try? decoder.container(keyedBy: AnyKey.self) {
+            self = .object(
+                try container.allKeys.sorted { $0.stringValue < $1.stringValue }.map {
+                    (key: $0.stringValue, value: try container.decode(JSONValue.self, forKey: $0))
+                })
+            return
+        }
+        if var container = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !container.isAtEnd { items.append(try container.decode(JSONValue.self)) }
+            self = .array(items)
+            return
+        }
+        let value = try decoder.singleValueContainer()
+        if value.decodeNil() {
+            self = .null
+        } else if let bool = try? value.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let integer = try? value.decode(Int64.self) {
+            self = .number(String(integer))
+        } else if let double = try? value.decode(Double.self), double.isFinite {
+            self = .number("\(double)")
+        } else {
+            self = .string(try value.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case let .bool(bool):
+            var container = encoder.singleValueContainer()
+            try container.encode(bool)
+        case let .number(text):
+            var container = encoder.singleValueContainer()
+            if let integer = Int64(text) { try container.encode(integer) } else { try container.encode(Double(text) ?? 0) }
+        case let .string(text):
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        case let .array(items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(item) }
+        case let .object(members):
+            var container = encoder.container(keyedBy: AnyKey.self)
+            for member in members { try container.encode(member.value, forKey: AnyKey(member.key)) }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}

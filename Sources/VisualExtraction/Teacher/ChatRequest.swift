@@ -6,13 +6,19 @@ public struct ChatRequest: Sendable {
     public var images: [PreparedImage]
     public var maxTokens: Int
     public var temperature: Double?
+    /// Fields the body carries after vxt's own (`teacher.extra_body`), in this order.
+    public var extraBody: [(key: String, value: JSONValue)]
 
-    public init(model: String, prompt: String, images: [PreparedImage], maxTokens: Int, temperature: Double?) {
+    public init(
+        model: String, prompt: String, images: [PreparedImage], maxTokens: Int, temperature: Double?,
+        extraBody: [(key: String, value: JSONValue)] = []
+    ) {
         self.model = model
         self.prompt = prompt
         self.images = images
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.extraBody = extraBody
     }
 
     /// The OpenAI-compatible JSON body; `model` overrides the request's (an endpoint that serves
@@ -26,7 +32,7 @@ public struct ChatRequest: Sendable {
 
     /// About the size of `body()`, without building it.
     public var estimatedBodyBytes: Int {
-        prompt.utf8.count + 200 + images.reduce(0) { $0 + $1.urlByteCount }
+        prompt.utf8.count + 200 + images.reduce(0) { $0 + $1.urlByteCount } + extraBody.count * 64
     }
 
     /// Tokens the call may use as rate limiters count them: the prompt (~4 bytes a token), each
@@ -65,6 +71,12 @@ public struct ChatRequest: Sendable {
         }
         raw("}],\"max_tokens\":\(maxTokens)")
         if let temperature { raw(",\"temperature\":\(temperature)") }
+        for field in extraBody {
+            raw(",")
+            JSONValue.writeString(field.key, to: &out)
+            raw(":")
+            field.value.write(to: &out)
+        }
         raw("}")
         return out
     }
@@ -81,6 +93,8 @@ public struct ChatResult: Sendable {
     public var mock: Bool
     public var endpoint: String
     public var attempts: Int
+    /// Characters of a thinking model's reasoning taken out before `text` (`ModelReasoning`).
+    public var reasoningCharacters = 0
 }
 
 /// A call that did not produce an answer, after any retries.

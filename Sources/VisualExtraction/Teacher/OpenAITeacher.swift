@@ -307,6 +307,16 @@ public struct OpenAITeacher: Teacher {
                     message: "teacher answer's content is neither text nor a list of parts: \(errorExcerpt(excerpt()))",
                     status: 200, attempts: 1, kind: .badAnswer))
         }
+        // A reasoning parser that met max_tokens mid-thought leaves the content empty and the
+        // thought beside it (vLLM: `reasoning_content`, newer releases `reasoning`).
+        if text.isEmpty, let reasoning = message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue,
+            !reasoning.isEmpty
+        {
+            let answer = ChatResult(
+                text: "", finishReason: choice["finish_reason"]?.stringValue, promptTokens: nil, completionTokens: nil,
+                model: nil, mock: false, endpoint: "", attempts: 1)
+            return .failure(ModelReasoning.reasoningOnly(answer, characters: reasoning.count, where: "reasoning_content, no content"))
+        }
         let usage = json["usage"]
         func int(_ v: JSONValue?) -> Int? { if case let .number(n)? = v { return Int(n) ?? Double(n).map { Int($0) } } else { return nil } }
         return .success(

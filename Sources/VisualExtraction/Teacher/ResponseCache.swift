@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// Answers already paid for, keyed by the SHA-256 of the exact request body: model, rendered
 /// messages, image bytes (as sent, after resizing) and sampling parameters. Changing any of
@@ -101,33 +102,73 @@ final class ResponseCache: Sendable {
 /// Mock answers are never served to a run whose teacher is not the mock: a rehearsal with the
 /// built-in mock and the real run may share a cache directory, and the real run must call its
 /// server. The identity is part of the key, and a hit marked mock is refused all the same.
+///
+/// A cache that cannot be read or written (a full disk, a damaged file, a folder made read-only)
+/// does not stop the run: the teacher answers instead. It is not silent either: the first failure
+/// of each kind is a warning with its error, and so are the 10th, 100th, … so that a log shows
+/// how many requests the cache failed.
 struct CachingTeacher: Teacher {
     public let inner: any Teacher
     public let cache: ResponseCache
     /// "mock", or the model the servers serve (from the preflight), or the model asked for.
     public let identity: String
     public let isMock: Bool
+    let logger: Logger
+    let failures = Failures()
 
-    public init(inner: any Teacher, cache: ResponseCache, identity: String, isMock: Bool) {
+    public init(inner: any Teacher, cache: ResponseCache, identity: String, isMock: Bool, logger: Logger = .disabled) {
         self.inner = inner
         self.cache = cache
         self.identity = isMock ? "mock" : identity
         self.isMock = isMock
+        self.logger = logger
     }
 
     public var endpointDescription: String { inner.endpointDescription + " (cache: \(cache.path))" }
 
     public func complete(_ request: ChatRequest) async -> Result<ChatResult, TeacherFailure> {
         let key = ResponseCache.key(for: request, teacher: identity)
-        if let hit = try? cache.lookup(key), hit.mock == isMock {
-            var result = hit
-            result.endpoint = "cache:" + inner.endpointDescription
-            return .success(result)
+        do {
+            if let hit = try cache.lookup(key), hit.mock == isMock {
+                var result = hit
+                result.endpoint = "cache:" + inner.endpointDescription
+                return .success(result)
+            }
+        } catch {
+            report(error, count: failures.count(\.reads), "response cache: cannot read an answer; asking the teacher")
         }
         let result = await inner.complete(request)
         if case let .success(answer) = result, answer.finishReason != "length" {
-            try? cache.store(key, answer)
+            do {
+                try cache.store(key, answer)
+            } catch {
+                report(error, count: failures.count(\.writes), "response cache: cannot keep an answer; the run goes on without it")
+            }
         }
         return result
+    }
+
+    private func report(_ error: any Error, count: Int, _ message: Logger.Message) {
+        // 1, 10, 100, …: a broken cache shows at once and its extent shows in the log without a line per request.
+        var power = 1
+        while power < count { power *= 10 }
+        guard power == count else { return }
+        logger.warning(
+            message, metadata: ["cache.path": "\(cache.path)", "cache.failures": "\(count)", "error": "\(error)"])
+    }
+
+    /// Failed reads and writes so far.
+    final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        var reads = 0
+        var writes = 0
+
+        /// Counts one more of `kind` and returns the new count.
+        func count(_ kind: ReferenceWritableKeyPath<Failures, Int>) -> Int {
+            lock.withLock {
+                self[keyPath: kind] += 1
+                return self[keyPath: kind]
+            }
+        }
     }
 }

@@ -23,6 +23,13 @@ public struct TeacherSettings: Codable, Sendable, Equatable {
     /// Where `file` transport writes the prepared images (content-addressed, shared by runs);
     /// default `<work>/prepared-images`. Must be visible to the servers under the same path.
     public var imageDirectory: String?
+    /// Fields added to every request body, for what only some servers understand: vLLM's
+    /// `chat_template_kwargs: {enable_thinking: false}` turns a Qwen3 model's thinking off,
+    /// `top_k` or `repetition_penalty` set its sampling. Hashed: they change the answers.
+    public var extraBody: [String: JSONValue]?
+
+    /// Body fields vxt writes itself; `extra_body` may not set them.
+    public static let ownBodyFields: Set<String> = ["model", "messages", "max_tokens", "temperature", "stream", "n"]
 
     public enum ImageTransport: String, Codable, Sendable {
         case dataURL = "data_url"
@@ -37,6 +44,7 @@ public struct TeacherSettings: Codable, Sendable, Equatable {
         case connectTimeoutSeconds = "connect_timeout_seconds"
         case maxAttempts = "max_attempts"
         case retryWindowSeconds = "retry_window_seconds"
+        case extraBody = "extra_body"
     }
 }
 

@@ -152,7 +152,7 @@ public struct TeacherSetup: Sendable {
                 notes.append(
                     "response cache \(responses.path): \(try responses.count()) answers; this run's teacher: "
                         + (allMock ? "mock" : identity))
-                teacher = CachingTeacher(inner: teacher, cache: responses, identity: identity, isMock: allMock)
+                teacher = CachingTeacher(inner: teacher, cache: responses, identity: identity, isMock: allMock, logger: logger)
             } catch {
                 client?.shutdown()
                 local?.shutdown()

@@ -16,7 +16,8 @@ import Testing
         let baseURL: String
         let log: URL
 
-        init(in directory: URL, model: String = "chatty-8b", huge: Bool = false, tls: Bool = false) async throws {
+        /// `mode`: one of the script's answer modes (`thinking`, `thinking-cut`, `reasoning-field`).
+        init(in directory: URL, model: String = "chatty-8b", huge: Bool = false, tls: Bool = false, mode: String = "") async throws {
             let portFile = directory.appendingPathComponent("port")
             log = directory.appendingPathComponent("requests.log")
             process = Process()
@@ -26,7 +27,7 @@ import Testing
                     "python3",
                     TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py").path,
                     portFile.path, log.path, model
-                ] + (huge ? ["huge"] : tls ? ["tls"] : [])
+                ] + (huge ? ["huge"] : tls ? ["tls"] : mode.isEmpty ? [] : [mode])
             // Neither output may hold the test runner's pipes open after the test.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -94,17 +95,26 @@ import Testing
         #expect(size < 4 << 20, "store is \(size) bytes")
     }
 
-    @Test func aChattyModelsPreamblesNeverBecomeStatements() async throws {
+    /// `vxt run` of the sample corpus against `teacher`.
+    func runSample(on teacher: ChattyTeacher, work: String, pipeline: String = "pipelines/paper.yaml") async throws
+        -> TestSupport.ProcessResult
+    {
+        try await run(
+            ["run", pipeline] + sample + [
+                "--images", "samples/images", "--work", work, "--teacher", teacher.baseURL, "--model", "chatty-8b"
+            ])
+    }
+
+    /// "thinking": a thinking model (Qwen3 on vLLM without a reasoning parser) writes
+    /// `<think>…</think>` before each answer, its lines shaped like statements.
+    @Test(arguments: ["", "thinking"])
+    func aChattyModelsPreamblesNeverBecomeStatements(mode: String) async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let teacher = try await ChattyTeacher(in: dir)
+        let teacher = try await ChattyTeacher(in: dir, mode: mode)
         defer { teacher.stop() }
         let work = dir.appendingPathComponent("work").path
-        let result = try await run(
-            ["run", "pipelines/paper.yaml"] + sample + [
-                "--images", "samples/images", "--work", work,
-                "--teacher", teacher.baseURL, "--model", "chatty-8b"
-            ])
+        let result = try await runSample(on: teacher, work: work)
         #expect(result.status == 0, "\(result.stderr)")
         let out = dir.appendingPathComponent("out.jsonl")
         #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
@@ -121,8 +131,65 @@ import Testing
             #expect(
                 !description.contains("Here are") && !description.contains("Let me know"),
                 "the extraction prompt carried chatter: \(description)")
+            #expect(description.hasPrefix("The image shows"), "the description is the answer, no reasoning: \(description)")
+            #expect(!description.contains("think>") && !description.contains("The question asks"), "\(description)")
             #expect(line["mock"] == .bool(false))
         }
+        // Where reasoning was taken out, the summary says so, on one line per stage.
+        let noted = result.stderr.contains("10  statements: a thinking model's reasoning was taken out before its answer")
+        #expect(noted == (mode == "thinking"), "\(result.stderr)")
+    }
+
+    /// `extra_body` reaches the server in each request of the stage it is set for, and only
+    /// there: the statements stage's model is told not to think, the extraction stage's is not.
+    @Test func aStagesExtraBodyTurnsItsModelsThinkingOff() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir, mode: "thinking")
+        defer { teacher.stop() }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let marker = "  - name: statements\n"
+        #expect(paper.contains(marker))
+        let pipeline = dir.appendingPathComponent("no-thinking.yaml")
+        try paper.replacingOccurrences(
+            of: marker, with: marker + "    teacher: {extra_body: {chat_template_kwargs: {enable_thinking: false}}}\n"
+        ).write(to: pipeline, atomically: true, encoding: .utf8)
+        let work = dir.appendingPathComponent("work").path
+        let result = try await runSample(on: teacher, work: work, pipeline: pipeline.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("statements: a thinking model's reasoning"), "\(result.stderr)")
+        #expect(result.stderr.contains("10  extraction: a thinking model's reasoning was taken out"), "\(result.stderr)")
+        // The stored request is the body as sent, the field in it.
+        let shown = try await run(["show", "--work", work, "--id", "astronaut-0001"])
+        #expect(shown.stdout.contains(#""chat_template_kwargs":{"enable_thinking":false}"#), "\(shown.stdout)")
+        // A field vxt writes itself is refused when the file is read, with where it is.
+        let clash = dir.appendingPathComponent("clash.yaml")
+        try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {extra_body: {max_tokens: 9}}\n")
+            .write(to: clash, atomically: true, encoding: .utf8)
+        let refused = try await run(["run", clash.path] + sample + ["--work", dir.appendingPathComponent("clash").path])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("stage statements: teacher.extra_body sets `max_tokens`"), "\(refused.stderr)")
+    }
+
+    /// A thinking model that spends all of max_tokens thinking answers nothing: the block never
+    /// closes, or (with a reasoning parser) the content is null beside `reasoning_content`. Each
+    /// such task fails as bad_answer with what to do; none is taken for an answer.
+    @Test(arguments: ["thinking-cut", "reasoning-field"])
+    func reasoningWithoutAnAnswerFailsWithWhatToDo(mode: String) async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir, mode: mode)
+        defer { teacher.stop() }
+        let work = dir.appendingPathComponent("work").path
+        let result = try await runSample(on: teacher, work: work)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("10  statements: bad_answer"), "\(result.stderr)")
+        #expect(result.stderr.contains("the teacher's answer is only the model's reasoning"), "\(result.stderr)")
+        #expect(teacher.chatRequests == 10, "nothing was sent for descriptions built on no statements")
+        let out = dir.appendingPathComponent("out.jsonl")
+        let export = try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(try TestSupport.jsonLines(out).isEmpty, "no record has a description")
     }
 
     @Test func mockAnswersInACacheAreNeverServedToARealRun() async throws {

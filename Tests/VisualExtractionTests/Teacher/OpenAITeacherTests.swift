@@ -1,6 +1,7 @@
 import Foundation
 import MockTeacher
 import Testing
+import Yams
 @testable import VisualExtraction
 
 /// The libcurl client against the mock teacher over real loopback HTTP.
@@ -221,5 +222,27 @@ import Testing
         let body = String(decoding: request.body(), as: UTF8.self)
         #expect(body.contains("data:image/jpeg;base64,"))
         #expect((try? JSONParser.parse(body)) != nil)
+    }
+
+    /// `extra_body` as a pipeline file writes it, read through the YAML decoder, sent after
+    /// vxt's own fields in the body, the stored request and a batch line alike.
+    @Test func extraBodyFieldsFromAPipelineFileReachTheBody() throws {
+        let yaml = """
+            chat_template_kwargs: {enable_thinking: false}
+            top_k: 20
+            repetition_penalty: 1.05
+            stop: ["</s>", "\\n\\n"]
+            note: null
+            """
+        let fields = try YAMLDecoder().decode([String: JSONValue].self, from: yaml)
+        let extra = fields.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        let request = ChatRequest(model: "m", prompt: "p", images: [], maxTokens: 8, temperature: 0, extraBody: extra)
+        let expected =
+            #""max_tokens":8,"temperature":0.0,"chat_template_kwargs":{"enable_thinking":false},"note":null,"#
+            + #""repetition_penalty":1.05,"stop":["</s>","\n\n"],"top_k":20}"#
+        for text in [String(decoding: request.body(), as: UTF8.self), request.loggedBody()] {
+            #expect(text.hasSuffix(expected), "\(text)")
+            #expect((try? JSONParser.parse(text)) != nil)
+        }
     }
 }

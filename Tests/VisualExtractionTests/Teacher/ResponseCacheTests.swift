@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import Testing
 @testable import VisualExtraction
 
@@ -51,5 +52,51 @@ import Testing
         // The entry is whole again: the next call is a hit.
         _ = try await teacher.complete(Self.request).get()
         #expect(inner.calls == 2)
+    }
+
+    /// Keeps the messages logged through it.
+    struct CapturingLogHandler: LogHandler {
+        final class Lines: @unchecked Sendable {
+            private let lock = NSLock()
+            private var stored: [(Logger.Level, String, Logger.Metadata)] = []
+            var all: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] { lock.withLock { stored } }
+            func append(_ line: (Logger.Level, String, Logger.Metadata)) { lock.withLock { stored.append(line) } }
+        }
+        let lines: Lines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            lines.append((event.level, event.message.description, metadata.merging(event.metadata ?? [:]) { $1 }))
+        }
+    }
+
+    @Test func aCacheThatFailsIsWarnedAboutAndTheTeacherAnswers() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inner = CountingTeacher()
+        let cache = try ResponseCache(directory: dir.path)
+        let lines = CapturingLogHandler.Lines()
+        let logger = Logger(label: "test", factory: { _ in CapturingLogHandler(lines: lines) })
+        let teacher = CachingTeacher(inner: inner, cache: cache, identity: "m", isMock: false, logger: logger)
+        // Another tool (or a bad copy) leaves the file without its table: every read and write fails.
+        try await DatabaseQueue(path: cache.path).write { db in try db.execute(sql: "DROP TABLE response") }
+        for _ in 0..<12 {
+            let answer = try await teacher.complete(Self.request).get()
+            #expect(answer.text == "The bus is red." && !answer.endpoint.hasPrefix("cache:"))
+        }
+        #expect(inner.calls == 12, "each request went to the teacher")
+        let warnings = lines.all.filter { $0.level == .warning }
+        let counts = warnings.map { "\($0.message.prefix(29)) \($0.metadata["cache.failures"].map { "\($0)" } ?? "-")" }
+        #expect(
+            counts == [
+                "response cache: cannot read a 1", "response cache: cannot keep a 1", "response cache: cannot read a 10",
+                "response cache: cannot keep a 10"
+            ], "the 1st and the 10th failure of each kind: \(counts)")
+        #expect(warnings.allSatisfy { "\($0.metadata["error"] ?? "")".contains("no such table: response") }, "\(warnings)")
+        #expect(warnings.allSatisfy { "\($0.metadata["cache.path"] ?? "")" == cache.path })
     }
 }

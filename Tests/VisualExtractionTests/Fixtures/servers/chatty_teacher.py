@@ -4,9 +4,14 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls]
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
-description is a 40 MB answer (a broken or hostile server that never stops writing)."""
+description is a 40 MB answer (a broken or hostile server that never stops writing). The other
+modes answer as a thinking model does (Qwen3, DeepSeek-R1 distills) on vLLM:
+`thinking`: no reasoning parser, so the content starts with a <think>…</think> block whose lines
+read like statements (unless the body has "chat_template_kwargs": {"enable_thinking": false}); `thinking-cut`: the block never closes, max_tokens ran out mid-thought;
+`reasoning-field`: with a reasoning parser that spent every token on thought, the reasoning in
+`reasoning_content` and the content null."""
 import json
 import re
 import sys
@@ -14,9 +19,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
 MODEL = sys.argv[3] if len(sys.argv) > 3 else "chatty-8b"
-HUGE = len(sys.argv) > 4 and sys.argv[4] == "huge"
+MODE = sys.argv[4] if len(sys.argv) > 4 else ""
+HUGE = MODE == "huge"
 # With `tls`: HTTPS with the self-signed certificate of Fixtures/tls (nothing trusts it by default).
-TLS = len(sys.argv) > 4 and sys.argv[4] == "tls"
+TLS = MODE == "tls"
+
+
+def thought(prompt):
+    # What Qwen3 writes before answering: sentences that look like statements, one per line.
+    pairs = re.findall(r"Question #\d+: (.*?)\nAnswer: (.*?)\n", prompt, re.S)
+    lines = ["Okay, let me work through this.", ""]
+    for question, answer in pairs:
+        question = question.replace("<image>", "").strip().splitlines()[0]
+        lines.append(f"The question asks {question} The answer is {answer.strip()}.")
+    lines += ["I should write each one as a full sentence.", "Wait, keep the order of the questions."]
+    return "\n".join(lines)
 
 
 def statements_answer(prompt):
@@ -69,8 +86,20 @@ class Handler(BaseHTTPRequestHandler):
         text = statements_answer(prompt) if "Declarative Statement(s):" in prompt else description_answer(prompt)
         if HUGE and "Declarative Statement(s):" not in prompt:
             text = "word " * (8 << 20)
+        message = {"role": "assistant", "content": text}
+        finish = "stop"
+        # As Qwen3's chat template does on vLLM: thinking is off when the request says so.
+        thinks = (body.get("chat_template_kwargs") or {}).get("enable_thinking", True) is not False
+        if MODE == "thinking" and thinks:
+            message["content"] = "<think>\n" + thought(prompt) + "\n</think>\n\n" + text
+        elif MODE == "thinking-cut":
+            message["content"] = "<think>\n" + thought(prompt)
+            finish = "length"
+        elif MODE == "reasoning-field":
+            message = {"role": "assistant", "content": None, "reasoning_content": thought(prompt)}
+            finish = "length"
         self.reply(200, {"id": "x", "object": "chat.completion", "model": MODEL,
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                          "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
 
 
