@@ -35,3 +35,15 @@ void vxt_gz_close(vxt_gz *handle) {
     gzclose(handle->file);
     free(handle);
 }
+
+size_t vxt_zlib_bound(size_t len) { return (size_t)compressBound((uLong)len); }
+
+size_t vxt_zlib_compress(const void *src, size_t len, void *dst, size_t cap) {
+    uLongf out = (uLongf)cap;
+    if (compress2((Bytef *)dst, &out, (const Bytef *)src, (uLong)len, Z_DEFAULT_COMPRESSION) != Z_OK) return 0;
+    return (size_t)out;
+}
+
+unsigned long vxt_crc32(unsigned long crc, const void *data, size_t len) {
+    return crc32((uLong)crc, (const Bytef *)data, (uInt)len);
+}

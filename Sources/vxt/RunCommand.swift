@@ -19,8 +19,10 @@ struct RunCommand: AsyncParsableCommand {
             `vxt status`. A rerun with another --images looks again for the images that were missing.
 
             Before anything is ingested or sent, a preflight checks that --images exists and that the first records' \
-            images resolve under it, and asks each teacher server for its models (GET /v1/models): a wrong folder, a \
-            server that is not there or a model it does not serve stop the run at once (exit status 3). A teacher that \
+            images resolve under it, and asks each teacher server for its models (GET /v1/models); a server that will \
+            describe images is shown two plain colours to name, so that one that drops images (and would let the model \
+            describe from the statements alone) is caught. A wrong folder, a server that is not there, a model it does \
+            not serve or a server that does not see stop the run at once (exit status 3). A teacher that \
             stops answering mid-run (every attempt failing on transport for --give-up-after seconds) stops it too.
 
             SIGINT and SIGTERM stop at once: results that have landed are kept, requests in flight go back to pending \
@@ -136,7 +138,10 @@ struct RunCommand: AsyncParsableCommand {
     )
     var followSymlinks = false
 
-    @Flag(help: "Skip the checks of --images and of the teacher's /models before the run (for servers that misbehave on GET /models).")
+    @Flag(
+        help:
+            "Skip the checks of --images, of the teacher's /models and of its sight before the run (for servers that misbehave on GET /models)."
+    )
     var skipPreflight = false
 
     @OptionGroup var logging: LogOptions
@@ -248,6 +253,13 @@ struct RunCommand: AsyncParsableCommand {
         setup.isMock = mock != nil
         setup.logger = logger
         setup.caFile = caFile
+        // Which stages have their own teacher: the pipeline's teacher is shown images only when
+        // a stage that sends them asks it.
+        let ownTeacher = Set(
+            pipeline.stages.map(\.definition.name).filter {
+                !(byStage[$0] ?? []).isEmpty || !(pipeline.stage(named: $0)?.definition.teacher?.endpoints ?? []).isEmpty
+            })
+        setup.checksSight = pipeline.stages.contains { $0.sendsImage && !ownTeacher.contains($0.definition.name) }
         let connection: TeacherSetup.Connection
         do {
             connection = try await setup.connect(settings: pipeline.definition.teacher, environment: ProcessInfo.processInfo.environment)
@@ -263,13 +275,15 @@ struct RunCommand: AsyncParsableCommand {
         for stage in pipeline.stages {
             let name = stage.definition.name
             let urls = byStage[name] ?? []
-            guard !urls.isEmpty || !(stage.definition.teacher?.endpoints ?? []).isEmpty else { continue }
+            guard ownTeacher.contains(name) else { continue }
             var settings = pipeline.definition.teacher
             settings.model = pipeline.model(forStage: name)
             settings.endpoints = urls.isEmpty ? stage.definition.teacher?.endpoints : nil
+            settings.extraBody = stage.definition.teacher?.extraBody ?? settings.extraBody
             var stageSetup = setup
             stageSetup.teachers = urls
             stageSetup.isMock = false
+            stageSetup.checksSight = stage.sendsImage
             do {
                 let own = try await stageSetup.connect(settings: settings, environment: ProcessInfo.processInfo.environment)
                 for note in own.notes { Output.info("\(name): \(note)") }

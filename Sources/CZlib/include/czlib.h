@@ -16,4 +16,11 @@ int vxt_gz_error_code(vxt_gz *file);
 const char *vxt_gz_error(vxt_gz *file);
 void vxt_gz_close(vxt_gz *file);
 
+/// zlib's compress2 at the default level: the most bytes it may write for len bytes.
+size_t vxt_zlib_bound(size_t len);
+/// Compresses len bytes into a zlib stream in dst (cap bytes); returns its size, 0 on error.
+size_t vxt_zlib_compress(const void *src, size_t len, void *dst, size_t cap);
+/// The CRC-32 of PNG chunks and gzip members, continued from crc (0 to start).
+unsigned long vxt_crc32(unsigned long crc, const void *data, size_t len);
+
 #endif

@@ -7,6 +7,12 @@ struct TeacherPreflight {
     public let model: String
     let client: CurlHTTPClient
 
+    /// Also show each server one plainly coloured image and check it names the colour
+    /// (`SightCheck`): set for teachers of stages that send images.
+    public var checksSight = false
+    /// The fields the stage adds to its bodies (`extra_body`), sent with the sight check too.
+    public var extraBody: [(key: String, value: JSONValue)] = []
+
     public init(endpoints: [TeacherEndpoint], model: String, client: CurlHTTPClient) {
         self.endpoints = endpoints
         self.model = model
@@ -25,6 +31,8 @@ struct TeacherPreflight {
         public var allMock = true
         /// What the servers call the model, for the response cache's key.
         public var servedModels: [String] = []
+        /// Servers that answered as the mock.
+        var mockEndpoints: Set<String> = []
     }
 
     public func run() async throws(Failure) -> Report {
@@ -53,7 +61,9 @@ struct TeacherPreflight {
                     }
                     let ids = models.compactMap { $0["id"]?.stringValue }
                     if models.contains(where: { $0["owned_by"]?.stringValue == OpenAITeacher.mockFingerprint }) {
+                        // The mock describes from the prompt by design; it has nothing to show.
                         report.servedModels.append("mock")
+                        report.mockEndpoints.insert(endpoint.baseURL)
                         continue
                     }
                     report.allMock = false
@@ -79,6 +89,12 @@ struct TeacherPreflight {
                         "\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(wanted) not checked"
                     )
                 }
+            }
+        }
+        if checksSight {
+            for endpoint in endpoints where !report.mockEndpoints.contains(endpoint.baseURL) {
+                let check = SightCheck(endpoint: endpoint, model: endpoint.model ?? model, extraBody: extraBody, client: client)
+                if let note = try await check.run() { report.notes.append(note) }
             }
         }
         return report

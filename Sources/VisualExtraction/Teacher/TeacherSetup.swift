@@ -20,6 +20,9 @@ public struct TeacherSetup: Sendable {
     public var cacheDirectory: String?
     /// Ask each server for its models before anything is sent.
     public var preflight = true
+    /// With the preflight, show each server two plainly coloured images (`SightCheck`): for
+    /// teachers of stages that send images.
+    public var checksSight = false
     /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
     public var isMock = false
     public var logger: Logger = .disabled
@@ -133,7 +136,10 @@ public struct TeacherSetup: Sendable {
             client = http
             if preflight {
                 do {
-                    let report = try await TeacherPreflight(endpoints: endpoints, model: settings.model, client: http).run()
+                    var check = TeacherPreflight(endpoints: endpoints, model: settings.model, client: http)
+                    check.checksSight = checksSight
+                    check.extraBody = (settings.extraBody ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+                    let report = try await check.run()
                     notes += report.notes.map { "preflight: \($0)" }
                     allMock = allMock || report.allMock
                     identity = Set(report.servedModels).sorted().joined(separator: ",")

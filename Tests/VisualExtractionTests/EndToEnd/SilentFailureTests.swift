@@ -18,6 +18,7 @@ import Testing
 
         /// `mode`: one of the script's answer modes (`thinking`, `thinking-cut`, `reasoning-field`).
         init(in directory: URL, model: String = "chatty-8b", huge: Bool = false, tls: Bool = false, mode: String = "") async throws {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let portFile = directory.appendingPathComponent("port")
             log = directory.appendingPathComponent("requests.log")
             process = Process()
@@ -40,8 +41,12 @@ import Testing
             baseURL = "\(tls ? "https" : "http")://127.0.0.1:\(port ?? "1")/v1"
         }
 
-        var chatRequests: Int {
-            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("POST") }.count
+        var chatRequests: Int { logged("POST") }
+        /// Requests of vxt's sight check (a plain colour to name), logged apart.
+        var sightChecks: Int { logged("SIGHT") }
+
+        private func logged(_ kind: String) -> Int {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix(kind + " ") }.count
         }
 
         /// Ends the server; each test calls it in a `defer` (the script also stops by itself when
@@ -169,6 +174,43 @@ import Testing
         let refused = try await run(["run", clash.path] + sample + ["--work", dir.appendingPathComponent("clash").path])
         #expect(refused.status == 1, "\(refused.stderr)")
         #expect(refused.stderr.contains("stage statements: teacher.extra_body sets `max_tokens`"), "\(refused.stderr)")
+    }
+
+    /// A server that drops images ("blind": TGI in front of a text-only model) would let the model
+    /// describe from the statements alone, fluently and wrongly; one that refuses them
+    /// ("text-only") would fail every record. Both are stopped by the preflight, before ingest.
+    @Test(arguments: ["blind", "text-only"])
+    func aTeacherThatCannotSeeIsStoppedBeforeAnythingIsSent(mode: String) async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir, mode: mode)
+        defer { teacher.stop() }
+        let work = dir.appendingPathComponent("work")
+        let result = try await runSample(on: teacher, work: work.path)
+        #expect(result.status == 3, "\(result.stderr)")
+        let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image (HTTP 400"
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+        #expect(teacher.chatRequests == 0, "no record was sent")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
+    }
+
+    /// Only teachers of stages that send images are shown one: a text-only model may write the
+    /// statements while a vision model describes.
+    @Test func aTextOnlyModelMayTakeTheStatementsStage() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try await ChattyTeacher(in: dir.appendingPathComponent("text"), mode: "text-only")
+        defer { text.stop() }
+        let vision = try await ChattyTeacher(in: dir.appendingPathComponent("vision"))
+        defer { vision.stop() }
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", dir.appendingPathComponent("work").path, "--model", "chatty-8b",
+                "--teacher", vision.baseURL, "--stage-teacher", "statements=\(text.baseURL)"
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(text.chatRequests == 10 && vision.chatRequests == 10, "\(result.stderr)")
+        #expect(text.sightChecks == 0 && vision.sightChecks == 2)
     }
 
     /// A thinking model that spends all of max_tokens thinking answers nothing: the block never

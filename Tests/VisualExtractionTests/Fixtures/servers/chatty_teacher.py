@@ -4,14 +4,19 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field]
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
 description is a 40 MB answer (a broken or hostile server that never stops writing). The other
 modes answer as a thinking model does (Qwen3, DeepSeek-R1 distills) on vLLM:
 `thinking`: no reasoning parser, so the content starts with a <think>…</think> block whose lines
 read like statements (unless the body has "chat_template_kwargs": {"enable_thinking": false}); `thinking-cut`: the block never closes, max_tokens ran out mid-thought;
 `reasoning-field`: with a reasoning parser that spent every token on thought, the reasoning in
-`reasoning_content` and the content null."""
+`reasoning_content` and the content null. `blind` drops every image and answers from the text
+(TGI in front of a text-only model); `text-only` refuses images with a 400 (vLLM's text models).
+vxt's sight check (one plain colour per request, PNG) is answered by reading the image, and
+logged as SIGHT instead of POST."""
+import base64
+import zlib
 import json
 import re
 import sys
@@ -23,6 +28,21 @@ MODE = sys.argv[4] if len(sys.argv) > 4 else ""
 HUGE = MODE == "huge"
 # With `tls`: HTTPS with the self-signed certificate of Fixtures/tls (nothing trusts it by default).
 TLS = MODE == "tls"
+
+
+def png_color(url):
+    # The first pixel of an 8-bit RGB PNG, as vxt's sight check sends it.
+    data = base64.b64decode(url.split(",", 1)[1])
+    pos, idat = 8, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    r, g, b = zlib.decompress(idat)[1:4]
+    names = {(255, 0, 0): "Red", (0, 160, 0): "Green", (0, 0, 255): "Blue", (255, 255, 0): "Yellow"}
+    return names.get((r, g, b), "Gray")
 
 
 def thought(prompt):
@@ -76,15 +96,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        content = body["messages"][0]["content"]
+        prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
+        images = [] if isinstance(content, str) else [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
+        sight = prompt.startswith("What single color fills this image?")
         with open(LOG_FILE, "a") as log:
-            log.write("POST " + self.path + "\n")
+            log.write(("SIGHT " if sight else "POST ") + self.path + "\n")
         if body.get("model") != MODEL:
             self.reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
             return
-        content = body["messages"][0]["content"]
-        prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
-        text = statements_answer(prompt) if "Declarative Statement(s):" in prompt else description_answer(prompt)
-        if HUGE and "Declarative Statement(s):" not in prompt:
+        if images and MODE == "text-only":
+            self.reply(400, {"error": {"message": f"{MODEL} is not a multimodal model"}})
+            return
+        if MODE == "blind":
+            images = []
+        if sight:
+            text = png_color(images[0]) + "." if images else "I cannot determine the color without more context."
+        elif "Declarative Statement(s):" in prompt:
+            text = statements_answer(prompt)
+        else:
+            text = description_answer(prompt)
+        if HUGE and not sight and "Declarative Statement(s):" not in prompt:
             text = "word " * (8 << 20)
         message = {"role": "assistant", "content": text}
         finish = "stop"
