@@ -92,9 +92,22 @@ struct TeacherPreflight {
             }
         }
         if checksSight {
-            for endpoint in endpoints where !report.mockEndpoints.contains(endpoint.baseURL) {
-                let check = SightCheck(endpoint: endpoint, model: endpoint.model ?? model, extraBody: extraBody, client: client)
-                if let note = try await check.run() { report.notes.append(note) }
+            // All servers at once: a fleet of 20 would otherwise wait for 40 answers in a row.
+            let checks = endpoints.filter { !report.mockEndpoints.contains($0.baseURL) }.map {
+                SightCheck(endpoint: $0, model: $0.model ?? model, extraBody: extraBody, client: client)
+            }
+            let outcomes = await withTaskGroup(of: (Int, Result<String?, Failure>).self) { group in
+                for (index, check) in checks.enumerated() {
+                    group.addTask {
+                        do throws(Failure) { return (index, .success(try await check.run())) } catch { return (index, .failure(error)) }
+                    }
+                }
+                var outcomes: [(Int, Result<String?, Failure>)] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            for outcome in outcomes {
+                if let note = try outcome.get() { report.notes.append(note) }
             }
         }
         return report

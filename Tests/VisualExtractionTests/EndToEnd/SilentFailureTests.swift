@@ -185,12 +185,21 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let teacher = try await ChattyTeacher(in: dir, mode: mode)
         defer { teacher.stop() }
+        // In a fleet beside a server that sees: the one that does not is named.
+        let seeing = try await ChattyTeacher(in: dir.appendingPathComponent("seeing"))
+        defer { seeing.stop() }
         let work = dir.appendingPathComponent("work")
-        let result = try await runSample(on: teacher, work: work.path)
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work.path, "--model", "chatty-8b",
+                "--teacher", seeing.baseURL, "--teacher", teacher.baseURL
+            ])
         #expect(result.status == 3, "\(result.stderr)")
         let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image (HTTP 400"
-        #expect(result.stderr.contains(expected), "\(result.stderr)")
-        #expect(teacher.chatRequests == 0, "no record was sent")
+        #expect(result.stderr.contains("the teacher at \(teacher.baseURL) " + expected), "\(result.stderr)")
+        #expect(!result.stderr.contains("the teacher at \(seeing.baseURL)"), "\(result.stderr)")
+        #expect(seeing.sightChecks == 2 && teacher.sightChecks >= 1)
+        #expect(teacher.chatRequests + seeing.chatRequests == 0, "no record was sent")
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
