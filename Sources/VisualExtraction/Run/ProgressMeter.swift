@@ -106,7 +106,9 @@ public struct ProgressMeter: Sendable {
         let eta: String
         if let remaining = remainingSeconds(now: now) {
             let text = ProgressMeter.duration(remaining)
-            eta = settled(now: now) && totalIsFinal ? text : "~\(text) (settling)"
+            // Nothing left is certain however young the rate.
+            let certain = totalIsFinal && (settled(now: now) || finished >= total)
+            eta = certain ? text : "~\(text) (settling)"
         } else {
             eta = "--"
         }

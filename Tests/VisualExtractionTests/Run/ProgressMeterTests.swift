@@ -89,6 +89,14 @@ import Testing
         meter.totalIsFinal = true
         #expect(meter.line(now: 1).hasPrefix("0/0 tasks (100.0%)"), "an empty input is done")
     }
+
+    @Test func aRunThatEndsBeforeTheRateSettlesEndsWithNoTimeLeft() {
+        var meter = ProgressMeter(total: 2, now: 0)
+        meter.record(ProgressEvent(stage: "s", succeeded: true, seconds: 0.1, inFlight: 1), now: 0.1)
+        #expect(meter.line(now: 0.2).contains("ETA ~"), "one of two done, too early to say: \(meter.line(now: 0.2))")
+        meter.record(ProgressEvent(stage: "s", succeeded: true, seconds: 0.1, inFlight: 0), now: 0.3)
+        #expect(meter.line(now: 0.4).contains("ETA 0s ·"), "\(meter.line(now: 0.4))")
+    }
 }
 
 /// The smallest of a set of times first, for the simulated fleet's free slots.
