@@ -33,15 +33,18 @@ enum Output {
             defer { lock.unlock() }
             // Carriage return and erase-line, then the line without its newline: the next update
             // overwrites it, and a message takes its place and draws it again below (`write`).
-            shownProgress = visible(line)
-            writeBytes(Array((eraseLine + visible(line)).utf8))
+            // Cut to the terminal's width: a wrapped line leaves its first rows behind at each redraw.
+            var shown = visible(line)
+            if let width = terminalWidth, shown.count >= width { shown = String(shown.prefix(max(width - 2, 1))) + "…" }
+            shownProgress = shown
+            writeBytes(Array((eraseLine + shown).utf8))
         case .text: write(line)
         case .json: writeJSON([("level", "info"), ("label", "vxt.progress"), ("message", line)])
         }
     }
 
     /// The last progress line, kept: on a terminal it ends with its newline and stays above what
-    /// follows (the run's summary); no later message redraws it.
+    /// follows (the run's summary); no later message redraws it, so it is shown whole.
     static func finalProgress(_ line: String) {
         switch format {
         case .text where stderrIsTerminal:
@@ -107,4 +110,11 @@ enum Output {
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// Columns of the terminal on stderr, when it says.
+    static var terminalWidth: Int? {
+        var size = winsize()
+        guard ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
 }

@@ -33,7 +33,8 @@ struct TerminalTests {
         let quoted = ([TestSupport.vxtBinary.path] + arguments).map { "'\($0)'" }
             .joined(separator: " ")
         let script = "cd '\(TestSupport.packageRoot.path)' && \(quoted); echo EXIT=$?; sleep 600"
-        #expect(try await tmux(["new-session", "-d", "-s", "vxt", "-x", "400", "-y", "60", script]).status == 0)
+        // 80 columns, narrower than the progress line: redrawn whole, a wrapped line would leave rows behind.
+        #expect(try await tmux(["new-session", "-d", "-s", "vxt", "-x", "80", "-y", "60", script]).status == 0)
         defer { _ = try? FileManager.default.removeItem(atPath: socket) }
         var screen = ""
         while !screen.contains("EXIT=") {
@@ -41,6 +42,8 @@ struct TerminalTests {
             screen = try await tmux(["capture-pane", "-p", "-t", "vxt"]).output
         }
         _ = try await tmux(["kill-server"])
+        // Rows as the terminal shows them: a progress line that had wrapped would have left its
+        // first row (with the count) behind at each redraw.
         let lines = screen.split(separator: "\n")
         let progress = lines.filter { $0.contains(" tasks (") }
         #expect(lines.contains { $0.contains("teacher attempt failed") }, "messages came during the run:\n\(screen)")
