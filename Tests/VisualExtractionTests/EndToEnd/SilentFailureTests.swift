@@ -110,39 +110,49 @@ import Testing
             ])
     }
 
-    /// "thinking": a thinking model (Qwen3 on vLLM without a reasoning parser) writes
-    /// `<think>…</think>` before each answer, its lines shaped like statements.
-    @Test(arguments: ["", "thinking"])
-    func aChattyModelsPreamblesNeverBecomeStatements(mode: String) async throws {
-        let dir = try TestSupport.temporaryDirectory()
+    /// The sample corpus run against a chatty teacher answering in `mode`, in a fresh directory
+    /// that `check` may write in (removed after).
+    func runSample(
+        mode: String, name: String = #function,
+        _ check: (_ result: TestSupport.ProcessResult, _ teacher: ChattyTeacher, _ dir: URL, _ work: String) async throws -> Void
+    ) async throws {
+        let dir = try TestSupport.temporaryDirectory(name)
         defer { try? FileManager.default.removeItem(at: dir) }
         let teacher = try await ChattyTeacher(in: dir, mode: mode)
         defer { teacher.stop() }
         let work = dir.appendingPathComponent("work").path
-        let result = try await runSample(on: teacher, work: work)
-        #expect(result.status == 0, "\(result.stderr)")
-        let out = dir.appendingPathComponent("out.jsonl")
-        #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
-        let lines = try TestSupport.jsonLines(out)
-        #expect(lines.count == 10)
-        for line in lines {
-            guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"],
-                let description = line["description"]?.stringValue
-            else { Issue.record("fields"); continue }
-            #expect(pairs.count == statements.count)
-            for statement in statements.compactMap(\.stringValue) {
-                #expect(statement.hasPrefix("Regarding"), "\(statement)")
+        try await check(try await runSample(on: teacher, work: work), teacher, dir, work)
+    }
+
+    /// "thinking": a thinking model (Qwen3 on vLLM without a reasoning parser) writes
+    /// `<think>…</think>` before each answer, its lines shaped like statements.
+    @Test(arguments: ["", "thinking"])
+    func aChattyModelsPreamblesNeverBecomeStatements(mode: String) async throws {
+        try await runSample(mode: mode) { result, _, dir, work in
+            #expect(result.status == 0, "\(result.stderr)")
+            let out = dir.appendingPathComponent("out.jsonl")
+            #expect(try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path]).status == 0)
+            let lines = try TestSupport.jsonLines(out)
+            #expect(lines.count == 10)
+            for line in lines {
+                guard case let .array(pairs)? = line["qa_pairs"], case let .array(statements)? = line["statements"],
+                    let description = line["description"]?.stringValue
+                else { Issue.record("fields"); continue }
+                #expect(pairs.count == statements.count)
+                for statement in statements.compactMap(\.stringValue) {
+                    #expect(statement.hasPrefix("Regarding"), "\(statement)")
+                }
+                #expect(
+                    !description.contains("Here are") && !description.contains("Let me know"),
+                    "the extraction prompt carried chatter: \(description)")
+                #expect(description.hasPrefix("The image shows"), "the description is the answer, no reasoning: \(description)")
+                #expect(!description.contains("think>") && !description.contains("The question asks"), "\(description)")
+                #expect(line["mock"] == .bool(false))
             }
-            #expect(
-                !description.contains("Here are") && !description.contains("Let me know"),
-                "the extraction prompt carried chatter: \(description)")
-            #expect(description.hasPrefix("The image shows"), "the description is the answer, no reasoning: \(description)")
-            #expect(!description.contains("think>") && !description.contains("The question asks"), "\(description)")
-            #expect(line["mock"] == .bool(false))
+            // Where reasoning was taken out, the summary says so, on one line per stage.
+            let noted = result.stderr.contains("10  statements: a thinking model's reasoning was taken out before its answer")
+            #expect(noted == (mode == "thinking"), "\(result.stderr)")
         }
-        // Where reasoning was taken out, the summary says so, on one line per stage.
-        let noted = result.stderr.contains("10  statements: a thinking model's reasoning was taken out before its answer")
-        #expect(noted == (mode == "thinking"), "\(result.stderr)")
     }
 
     /// `extra_body` reaches the server in each request of the stage it is set for, and only
@@ -227,20 +237,16 @@ import Testing
     /// such task fails as bad_answer with what to do; none is taken for an answer.
     @Test(arguments: ["thinking-cut", "reasoning-field"])
     func reasoningWithoutAnAnswerFailsWithWhatToDo(mode: String) async throws {
-        let dir = try TestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let teacher = try await ChattyTeacher(in: dir, mode: mode)
-        defer { teacher.stop() }
-        let work = dir.appendingPathComponent("work").path
-        let result = try await runSample(on: teacher, work: work)
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("10  statements: bad_answer"), "\(result.stderr)")
-        #expect(result.stderr.contains("the teacher's answer is only the model's reasoning"), "\(result.stderr)")
-        #expect(teacher.chatRequests == 10, "nothing was sent for descriptions built on no statements")
-        let out = dir.appendingPathComponent("out.jsonl")
-        let export = try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path])
-        #expect(export.status == 0, "\(export.stderr)")
-        #expect(try TestSupport.jsonLines(out).isEmpty, "no record has a description")
+        try await runSample(mode: mode) { result, teacher, dir, work in
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stderr.contains("10  statements: bad_answer"), "\(result.stderr)")
+            #expect(result.stderr.contains("the teacher's answer is only the model's reasoning"), "\(result.stderr)")
+            #expect(teacher.chatRequests == 10, "nothing was sent for descriptions built on no statements")
+            let out = dir.appendingPathComponent("out.jsonl")
+            let export = try await run(["export", "--work", work, "--format", "jsonl", "--out", out.path])
+            #expect(export.status == 0, "\(export.stderr)")
+            #expect(try TestSupport.jsonLines(out).isEmpty, "no record has a description")
+        }
     }
 
     @Test func mockAnswersInACacheAreNeverServedToARealRun() async throws {
