@@ -160,8 +160,7 @@ public struct Pipeline: Sendable {
     /// The fields a stage adds to each request body, sorted by name: its own teacher's
     /// `extra_body`, else the pipeline's.
     public func extraBody(forStage name: String) -> [(key: String, value: JSONValue)] {
-        let fields = stage(named: name)?.definition.teacher?.extraBody ?? definition.teacher.extraBody ?? [:]
-        return fields.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        TeacherSettings.bodyFields(stage(named: name)?.definition.teacher?.extraBody ?? definition.teacher.extraBody)
     }
 
     public func stage(named name: String) -> Stage? {

@@ -7,7 +7,7 @@ struct TeacherPreflight {
     public let model: String
     let client: CurlHTTPClient
 
-    /// Also show each server one plainly coloured image and check it names the colour
+    /// Also show each server two plainly coloured images and check it names the colours
     /// (`SightCheck`): set for teachers of stages that send images.
     public var checksSight = false
     /// The fields the stage adds to its bodies (`extra_body`), sent with the sight check too.

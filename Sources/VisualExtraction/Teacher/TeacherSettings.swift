@@ -28,6 +28,12 @@ public struct TeacherSettings: Codable, Sendable, Equatable {
     /// `top_k` or `repetition_penalty` set its sampling. Hashed: they change the answers.
     public var extraBody: [String: JSONValue]?
 
+    /// `extra_body` as a request writes it: fields sorted by name, so that bodies, cache keys
+    /// and batch ids do not depend on a dictionary's order.
+    public static func bodyFields(_ extraBody: [String: JSONValue]?) -> [(key: String, value: JSONValue)] {
+        (extraBody ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+    }
+
     /// Body fields vxt writes itself; `extra_body` may not set them.
     public static let ownBodyFields: Set<String> = ["model", "messages", "max_tokens", "temperature", "stream", "n"]
 

@@ -138,7 +138,7 @@ public struct TeacherSetup: Sendable {
                 do {
                     var check = TeacherPreflight(endpoints: endpoints, model: settings.model, client: http)
                     check.checksSight = checksSight
-                    check.extraBody = (settings.extraBody ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+                    check.extraBody = TeacherSettings.bodyFields(settings.extraBody)
                     let report = try await check.run()
                     notes += report.notes.map { "preflight: \($0)" }
                     allMock = allMock || report.allMock
