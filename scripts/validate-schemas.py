@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Validate vxt files against schemas/: python3 scripts/validate-schemas.py SCHEMA FILE [FILE...]
 
-FILE is read as JSON, as JSON Lines (each line validated) when the schema describes one line,
-or as YAML for the pipeline schema. Exits 1 with the first errors when a file does not conform.
+FILE is read as JSON, as JSON Lines (each line validated) when the schema describes one line
+or the file is an input corpus named *.jsonl, or as YAML for the pipeline schema. Exits 1 with the first errors when a file does not conform.
 Needs the `jsonschema` package (and PyYAML for pipelines)."""
 import json
 import sys
@@ -16,7 +16,9 @@ def documents(schema_path: Path, schema: dict, path: Path):
     if schema_path.name.startswith("pipeline"):
         import yaml
         yield path.name, yaml.safe_load(text)
-    elif "(one line)" in schema.get("title", ""):
+    elif "(one line)" in schema.get("title", "") or (
+        schema_path.name == "llava-input-record.schema.json" and path.suffix == ".jsonl"
+    ):
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 yield f"{path.name}:{number}", json.loads(line)

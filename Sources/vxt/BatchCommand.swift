@@ -54,7 +54,9 @@ struct BatchExportCommand: AsyncParsableCommand {
             an online run would POST (images inline as base64, or file:// paths with image_transport: file). The \
             custom_id names the record and stage and hashes the request, so it is stable across re-exports. Files are \
             cut at --max-requests and --max-bytes and named vxt-<stage>-NNNN.jsonl; their tasks are marked as in a \
-            batch. With a pipeline and --input on a new work directory the input is ingested first, as `vxt run` does.
+            batch. With a pipeline and --input on a new work directory the input is ingested first, as `vxt run` does, \
+            after the same preflight: an input layout vxt does not read or an --images folder where none of the first \
+            records finds its image stops the export with exit status 3 before anything is ingested or written.
             """
     )
 
@@ -69,6 +71,9 @@ struct BatchExportCommand: AsyncParsableCommand {
 
     @Flag(help: "For a new work directory: follow symlinks inside --images that lead to other folders.")
     var followSymlinks = false
+
+    @Flag(help: "For a new work directory: skip the checks of the input's first records and of --images.")
+    var skipPreflight = false
 
     @Option(help: "Work directory (holds vxt.sqlite).")
     var work: String
@@ -106,6 +111,10 @@ struct BatchExportCommand: AsyncParsableCommand {
             let loaded = try Pipeline.load(path: pipeline)
             let imagesRoot =
                 images ?? ExtractionJob.defaultImagesRoot(forInput: input)
+            if !skipPreflight && !FileManager.default.fileExists(atPath: work + "/vxt.sqlite") {
+                try ImagePreflight(inputPath: input, imagesRoot: imagesRoot, followSymlinks: followSymlinks)
+                    .runForCommand("batch export")
+            }
             var extraction = ExtractionJob(
                 pipeline: loaded, inputPath: input, imagesRoot: imagesRoot, workDirectory: work, teacherURL: "batch")
             extraction.followSymlinks = followSymlinks

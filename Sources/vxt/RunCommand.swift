@@ -18,11 +18,12 @@ struct RunCommand: AsyncParsableCommand {
             a missing image file) are counted as failed with their kind and reason. Neither stops the run: see \
             `vxt status`. A rerun with another --images looks again for the images that were missing.
 
-            Before anything is ingested or sent, a preflight checks that --images exists and that the first records' \
-            images resolve under it, and asks each teacher server for its models (GET /v1/models); a server that will \
+            Before anything is ingested or sent, a preflight checks that the first records are ones vxt can read, \
+            that --images exists and that the first records' images resolve under it, and asks each teacher server for its models (GET /v1/models); a server that will \
             describe images is shown two plain colours to name, so that one that drops images (and would let the model \
             describe from the statements alone) is caught. A wrong folder, a server that is not there, a model it does \
-            not serve or a server that does not see stop the run at once (exit status 3). A teacher that \
+            not serve, a server that does not see or an input layout vxt does not read stop the run at once (exit \
+            status 3). A teacher that \
             stops answering mid-run (every attempt failing on transport for --give-up-after seconds) stops it too.
 
             SIGINT and SIGTERM stop at once: results that have landed are kept, requests in flight go back to pending \
@@ -140,7 +141,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Skip the checks of --images, of the teacher's /models and of its sight before the run (for servers that misbehave on GET /models)."
+            "Skip the checks of the input's first records, of --images, of the teacher's /models and of its sight before the run (for servers that misbehave on GET /models)."
     )
     var skipPreflight = false
 
@@ -218,17 +219,7 @@ struct RunCommand: AsyncParsableCommand {
         let imagesRoot =
             images ?? ExtractionJob.defaultImagesRoot(forInput: input)
         if !skipPreflight {
-            do {
-                let report = try ImagePreflight(inputPath: input, imagesRoot: imagesRoot, followSymlinks: followSymlinks).run()
-                if report.sampled > 0 && report.resolved < report.sampled {
-                    Output.info(
-                        "preflight: \(report.sampled - report.resolved) of the first \(report.sampled) records with an image "
-                            + "do not find it under --images \(imagesRoot); they will fail as image_missing")
-                }
-            } catch {
-                Output.info("vxt run: preflight failed: \(error)")
-                throw ExitCode(3)
-            }
+            try ImagePreflight(inputPath: input, imagesRoot: imagesRoot, followSymlinks: followSymlinks).runForCommand("run")
         }
 
         var mock: MockTeacherServer?

@@ -2,7 +2,9 @@
 ///
 /// Accepts the LLaVA layout (`conversations` of `{from, value}`) and the `messages` of
 /// `{role, content}` layout with `images`; role names human/user and gpt/assistant; a `system`
-/// turn is ignored for pairing. Anything it cannot use is a `RecordProblem` naming the record.
+/// turn is ignored for pairing. A `content` may also be a list of parts, as the OpenAI chat
+/// format, TRL and Qwen-VL's fine-tuning data write it (`ContentParts`). Anything it cannot use
+/// is a `RecordProblem` naming the record.
 public enum LLaVARecordDecoder {
     /// Values of `image` that mean "this record has no image" in real corpora.
     static let noImageValues: Set<String> = ["", "none", "None", "nan", "NaN", "null"]
@@ -25,24 +27,27 @@ public enum LLaVARecordDecoder {
             id = given.replacingOccurrences(of: "\u{0}", with: "\\u0000")
             return .failure(problem(raw, id, "the id holds a NUL character (\\u0000); ids are text without control characters"))
         }
-        let images: [String]
+        var images: [String]
         switch imagePaths(value["image"] ?? value["images"]) {
         case let .success(paths): images = paths
         case let .failure(reason): return .failure(problem(raw, id, reason.text))
         }
-        if let bad = images.first(where: { $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
-            // The file system would read "a.jpg\u0000.png" as a.jpg: the path is not what it says.
-            let shown = bad.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? String(format: "\\u%04x", $0.value) : String($0) }
-                .joined()
-            return .failure(problem(raw, id, "image path \"\(shown)\" holds a control character; paths are plain text"))
-        }
+        if let reason = controlCharacterProblem(images) { return .failure(problem(raw, id, reason)) }
         let pairs: [QAPair]
-        switch qaPairs(value) {
+        var partImages: [String] = []
+        var partVideo = false
+        switch qaPairs(value, partImages: &partImages, partVideo: &partVideo) {
         case let .success(found): pairs = found
         case let .failure(reason): return .failure(problem(raw, id, reason.text))
         }
+        // Images named inside the turns count when the record names none at its top level
+        // (Qwen-VL's layout); a top-level `images` list stays the one the parts stand for (TRL's).
+        if images.isEmpty && !partImages.isEmpty {
+            images = partImages
+            if let reason = controlCharacterProblem(images) { return .failure(problem(raw, id, reason)) }
+        }
         var skip: String?
-        if value["video"] != nil && value["video"] != .null {
+        if partVideo || (value["video"] != nil && value["video"] != .null) {
             skip = "video"
         } else if images.isEmpty {
             skip = "no image"
@@ -53,6 +58,17 @@ public enum LLaVARecordDecoder {
                 position: raw.index, sourceID: id, images: images, pairs: pairs,
                 source: images.first.flatMap(sourceName), skipReason: skip,
                 metadata: extra.isEmpty ? nil : JSONValue.object(extra).jsonText))
+    }
+
+    /// The file system would read "a.jpg\u0000.png" as a.jpg: a path with a control character
+    /// is not what it says.
+    static func controlCharacterProblem(_ paths: [String]) -> String? {
+        guard let bad = paths.first(where: { $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) else {
+            return nil
+        }
+        let shown = bad.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? String(format: "\\u%04x", $0.value) : String($0) }
+            .joined()
+        return "image path \"\(shown)\" holds a control character; paths are plain text"
     }
 
     static func problem(_ raw: RawRecord, _ id: String?, _ reason: String) -> RecordProblem {
@@ -96,7 +112,9 @@ public enum LLaVARecordDecoder {
 
     private enum Speaker { case human, assistant, system }
 
-    static func qaPairs(_ value: JSONValue) -> Result<[QAPair], Reason> {
+    /// The record's question/answer pairs; image paths and videos named inside content parts go
+    /// to `partImages` and `partVideo`.
+    static func qaPairs(_ value: JSONValue, partImages: inout [String], partVideo: inout Bool) -> Result<[QAPair], Reason> {
         let field: String
         let turns: [JSONValue]
         if case let .array(items)? = value["conversations"] {
@@ -108,7 +126,12 @@ public enum LLaVARecordDecoder {
         } else if let other = value["conversations"] ?? value["messages"] {
             return .failure(Reason("`conversations` is \(other.kindName); expected a list of {\"from\", \"value\"} turns"))
         } else {
-            return .failure(Reason("record has no `conversations` (or `messages`) list; nothing to turn into statements"))
+            var keys = ""
+            if case let .object(members) = value {
+                let names = members.prefix(8).map { "`\($0.key)`" }.joined(separator: ", ")
+                keys = members.isEmpty ? " (the object is empty)" : " (its keys: \(names)\(members.count > 8 ? ", …" : ""))"
+            }
+            return .failure(Reason("record has no `conversations` (or `messages`) list\(keys); nothing to turn into statements"))
         }
         var pairs: [QAPair] = []
         var pendingQuestion: String?
@@ -122,8 +145,22 @@ public enum LLaVARecordDecoder {
             guard let role = roleValue?.stringValue else {
                 return .failure(Reason("\(field) turn \(turnNumber) has no `from` (or `role`) string"))
             }
-            guard let text = (turn["value"] ?? turn["content"])?.stringValue else {
-                return .failure(Reason("\(field) turn \(turnNumber) has no `value` (or `content`) string"))
+            let content = turn["value"] ?? turn["content"]
+            let text: String
+            if let plain = content?.stringValue {
+                text = plain
+            } else if case let .array(parts)? = content {
+                switch ContentParts.read(parts) {
+                case let .success(read):
+                    text = read.text
+                    partImages += read.images
+                    partVideo = partVideo || read.video
+                case let .failure(reason):
+                    return .failure(Reason("\(field) turn \(turnNumber): \(reason.text)"))
+                }
+            } else {
+                return .failure(
+                    Reason("\(field) turn \(turnNumber) has no `value` (or `content`) string or list of content parts"))
             }
             if text.trimmed.isEmpty {
                 return .failure(Reason("\(field) turn \(turnNumber) is empty (\(role) said nothing); fix or drop the record"))

@@ -1,14 +1,18 @@
 import Foundation
 
 /// Checks, before anything is ingested or sent, that `--images` is the folder the records'
-/// image paths are relative to. A wrong folder otherwise fails every record one by one and
-/// leaves a run that finished "green" with nothing in it.
+/// image paths are relative to, and that the input's records are ones vxt can read. A wrong
+/// folder or an unknown layout otherwise fails every record one by one, after the whole file
+/// was ingested.
 public struct ImagePreflight {
     public let inputPath: String
     public let imagesRoot: String
     public let followSymlinks: Bool
     /// How many records with an image are looked at (from the start of the input).
     public var sampleSize = 1000
+    /// How many unusable records, with not one usable before them, show that vxt cannot read
+    /// the input's layout. Fewer fail one by one at the run's pace, each with its reason.
+    public var unusableLimit = 20
 
     public init(inputPath: String, imagesRoot: String, followSymlinks: Bool = false) {
         self.inputPath = inputPath
@@ -45,11 +49,24 @@ public struct ImagePreflight {
         var refusal: String?
         var resolved = 0
         var misses: [String] = []
+        var usable = 0
+        var unusable: [RecordProblem] = []
         do {
             _ = try RecordSplitter(path: inputPath).forEach { event in
-                guard case let .record(raw) = event, case let .success(record) = LLaVARecordDecoder.decode(raw),
-                    record.skipReason == nil, !record.images.isEmpty
-                else { return }
+                guard case let .record(raw) = event else { return }
+                let record: CorpusRecord
+                switch LLaVARecordDecoder.decode(raw) {
+                case let .success(decoded):
+                    usable += 1
+                    record = decoded
+                case let .failure(problem):
+                    if usable == 0 {
+                        unusable.append(problem)
+                        if unusable.count >= unusableLimit { throw Enough() }
+                    }
+                    return
+                }
+                guard record.skipReason == nil, !record.images.isEmpty else { return }
                 sampled += 1
                 if record.images.allSatisfy({ (try? root.resolve($0)) != nil }) {
                     resolved += 1
@@ -65,6 +82,17 @@ public struct ImagePreflight {
         } catch {
             // Reading the input fails again, with its own message, when the run ingests it.
             return Report(sampled: sampled, resolved: resolved)
+        }
+        if usable == 0 && unusable.count >= unusableLimit {
+            let examples = unusable.prefix(3).map { "  \($0.description)" }.joined(separator: "\n")
+            throw Failure(
+                message: """
+                    none of the first \(unusable.count) records of \(inputPath) can be used, for example:
+                    \(examples)
+                    vxt reads LLaVA's `conversations` of {"from", "value"} turns and `messages` of {"role", "content"} turns \
+                    (content a string or a list of text and image parts), with `image` or `images` paths. \
+                    Nothing was ingested or sent. `vxt inspect \(inputPath)` lists every unusable record.
+                    """)
         }
         guard sampled > 0, resolved == 0 else { return Report(sampled: sampled, resolved: resolved) }
         let tried = misses.map { "  \((absolute as NSString).appendingPathComponent($0))" }.joined(separator: "\n")

@@ -29,7 +29,7 @@ struct TerminalTests {
         // real runs: each message takes the progress line's place and the line is drawn below.
         let arguments =
             runArguments(dir.appendingPathComponent("work"))
-            + ["--log-level", "debug", "--mock-fail-rate", "0.3", "--mock-faults", "500"]
+            + ["--log-level", "debug", "--mock-fail-rate", "0.3", "--mock-faults", "429"]
         let quoted = ([TestSupport.vxtBinary.path] + arguments).map { "'\($0)'" }
             .joined(separator: " ")
         let script = "cd '\(TestSupport.packageRoot.path)' && \(quoted); echo EXIT=$?; sleep 600"

@@ -100,6 +100,13 @@ import Testing
             let (code, errors) = try validate(schema, [file])
             #expect(code == 0, "\(file.lastPathComponent) does not conform to \(schema): \(errors)")
         }
+        // The content-parts layouts vxt reads are the input schema's too.
+        for layout in ContentPartsLayoutTests.Layout.allCases {
+            let file = work.appendingPathComponent("samples-\(layout.rawValue).jsonl")
+            try Data(try ContentPartsLayoutTests.rewrite(layout).utf8).write(to: file)
+            let (code, errors) = try validate("llava-input-record", [file])
+            #expect(code == 0, "the \(layout) layout does not conform to llava-input-record: \(errors)")
+        }
         let clean = TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml")
         #expect(try validate("pipeline", [clean]).0 == 0, "pipelines/clean.yaml conforms")
         let fleet = try TestSupport.fleetPipeline(in: work)

@@ -345,6 +345,28 @@ import Testing
         #expect(teacher.chatRequests == 0)
     }
 
+    /// Batch files are written for a service that answers hours later: a wrong --images found then
+    /// costs a day. `vxt batch export` checks the input as `vxt run` does, before it ingests.
+    @Test func batchExportChecksTheImagesFolderBeforeWritingAFile() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("batches")
+        func export(images: String) async throws -> TestSupport.ProcessResult {
+            try await run(
+                ["batch", "export", "paper"] + sample + [
+                    "--images", images, "--work", dir.appendingPathComponent("work").path, "--out", out.path
+                ])
+        }
+        let wrong = try await export(images: "samples")
+        #expect(wrong.status == 3 && wrong.stderr.contains("vxt batch export: preflight failed"), "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("try --images \(TestSupport.sampleImages.path)"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path), "no batch file")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("work/vxt.sqlite").path), "nothing ingested")
+        let right = try await export(images: "samples/images")
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).contains("vxt-statements-0001.jsonl"))
+    }
+
     /// Exit status 1: nothing could start because of the configuration; 64: the command line itself.
     @Test func configurationErrorsExit1AndUsageErrors64() async throws {
         let dir = try TestSupport.temporaryDirectory()
