@@ -99,7 +99,10 @@ public struct CorpusInspector {
             for example in p.missingExamples where result.missingExamples.count < limit { result.missingExamples.append(example) }
             for (hash, id) in stats.ids where !seenIDs.insert(hash).inserted {
                 result.duplicateIDs += 1
-                if result.duplicateExamples.count < limit { result.duplicateExamples.append(id) }
+                // An id seen three times is one example, not two.
+                if result.duplicateExamples.count < limit && !result.duplicateExamples.contains(id) {
+                    result.duplicateExamples.append(id)
+                }
             }
             progress?(result.records, stats.lastOffset)
         }

@@ -3,8 +3,8 @@
 /// Accepts the LLaVA layout (`conversations` of `{from, value}`) and the `messages` of
 /// `{role, content}` layout with `images`; role names human/user and gpt/assistant; a `system`
 /// turn is ignored for pairing. A `content` may also be a list of parts, as the OpenAI chat
-/// format, TRL and Qwen-VL's fine-tuning data write it (`ContentParts`). Anything it cannot use
-/// is a `RecordProblem` naming the record.
+/// format, TRL and Qwen-VL's fine-tuning data write it (`ContentParts`); and the alpaca layout
+/// (`instruction`, `input`, `output`). Anything it cannot use is a `RecordProblem` naming the record.
 public enum LLaVARecordDecoder {
     /// Values of `image` that mean "this record has no image" in real corpora.
     static let noImageValues: Set<String> = ["", "none", "None", "nan", "NaN", "null"]
@@ -52,7 +52,8 @@ public enum LLaVARecordDecoder {
         } else if images.isEmpty {
             skip = "no image"
         }
-        let extra = members.filter { !knownKeys.contains($0.key) }
+        let alpaca = value["conversations"] == nil && value["messages"] == nil
+        let extra = members.filter { !knownKeys.contains($0.key) && !(alpaca && alpacaKeys.contains($0.key)) }
         return .success(
             CorpusRecord(
                 position: raw.index, sourceID: id, images: images, pairs: pairs,
@@ -125,13 +126,18 @@ public enum LLaVARecordDecoder {
             turns = items
         } else if let other = value["conversations"] ?? value["messages"] {
             return .failure(Reason("`conversations` is \(other.kindName); expected a list of {\"from\", \"value\"} turns"))
+        } else if value["instruction"] != nil || value["output"] != nil {
+            return alpacaPairs(value)
         } else {
             var keys = ""
             if case let .object(members) = value {
                 let names = members.prefix(8).map { "`\($0.key)`" }.joined(separator: ", ")
                 keys = members.isEmpty ? " (the object is empty)" : " (its keys: \(names)\(members.count > 8 ? ", …" : ""))"
             }
-            return .failure(Reason("record has no `conversations` (or `messages`) list\(keys); nothing to turn into statements"))
+            return .failure(
+                Reason(
+                    "record has no `conversations` or `messages` list, nor alpaca's `instruction` and `output`\(keys); nothing to turn into statements"
+                ))
         }
         var pairs: [QAPair] = []
         var pendingQuestion: String?
@@ -194,6 +200,39 @@ public enum LLaVARecordDecoder {
         if pairs.isEmpty {
             return .failure(Reason("\(field) holds no question/answer pair"))
         }
+        return .success(pairs)
+    }
+
+    /// Keys of the alpaca layout, read only when a record has no `conversations` or `messages`.
+    static let alpacaKeys: Set<String> = ["instruction", "input", "output", "history"]
+
+    /// The alpaca layout of LLaMA-Factory (`instruction`, optional `input` and `history` of
+    /// earlier [question, answer] pairs, `output`) and of LLaVA's own GPT-4 QA files: each
+    /// history pair, then the instruction (with its input on the next line) and the output.
+    static func alpacaPairs(_ value: JSONValue) -> Result<[QAPair], Reason> {
+        guard let instruction = value["instruction"]?.stringValue, !instruction.trimmed.isEmpty else {
+            return .failure(Reason("`instruction` is missing or empty (alpaca layout: instruction, input, output)"))
+        }
+        guard let output = value["output"]?.stringValue, !output.trimmed.isEmpty else {
+            return .failure(Reason("`output` is missing, empty or not a string (alpaca layout: instruction, input, output)"))
+        }
+        var pairs: [QAPair] = []
+        switch value["history"] {
+        case nil, .null?: break
+        case let .array(items)?:
+            for (index, item) in items.enumerated() {
+                guard case let .array(pair) = item, pair.count == 2, let question = pair[0].stringValue,
+                    let answer = pair[1].stringValue, !question.trimmed.isEmpty, !answer.trimmed.isEmpty
+                else {
+                    return .failure(Reason("`history` item \(index + 1) is not a [question, answer] pair of texts"))
+                }
+                pairs.append(QAPair(question: question, answer: answer))
+            }
+        case let other?:
+            return .failure(Reason("`history` is \(other.kindName); expected a list of [question, answer] pairs"))
+        }
+        let input = value["input"]?.stringValue ?? ""
+        pairs.append(QAPair(question: input.trimmed.isEmpty ? instruction : instruction + "\n" + input, answer: output))
         return .success(pairs)
     }
 

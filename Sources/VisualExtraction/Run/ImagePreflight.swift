@@ -90,7 +90,8 @@ public struct ImagePreflight {
                     none of the first \(unusable.count) records of \(inputPath) can be used, for example:
                     \(examples)
                     vxt reads LLaVA's `conversations` of {"from", "value"} turns and `messages` of {"role", "content"} turns \
-                    (content a string or a list of text and image parts), with `image` or `images` paths. \
+                    (content a string or a list of text and image parts) or alpaca's `instruction` and `output`, with `image` or \
+                    `images` paths. \
                     Nothing was ingested or sent. `vxt inspect \(inputPath)` lists every unusable record.
                     """)
         }

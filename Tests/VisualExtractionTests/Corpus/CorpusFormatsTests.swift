@@ -32,6 +32,41 @@ import Testing
         #expect(record.metadata == "{\"model\":\"ShareGPT4V\",\"source\":\"sam\"}", "extra fields kept as metadata")
     }
 
+    /// LLaMA-Factory's alpaca layout (its other dataset format, images allowed) and LLaVA's own
+    /// GPT-4 QA files: instruction (with its input), output, and earlier turns in `history`.
+    @Test func alpacaRecordsAreReadAsTheirPairs() throws {
+        let text = """
+            {"instruction": "What is on the table?", "input": "Answer in one word.", "output": "Cups.", "history": [["Where is this?", "A kitchen."]], "images": ["k/1.jpg"], "system": "Be brief."}
+            {"id": "7", "image": "COCO_val2014_1.jpg", "instruction": "Describe the image.", "output": "A cat on a sofa.", "type": "detail"}
+            {"instruction": "What is it?", "output": ["A cat.", "A dog."], "images": ["k/2.jpg"]}
+            """
+        func decode(_ line: Int) -> Result<CorpusRecord, RecordProblem> {
+            LLaVARecordDecoder.decode(
+                RawRecord(index: line, byteOffset: 0, line: line + 1, bytes: Array(text.split(separator: "\n")[line].utf8)))
+        }
+        guard case let .success(factory) = decode(0), case let .success(llava) = decode(1), case let .failure(preference) = decode(2) else {
+            Issue.record("two alpaca records decode; a list of outputs (preference data) is a problem"); return
+        }
+        #expect(factory.pairs.map(\.question) == ["Where is this?", "What is on the table?\nAnswer in one word."])
+        #expect(factory.pairs.map(\.answer) == ["A kitchen.", "Cups."])
+        #expect(factory.images == ["k/1.jpg"] && factory.metadata == "{\"system\":\"Be brief.\"}", "the layout's keys are not metadata")
+        #expect(llava.sourceID == "7" && llava.pairs == [QAPair(question: "Describe the image.", answer: "A cat on a sofa.")])
+        #expect(llava.metadata == "{\"type\":\"detail\"}")
+        #expect(preference.reason.contains("`output` is missing, empty or not a string"), "\(preference.reason)")
+        let report = try inspect(text, name: "alpaca.jsonl")
+        #expect(report.records == 3 && report.problems == 1 && report.pairs == 3)
+    }
+
+    @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
+    func llavasOwnGPT4QAFileIsReadWhole() throws {
+        let shared = try #require(TestSupport.sharedData)
+        let file = shared.appendingPathComponent("records/llava_main/coco2014_val_gpt4_qa_30x3.jsonl")
+        let report = try CorpusInspector(path: file.path, imageRoot: nil).run()
+        // 30 COCO images, 3 questions each (conv, detail, complex), one record per question.
+        #expect(report.records == 90 && report.problems == 0 && report.pairs == 90 && report.withImage == 90)
+        #expect(report.duplicateIDs == 60 && report.duplicateExamples.count == Set(report.duplicateExamples).count)
+    }
+
     @Test func multiImageVideoDuplicateIdsAndIdVariants() throws {
         let text = """
             [
