@@ -237,8 +237,10 @@ public enum LLaVARecordDecoder {
     }
 
     /// The dataset folder of LLaVA-1.5's mix (`coco/train2017/x.jpg` → `coco`); nil when the first
-    /// folder is only a number (ScienceQA's `5/image.png`) or there is no folder.
+    /// folder is only a number (ScienceQA's `5/image.png`), there is no folder, or the path is absolute.
     static func sourceName(_ path: String) -> String? {
+        // An absolute path's first folder is the machine's (`/data`, `/home`), not a dataset's.
+        if path.hasPrefix("/") { return nil }
         let parts = path.split(separator: "/")
         guard parts.count > 1, !parts[0].allSatisfy(\.isNumber) else { return nil }
         return String(parts[0])

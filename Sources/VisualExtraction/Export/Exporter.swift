@@ -84,7 +84,9 @@ public struct Exporter {
         if !filter.isEmpty, try store.auditSummary().samples == 0 { throw ExportFilter.NotAudited() }
         let graph = StageGraph(definition)
         let instruction = try PromptTemplate(definition.export.instruction)
-        let folder = try imageFolder ?? store.configuration()?.imagesRoot ?? ""
+        let runRoot = try store.configuration()?.imagesRoot ?? ""
+        let folder = imageFolder ?? runRoot
+        let runImages = ImageRoot(path: runRoot.isEmpty ? "." : runRoot)
         let file = try OutputFile(path: path)
         var summary = ExportSummary()
         var buffer = ""
@@ -150,7 +152,8 @@ public struct Exporter {
                 buffer +=
                     messagesLine(
                         row, description: description,
-                        instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]), imageFolder: folder)
+                        instruction: try instruction.render(["hint": .text(Exporter.hintPhrase(row.hint))]), imageFolder: folder,
+                        runImages: runImages)
                     + "\n"
             }
             first = false
@@ -167,7 +170,7 @@ public struct Exporter {
     }
 
     /// LLaMA-Factory's and ms-swift's shared layout: one `<image>` tag per entry of `images`.
-    func messagesLine(_ row: ExportRow, description: String, instruction: String, imageFolder: String) -> String {
+    func messagesLine(_ row: ExportRow, description: String, instruction: String, imageFolder: String, runImages: ImageRoot) -> String {
         var members: [(key: String, value: JSONValue)] = [
             (
                 "messages",
@@ -179,14 +182,23 @@ public struct Exporter {
             (
                 "images",
                 .array(
-                    row.record.images.map {
-                        .string(imageFolder.isEmpty ? $0 : (imageFolder as NSString).appendingPathComponent($0))
-                    })
+                    row.record.images.map { .string(Exporter.trainerPath($0, imageFolder: imageFolder, runImages: runImages)) })
             ),
             ("id", .string(row.record.displayID))
         ]
         if row.mock { members.append(("vxt", .object([("mock", .bool(true))]))) }
         return JSONValue.object(members).jsonText
+    }
+
+    /// An image path as a trainer opens it: under `imageFolder` ("" keeps the corpus's path). A
+    /// record's absolute path inside the run's --images moves with it to another folder; one the
+    /// folder does not hold stays as it is.
+    static func trainerPath(_ path: String, imageFolder: String, runImages: ImageRoot) -> String {
+        guard path.hasPrefix("/") else {
+            return imageFolder.isEmpty ? path : (imageFolder as NSString).appendingPathComponent(path)
+        }
+        guard !imageFolder.isEmpty, imageFolder != runImages.path, let inside = runImages.insideRoot(path) else { return path }
+        return (imageFolder as NSString).appendingPathComponent(inside)
     }
 
     func imageValue(_ images: [String]) -> JSONValue {

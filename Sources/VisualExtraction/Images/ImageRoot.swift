@@ -9,13 +9,16 @@ import Foundation
 /// The `--images` folder. Record paths are resolved inside it and nowhere else: corpora are
 /// downloaded from strangers, and `../../etc/passwd` or a symlink out must not be read. A
 /// symlink out is followed only when asked (`--follow-symlinks`): LLaVA setups link `coco/`,
-/// `gqa/`… from a shared data disk. Absolute paths and `..` are refused either way.
+/// `gqa/`… from a shared data disk. An absolute path is read when it lies inside the folder
+/// (corpora written on the machine that holds the images name them so); `..` is refused.
 public struct ImageRoot: Sendable {
     public let path: String
     /// Whether a symlink inside the folder may lead out of it.
     public let followSymlinks: Bool
     /// The root with symlinks resolved, to compare resolved image paths against.
     let resolvedRoot: String
+    /// The root as an absolute path, as given (symlinks kept), for absolute record paths.
+    let absoluteRoot: String
     /// Folders already resolved, shared by copies of this root.
     private let folders = ResolvedFolders()
 
@@ -23,12 +26,35 @@ public struct ImageRoot: Sendable {
         self.path = path
         self.followSymlinks = followSymlinks
         resolvedRoot = ImageRoot.realPath(path) ?? path
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        absoluteRoot = (absolute as NSString).standardizingPath
+    }
+
+    /// An absolute record path as a path inside the root, or nil when it lies elsewhere.
+    func insideRoot(_ absolute: String) -> String? {
+        for root in [absoluteRoot, resolvedRoot] {
+            if root == "/" { return String(absolute.drop { $0 == "/" }) }
+            let prefix = root.hasSuffix("/") ? root : root + "/"
+            if absolute.hasPrefix(prefix) { return String(absolute.dropFirst(prefix.count).drop { $0 == "/" }) }
+        }
+        return nil
     }
 
     /// The file a record's image path names, or why it may not be read.
     public func resolve(_ relative: String) throws(ImageError) -> String {
         if relative.hasPrefix("/") {
-            throw .outsideRoot(path: relative, reason: "absolute paths are not allowed; paths are relative to --images")
+            guard let inside = insideRoot(relative), !inside.isEmpty else {
+                throw .outsideRoot(
+                    path: relative,
+                    reason: "the absolute path lies outside --images \(path); pass --images with a folder that holds the images")
+            }
+            do {
+                return try resolve(inside)
+            } catch {
+                // Named as the record names it.
+                if case .notFound = error { throw .notFound(path: relative) }
+                throw error
+            }
         }
         if relative.split(separator: "/").contains("..") {
             throw .outsideRoot(path: relative, reason: "the path climbs out of --images with '..'")

@@ -70,7 +70,9 @@ public struct ImagePreflight {
                 sampled += 1
                 if record.images.allSatisfy({ (try? root.resolve($0)) != nil }) {
                     resolved += 1
-                } else if misses.count < 3, let path = record.images.first(where: { (try? root.resolve($0)) == nil }) {
+                } else if misses.count < 3, let path = record.images.first(where: { (try? root.resolve($0)) == nil }),
+                    !misses.contains(path)
+                {
                     misses.append(path)
                     do throws(ImageError) { _ = try root.resolve(path) } catch {
                         if case .outsideRoot = error, refusal == nil { refusal = error.description }
@@ -96,7 +98,8 @@ public struct ImagePreflight {
                     """)
         }
         guard sampled > 0, resolved == 0 else { return Report(sampled: sampled, resolved: resolved) }
-        let tried = misses.map { "  \((absolute as NSString).appendingPathComponent($0))" }.joined(separator: "\n")
+        let tried = misses.map { "  \($0.hasPrefix("/") ? $0 : (absolute as NSString).appendingPathComponent($0))" }
+            .joined(separator: "\n")
         throw Failure(
             message: """
                 none of the first \(sampled) records with an image finds it under --images \(imagesRoot); paths tried:
@@ -108,6 +111,18 @@ public struct ImagePreflight {
     /// Where the paths would resolve instead: one folder up, or in a subfolder one level down.
     func hint(_ misses: [String]) -> String {
         guard let example = misses.first else { return "" }
+        if example.hasPrefix("/") {
+            // Absolute paths are read inside --images: the folder that holds them all will do.
+            let folders = misses.filter { $0.hasPrefix("/") }.map { ($0 as NSString).deletingLastPathComponent.split(separator: "/") }
+            var common = folders[0]
+            for folder in folders.dropFirst() {
+                common = Array(zip(common, folder).prefix { $0.0 == $0.1 }.map(\.0))
+            }
+            let holder = "/" + common.joined(separator: "/")
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: holder, isDirectory: &isDirectory), isDirectory.boolValue else { return "" }
+            return "The records name absolute paths, read when they lie inside --images: try --images \(holder) (or a folder above it)\n"
+        }
         let root = ExtractionJob.absolute(imagesRoot)
         var candidates = [(root as NSString).deletingLastPathComponent]
         let children = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().prefix(200)

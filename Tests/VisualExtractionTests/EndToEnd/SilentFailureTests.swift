@@ -345,6 +345,43 @@ import Testing
         #expect(teacher.chatRequests == 0)
     }
 
+    /// A corpus written where its images live names them by absolute path. Such a path is read
+    /// when it lies inside --images; the preflight says which folder holds them when it does not.
+    @Test func aCorpusOfAbsolutePathsRunsWithTheFolderThatHoldsThem() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestSupport.sampleCorpus)) as? [[String: Any]])
+        let absolute = records.map { record in
+            var record = record
+            if let image = record["image"] as? String, !LLaVARecordDecoder.noImageValues.contains(image) {
+                record["image"] = TestSupport.sampleImages.path + "/" + image
+            }
+            return record
+        }
+        let input = dir.appendingPathComponent("absolute.json")
+        try JSONSerialization.data(withJSONObject: absolute, options: [.withoutEscapingSlashes]).write(to: input)
+        let work = dir.appendingPathComponent("work").path
+        // Without --images the input's folder is the root, and the images are elsewhere.
+        let refused = try await run(["run", "paper", "--input", input.path, "--work", work])
+        #expect(refused.status == 3 && refused.stderr.contains("the absolute path lies outside --images"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("try --images \(TestSupport.sampleImages.path)/skimage (or a folder above it)"),
+            "the folder that holds the paths tried: \(refused.stderr)")
+        let fixed = try await run(["run", "paper", "--input", input.path, "--images", TestSupport.sampleImages.path, "--work", work])
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
+        // Trainers get the paths as the corpus gave them, or moved with --images to a training node's folder.
+        for (folder, expected) in [
+            (nil, TestSupport.sampleImages.path + "/skimage/astronaut.png"), ("/node/images", "/node/images/skimage/astronaut.png")
+        ] {
+            let export = try await run(
+                ["export", "--work", work, "--format", "llamafactory", "--out", "-"] + (folder.map { ["--image-folder", $0] } ?? []))
+            #expect(export.status == 0, "\(export.stderr)")
+            let first = try JSONParser.parse(String(export.stdout.split(separator: "\n")[0]))
+            #expect(first["images"] == .array([.string(expected)]), "\(export.stdout.prefix(400))")
+        }
+    }
+
     /// Batch files are written for a service that answers hours later: a wrong --images found then
     /// costs a day. `vxt batch export` checks the input as `vxt run` does, before it ingests.
     @Test func batchExportChecksTheImagesFolderBeforeWritingAFile() async throws {

@@ -55,6 +55,38 @@ import Testing
         }
     }
 
+    /// Corpora written beside their images name them by absolute path (`/data/llava/coco/…`):
+    /// such a path is read when it lies inside --images, given with or without its links
+    /// resolved, and is refused, as any path is, when it leads elsewhere.
+    @Test func absolutePathsAreReadInsideTheFolderAndNowhereElse() throws {
+        let (dir, images) = try makeTree()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let real = try #require(ImageRoot.realPath(images.path))
+        let linkedRoot = dir.appendingPathComponent("images-link")
+        try FileManager.default.createSymbolicLink(atPath: linkedRoot.path, withDestinationPath: images.path)
+        for root in [ImageRoot(path: images.path), ImageRoot(path: linkedRoot.path), ImageRoot(path: dir.path)] {
+            #expect(try root.resolve(images.path + "/coco/train2017/1.jpg") == real + "/coco/train2017/1.jpg")
+            #expect(try root.resolve(real + "/gqa/linked.jpg") == real + "/coco/train2017/1.jpg")
+            #expect(throws: ImageError.notFound(path: images.path + "/gqa/missing.jpg")) {
+                try root.resolve(images.path + "/gqa/missing.jpg")
+            }
+        }
+        let root = ImageRoot(path: images.path)
+        for outside in [
+            dir.appendingPathComponent("shared/4.jpg").path, images.path + "/../shared/4.jpg", images.path + "/gqa/out.jpg",
+            "/etc/hostname",
+            images.path + "-other/1.jpg", images.path
+        ] {
+            do {
+                let read = try root.resolve(outside)
+                Issue.record("\(outside) leads out of --images and must be refused, read \(read)")
+            } catch {
+                if case .notFound = error { Issue.record("\(outside): refused for the wrong reason, \(error)") }
+            }
+        }
+        #expect(try ImageRoot(path: "/").resolve(dir.path + "/shared/4.jpg").hasSuffix("/shared/4.jpg"), "--images / holds everything")
+    }
+
     @Test func whatIsRefusedKeepsItsReason() throws {
         let (dir, images) = try makeTree()
         defer { try? FileManager.default.removeItem(at: dir) }
