@@ -133,11 +133,21 @@ public enum LLaVARecordDecoder {
             if case let .object(members) = value {
                 let names = members.prefix(8).map { "`\($0.key)`" }.joined(separator: ", ")
                 keys = members.isEmpty ? " (the object is empty)" : " (its keys: \(names)\(members.count > 8 ? ", …" : ""))"
+                // A whole file as one object with the records in a list (`{"data": [...]}`).
+                for (key, member) in members {
+                    guard case let .array(items) = member, let item = items.first,
+                        item["conversations"] != nil || item["messages"] != nil || item["instruction"] != nil
+                    else { continue }
+                    return .failure(
+                        Reason(
+                            "this object holds \(items.count) records in its `\(key)` list; vxt reads a JSON array of records "
+                                + "or JSON Lines: take the list out first, e.g. `jq '.\(key)' FILE > records.json`"))
+                }
             }
             return .failure(
                 Reason(
-                    "record has no `conversations` or `messages` list, nor alpaca's `instruction` and `output`\(keys); nothing to turn into statements"
-                ))
+                    "record has no `conversations` or `messages` list, nor alpaca's `instruction` and `output`\(keys); "
+                        + "nothing to turn into statements"))
         }
         var pairs: [QAPair] = []
         var pendingQuestion: String?

@@ -57,6 +57,16 @@ import Testing
         #expect(report.records == 3 && report.problems == 1 && report.pairs == 3)
     }
 
+    /// Some exports wrap the records in one object (`{"version": 1, "data": [...]}`): that is one
+    /// unusable record, and its reason says how to take the list out.
+    @Test func aFileThatIsOneObjectHoldingTheRecordsSaysHowToTakeThemOut() throws {
+        let report = try inspect(
+            "{\"version\": 1, \"data\": [{\"image\": \"a.jpg\", \"conversations\": [\(pair)]}, {\"conversations\": [\(pair)]}]}")
+        #expect(report.records == 1 && report.problems == 1)
+        let reason = try #require(report.errors.first?.reason)
+        #expect(reason.contains("holds 2 records in its `data` list") && reason.contains("jq '.data' FILE > records.json"), "\(reason)")
+    }
+
     @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
     func llavasOwnGPT4QAFileIsReadWhole() throws {
         let shared = try #require(TestSupport.sharedData)
