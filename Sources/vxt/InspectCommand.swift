@@ -9,7 +9,8 @@ struct InspectCommand: ParsableCommand {
         discussion: """
             Streams the file (a 1 GB JSON array never sits in memory), so it is the quick look before a run. \
             Every record that cannot be used is listed with its position, line, byte offset and reason. With \
-            --images it also counts images missing on disk.
+            --images it also counts images missing on disk. Exit status 1 when not one record can be used (a \
+            layout vxt does not read), so that a script stops there.
             """
     )
 
@@ -40,6 +41,7 @@ struct InspectCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             Output.data(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try failWhenNothingIsUsable(report)
             return
         }
         func list(_ counts: [String: Int], limit: Int = 12) -> String {
@@ -73,5 +75,12 @@ struct InspectCommand: ParsableCommand {
             if report.problems > 20 { lines.append("  … \(report.problems - 20) more (use --json)") }
         }
         Output.data(lines.joined(separator: "\n"))
+        try failWhenNothingIsUsable(report)
+    }
+
+    func failWhenNothingIsUsable(_ report: CorpusInspection) throws {
+        guard report.records > 0, report.problems == report.records else { return }
+        Output.info("vxt inspect: not one of the \(report.records) records of \(file) can be used; the report says why")
+        throw ExitCode(1)
     }
 }
