@@ -250,7 +250,12 @@ struct RunCommand: AsyncParsableCommand {
             pipeline.stages.map(\.definition.name).filter {
                 !(byStage[$0] ?? []).isEmpty || !(pipeline.stage(named: $0)?.definition.teacher?.endpoints ?? []).isEmpty
             })
-        setup.checksSight = pipeline.stages.contains { $0.sendsImage && !ownTeacher.contains($0.definition.name) }
+        let mainStages = pipeline.stages.map(\.definition.name).filter { !ownTeacher.contains($0) }
+        setup.stageModels = mainStages.map { pipeline.model(forStage: $0) }
+        setup.sight = pipeline.stages.first { $0.sendsImage && !ownTeacher.contains($0.definition.name) }.map {
+            TeacherSetup.Sight(
+                model: pipeline.model(forStage: $0.definition.name), extraBody: pipeline.extraBody(forStage: $0.definition.name))
+        }
         let connection: TeacherSetup.Connection
         do {
             connection = try await setup.connect(settings: pipeline.definition.teacher, environment: ProcessInfo.processInfo.environment)
@@ -270,11 +275,12 @@ struct RunCommand: AsyncParsableCommand {
             var settings = pipeline.definition.teacher
             settings.model = pipeline.model(forStage: name)
             settings.endpoints = urls.isEmpty ? stage.definition.teacher?.endpoints : nil
-            settings.extraBody = stage.definition.teacher?.extraBody ?? settings.extraBody
             var stageSetup = setup
             stageSetup.teachers = urls
             stageSetup.isMock = false
-            stageSetup.checksSight = stage.sendsImage
+            stageSetup.stageModels = []
+            stageSetup.sight =
+                stage.sendsImage ? TeacherSetup.Sight(model: settings.model, extraBody: pipeline.extraBody(forStage: name)) : nil
             do {
                 let own = try await stageSetup.connect(settings: settings, environment: ProcessInfo.processInfo.environment)
                 for note in own.notes { Output.info("\(name): \(note)") }

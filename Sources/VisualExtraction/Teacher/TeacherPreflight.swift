@@ -7,11 +7,12 @@ struct TeacherPreflight {
     public let model: String
     let client: CurlHTTPClient
 
+    /// Models that stages ask these servers for besides `model` (a stage's own `teacher.model`),
+    /// checked like it: one server often serves several (LiteLLM, OpenRouter, a gateway).
+    public var stageModels: [String] = []
     /// Also show each server two plainly coloured images and check it names the colours
-    /// (`SightCheck`): set for teachers of stages that send images.
-    public var checksSight = false
-    /// The fields the stage adds to its bodies (`extra_body`), sent with the sight check too.
-    public var extraBody: [(key: String, value: JSONValue)] = []
+    /// (`SightCheck`), as the stage that sends them asks: its model and body fields. nil: no check.
+    public var sight: TeacherSetup.Sight?
 
     public init(endpoints: [TeacherEndpoint], model: String, client: CurlHTTPClient) {
         self.endpoints = endpoints
@@ -37,8 +38,12 @@ struct TeacherPreflight {
 
     public func run() async throws(Failure) -> Report {
         var report = Report()
+        var asked = [model]
+        for stageModel in stageModels where !asked.contains(stageModel) { asked.append(stageModel) }
         for endpoint in endpoints {
-            let wanted = endpoint.model ?? model
+            // An endpoint's own model replaces every model a stage asks for (`OpenAITeacher`).
+            let wanted = endpoint.model.map { [$0] } ?? asked
+            let named = wanted.joined(separator: ", ")
             var request = endpoint.request(url: endpoint.modelsURL, body: [])
             request.timeoutSeconds = min(endpoint.timeoutSeconds, 30)
             request.isGet = true
@@ -55,8 +60,8 @@ struct TeacherPreflight {
                     let json = try? JSONParser.parse(response.body)
                     guard case let .array(models)? = json?["data"] else {
                         report.allMock = false
-                        report.notes.append("\(endpoint.baseURL)/models answered without a model list; model \(wanted) not checked")
-                        report.servedModels.append(wanted)
+                        report.notes.append("\(endpoint.baseURL)/models answered without a model list; model \(named) not checked")
+                        report.servedModels += wanted
                         continue
                     }
                     let ids = models.compactMap { $0["id"]?.stringValue }
@@ -67,14 +72,17 @@ struct TeacherPreflight {
                         continue
                     }
                     report.allMock = false
-                    guard ids.isEmpty || ids.contains(wanted) else {
+                    if !ids.isEmpty, let missing = wanted.first(where: { !ids.contains($0) }) {
+                        let fix =
+                            missing == model || endpoint.model != nil
+                            ? "pass --model \(ids[0]) (or set teacher.model, or the endpoint's model, in the pipeline file)"
+                            : "set that stage's teacher.model in the pipeline file to a model it serves, e.g. \(ids[0])"
                         throw Failure(
-                            message: """
-                                the teacher at \(endpoint.baseURL) serves \(ids.prefix(5).joined(separator: ", ")), not \(wanted): \
-                                pass --model \(ids[0]) (or set teacher.model, or the endpoint's model, in the pipeline file)
-                                """)
+                            message:
+                                "the teacher at \(endpoint.baseURL) serves \(ids.prefix(5).joined(separator: ", ")), not \(missing): \(fix)"
+                        )
                     }
-                    report.servedModels.append(wanted)
+                    report.servedModels += wanted
                 case 401, 403:
                     throw Failure(
                         message: """
@@ -84,17 +92,17 @@ struct TeacherPreflight {
                             """)
                 default:
                     report.allMock = false
-                    report.servedModels.append(wanted)
+                    report.servedModels += wanted
                     report.notes.append(
-                        "\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(wanted) not checked"
+                        "\(endpoint.baseURL) does not list its models (HTTP \(response.status) for GET /models); model \(named) not checked"
                     )
                 }
             }
         }
-        if checksSight {
+        if let sight {
             // All servers at once: a fleet of 20 would otherwise wait for 40 answers in a row.
             let checks = endpoints.filter { !report.mockEndpoints.contains($0.baseURL) }.map {
-                SightCheck(endpoint: $0, model: $0.model ?? model, extraBody: extraBody, client: client)
+                SightCheck(endpoint: $0, model: $0.model ?? sight.model, extraBody: sight.extraBody, client: client)
             }
             let outcomes = await withTaskGroup(of: (Int, Result<String?, Failure>).self) { group in
                 for (index, check) in checks.enumerated() {

@@ -20,9 +20,12 @@ public struct TeacherSetup: Sendable {
     public var cacheDirectory: String?
     /// Ask each server for its models before anything is sent.
     public var preflight = true
-    /// With the preflight, show each server two plainly coloured images (`SightCheck`): for
-    /// teachers of stages that send images.
-    public var checksSight = false
+    /// Models that stages ask these teachers for besides `teacher.model` (their own
+    /// `teacher.model`): the preflight checks that each is served.
+    public var stageModels: [String] = []
+    /// With the preflight, show each server two plainly coloured images (`SightCheck`), asked as
+    /// the stage that sends images asks; nil for teachers of stages that send none.
+    public var sight: Sight?
     /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
     public var isMock = false
     public var logger: Logger = .disabled
@@ -32,6 +35,19 @@ public struct TeacherSetup: Sendable {
     public init(teachers: [String], concurrency: Int) {
         self.teachers = teachers
         self.concurrency = concurrency
+    }
+
+    /// How the sight check asks: the model and body fields (`extra_body`) of the stage that sends
+    /// images, since a server may serve a text model and a vision model side by side, and a
+    /// field such as `chat_template_kwargs` changes what the model answers.
+    public struct Sight: Sendable {
+        public var model: String
+        public var extraBody: [(key: String, value: JSONValue)]
+
+        public init(model: String, extraBody: [(key: String, value: JSONValue)]) {
+            self.model = model
+            self.extraBody = extraBody
+        }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -137,8 +153,8 @@ public struct TeacherSetup: Sendable {
             if preflight {
                 do {
                     var check = TeacherPreflight(endpoints: endpoints, model: settings.model, client: http)
-                    check.checksSight = checksSight
-                    check.extraBody = TeacherSettings.bodyFields(settings.extraBody)
+                    check.stageModels = stageModels
+                    check.sight = sight
                     let report = try await check.run()
                     notes += report.notes.map { "preflight: \($0)" }
                     allMock = allMock || report.allMock

@@ -232,6 +232,41 @@ import Testing
         #expect(text.sightChecks == 0 && vision.sightChecks == 2)
     }
 
+    /// One server serving several models (LiteLLM, OpenRouter, a gateway): a text model at the
+    /// pipeline level writes the statements, the extraction stage names a vision model. The
+    /// preflight checks the model each stage asks for and shows the images to the one that will
+    /// see them; showing them to the text model would stop a run that is set up right.
+    @Test func aStageModelOnTheSameServerIsCheckedAndShownTheImages() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let router = try await ChattyTeacher(in: dir, mode: "router")
+        defer { router.stop() }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let marker = "  - name: extraction\n"
+        #expect(paper.contains(marker))
+        func pipeline(extractionModel: String) throws -> String {
+            let file = dir.appendingPathComponent("\(extractionModel).yaml")
+            try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {model: \(extractionModel)}\n")
+                .write(to: file, atomically: true, encoding: .utf8)
+            return file.path
+        }
+        let arguments = sample + ["--images", "samples/images", "--teacher", router.baseURL, "--model", "chatty-8b"]
+        let result = try await run(
+            ["run", try pipeline(extractionModel: "chatty-8b-vl")] + arguments + ["--work", dir.appendingPathComponent("work").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let log = try String(contentsOf: router.log, encoding: .utf8).split(separator: "\n")
+        #expect(log.filter { $0.hasPrefix("SIGHT ") }.map { $0.split(separator: " ").last ?? "" } == ["chatty-8b-vl", "chatty-8b-vl"])
+        #expect(log.filter { $0.hasPrefix("POST ") && $0.hasSuffix(" chatty-8b") }.count == 10, "statements")
+        #expect(log.filter { $0.hasPrefix("POST ") && $0.hasSuffix(" chatty-8b-vl") }.count == 10, "descriptions")
+        // A stage's model the server does not serve stops the run before anything is sent.
+        let before = router.chatRequests
+        let missing = try await run(
+            ["run", try pipeline(extractionModel: "chatty-70b-vl")] + arguments + ["--work", dir.appendingPathComponent("missing").path])
+        #expect(missing.status == 3, "\(missing.stderr)")
+        #expect(missing.stderr.contains("not chatty-70b-vl"), "\(missing.stderr)")
+        #expect(router.chatRequests == before, "no record was sent")
+    }
+
     /// A thinking model that spends all of max_tokens thinking answers nothing: the block never
     /// closes, or (with a reasoning parser) the content is null beside `reasoning_content`. Each
     /// such task fails as bad_answer with what to do; none is taken for an answer.

@@ -4,7 +4,7 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only]
+usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only|router]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
 description is a 40 MB answer (a broken or hostile server that never stops writing). The other
 modes answer as a thinking model does (Qwen3, DeepSeek-R1 distills) on vLLM:
@@ -13,6 +13,7 @@ read like statements (unless the body has "chat_template_kwargs": {"enable_think
 `reasoning-field`: with a reasoning parser that spent every token on thought, the reasoning in
 `reasoning_content` and the content null. `blind` drops every image and answers from the text
 (TGI in front of a text-only model); `text-only` refuses images with a 400 (vLLM's text models).
+`router` serves two models, as LiteLLM or OpenRouter do: MODEL, text-only, and MODEL-vl, which sees.
 vxt's sight check (one plain colour per request, PNG) is answered by reading the image, and
 logged as SIGHT instead of POST."""
 import base64
@@ -28,6 +29,8 @@ MODE = sys.argv[4] if len(sys.argv) > 4 else ""
 HUGE = MODE == "huge"
 # With `tls`: HTTPS with the self-signed certificate of Fixtures/tls (nothing trusts it by default).
 TLS = MODE == "tls"
+# Each served model and the mode it answers in.
+MODELS = {MODEL: "text-only", MODEL + "-vl": ""} if MODE == "router" else {MODEL: MODE}
 
 
 def png_color(url):
@@ -90,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
         with open(LOG_FILE, "a") as log:
             log.write("GET " + self.path + "\n")
         if self.path.endswith("/models"):
-            self.reply(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "someone"}]})
+            self.reply(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "someone"} for m in MODELS]})
         else:
             self.reply(404, {"error": {"message": "no route"}})
 
@@ -101,14 +104,15 @@ class Handler(BaseHTTPRequestHandler):
         images = [] if isinstance(content, str) else [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
         sight = prompt.startswith("What single color fills this image?")
         with open(LOG_FILE, "a") as log:
-            log.write(("SIGHT " if sight else "POST ") + self.path + "\n")
-        if body.get("model") != MODEL:
+            log.write(("SIGHT " if sight else "POST ") + self.path + " " + str(body.get("model")) + "\n")
+        if body.get("model") not in MODELS:
             self.reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
             return
-        if images and MODE == "text-only":
-            self.reply(400, {"error": {"message": f"{MODEL} is not a multimodal model"}})
+        mode = MODELS[body["model"]]
+        if images and mode == "text-only":
+            self.reply(400, {"error": {"message": f"{body['model']} is not a multimodal model"}})
             return
-        if MODE == "blind":
+        if mode == "blind":
             images = []
         if sight:
             text = png_color(images[0]) + "." if images else "I cannot determine the color without more context."
@@ -122,15 +126,15 @@ class Handler(BaseHTTPRequestHandler):
         finish = "stop"
         # As Qwen3's chat template does on vLLM: thinking is off when the request says so.
         thinks = (body.get("chat_template_kwargs") or {}).get("enable_thinking", True) is not False
-        if MODE == "thinking" and thinks:
+        if mode == "thinking" and thinks:
             message["content"] = "<think>\n" + thought(prompt) + "\n</think>\n\n" + text
-        elif MODE == "thinking-cut":
+        elif mode == "thinking-cut":
             message["content"] = "<think>\n" + thought(prompt)
             finish = "length"
-        elif MODE == "reasoning-field":
+        elif mode == "reasoning-field":
             message = {"role": "assistant", "content": None, "reasoning_content": thought(prompt)}
             finish = "length"
-        self.reply(200, {"id": "x", "object": "chat.completion", "model": MODEL,
+        self.reply(200, {"id": "x", "object": "chat.completion", "model": body["model"],
                          "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                          "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
 
