@@ -19,8 +19,8 @@ struct RunCommand: AsyncParsableCommand {
             `vxt status`. A rerun with another --images looks again for the images that were missing.
 
             Before anything is ingested or sent, a preflight checks that the first records are ones vxt can read, \
-            that --images exists and that the first records' images resolve under it, and asks each teacher server for its models (GET /v1/models); a server that will \
-            describe images is shown two plain colours to name, so that one that drops images (and would let the model \
+            that --images exists and that the first records' images resolve under it, and asks each teacher server for its models (GET /v1/models); a server (or cmd: \
+            process) that will describe images is shown two plain colours to name, so that one that drops images (and would let the model \
             describe from the statements alone) is caught. A wrong folder, a server that is not there, a model it does \
             not serve, a server that does not see or an input layout vxt does not read stop the run at once (exit \
             status 3). A teacher that \

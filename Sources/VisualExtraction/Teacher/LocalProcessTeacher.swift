@@ -87,7 +87,10 @@ public final class LocalProcessTeacher: Teacher, @unchecked Sendable {
                 last = message
             }
         }
-        return .failure(TeacherFailure(message: "\(last) (gave up after \(maxAttempts) attempts)", status: nil, attempts: maxAttempts))
+        // Not started, died or silent on every attempt: the local form of a server not reached.
+        return .failure(
+            TeacherFailure(
+                message: "\(last) (gave up after \(maxAttempts) attempts)", status: nil, attempts: maxAttempts, kind: .teacherUnreachable))
     }
 
     /// Closes the process's stdin and gives it a moment to exit before it is terminated.

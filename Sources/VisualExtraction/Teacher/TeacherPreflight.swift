@@ -102,7 +102,7 @@ struct TeacherPreflight {
         if let sight {
             // All servers at once: a fleet of 20 would otherwise wait for 40 answers in a row.
             let checks = endpoints.filter { !report.mockEndpoints.contains($0.baseURL) }.map {
-                SightCheck(endpoint: $0, model: $0.model ?? sight.model, extraBody: sight.extraBody, client: client)
+                SightCheck.server($0, model: $0.model ?? sight.model, extraBody: sight.extraBody, client: client)
             }
             let outcomes = await withTaskGroup(of: (Int, Result<String?, Failure>).self) { group in
                 for (index, check) in checks.enumerated() {

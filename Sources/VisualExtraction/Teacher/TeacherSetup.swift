@@ -125,6 +125,17 @@ public struct TeacherSetup: Sendable {
             local = process
             inner = process
             identity = "cmd:" + command
+            // A local model is shown the colours as a server is (it has no /models to ask).
+            if preflight, let sight {
+                do {
+                    if let note = try await SightCheck.local(process, model: sight.model, extraBody: sight.extraBody).run() {
+                        notes.append("preflight: \(note)")
+                    }
+                } catch {
+                    process.shutdown()
+                    throw .preflight(error.message)
+                }
+            }
         } else {
             var settings = settings
             if let timeoutSeconds { settings.timeoutSeconds = timeoutSeconds }

@@ -213,6 +213,35 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
+    /// A local teacher (`--teacher cmd:…`, a model run in-process) is shown the colours too: one
+    /// that cannot see is stopped before ingest, one that refuses images as well, one that sees runs.
+    @Test(arguments: ["blind", "text-only", "seeing"])
+    func aLocalTeacherIsShownTheColoursToo(mode: String) async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = TestSupport.packageRoot.appendingPathComponent("Tests/VisualExtractionTests/Fixtures/servers/chatty_teacher.py")
+        let log = dir.appendingPathComponent("requests.log")
+        let work = dir.appendingPathComponent("work")
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work.path, "--model", "chatty-8b",
+                "--teacher", "cmd:python3 '\(script.path)' --stdio '\(log.path)' chatty-8b \(mode == "seeing" ? "" : mode)"
+            ])
+        let requests = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+        let sightChecks = requests.filter { $0.hasPrefix("SIGHT ") }.count
+        let chatRequests = requests.filter { $0.hasPrefix("POST ") }.count
+        if mode == "seeing" {
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(sightChecks == 2 && chatRequests == 20)
+            return
+        }
+        #expect(result.status == 3, "\(result.stderr)")
+        let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image ("
+        #expect(result.stderr.contains("the local teacher cmd:python3 ") && result.stderr.contains(expected), "\(result.stderr)")
+        #expect(sightChecks >= 1 && chatRequests == 0, "no record was sent")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
+    }
+
     /// Only teachers of stages that send images are shown one: a text-only model may write the
     /// statements while a vision model describes.
     @Test func aTextOnlyModelMayTakeTheStatementsStage() async throws {

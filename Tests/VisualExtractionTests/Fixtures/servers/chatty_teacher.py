@@ -4,7 +4,7 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only|router]
+usage: chatty_teacher.py PORT_FILE|--stdio LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only|router]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
 description is a 40 MB answer (a broken or hostile server that never stops writing). The other
 modes answer as a thinking model does (Qwen3, DeepSeek-R1 distills) on vLLM:
@@ -24,6 +24,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
+# With PORT_FILE `--stdio`: a local teacher (`--teacher cmd:…`) on stdin and stdout instead of a server.
+STDIO = PORT_FILE == "--stdio"
 MODEL = sys.argv[3] if len(sys.argv) > 3 else "chatty-8b"
 MODE = sys.argv[4] if len(sys.argv) > 4 else ""
 HUGE = MODE == "huge"
@@ -75,6 +77,46 @@ def description_answer(prompt):
     return "The image shows a scene. " + " ".join(line.strip() for line in block.splitlines() if line.strip())
 
 
+def answer(body, path):
+    """The status and JSON payload of a chat completion request, as this model would answer it."""
+    content = body["messages"][0]["content"]
+    prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
+    images = [] if isinstance(content, str) else [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
+    sight = prompt.startswith("What single color fills this image?")
+    with open(LOG_FILE, "a") as log:
+        log.write(("SIGHT " if sight else "POST ") + path + " " + str(body.get("model")) + "\n")
+    if body.get("model") not in MODELS:
+        return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
+    mode = MODELS[body["model"]]
+    if images and mode == "text-only":
+        return 400, {"error": {"message": f"{body['model']} is not a multimodal model"}}
+    if mode == "blind":
+        images = []
+    if sight:
+        text = png_color(images[0]) + "." if images else "I cannot determine the color without more context."
+    elif "Declarative Statement(s):" in prompt:
+        text = statements_answer(prompt)
+    else:
+        text = description_answer(prompt)
+    if HUGE and not sight and "Declarative Statement(s):" not in prompt:
+        text = "word " * (8 << 20)
+    message = {"role": "assistant", "content": text}
+    finish = "stop"
+    # As Qwen3's chat template does on vLLM: thinking is off when the request says so.
+    thinks = (body.get("chat_template_kwargs") or {}).get("enable_thinking", True) is not False
+    if mode == "thinking" and thinks:
+        message["content"] = "<think>\n" + thought(prompt) + "\n</think>\n\n" + text
+    elif mode == "thinking-cut":
+        message["content"] = "<think>\n" + thought(prompt)
+        finish = "length"
+    elif mode == "reasoning-field":
+        message = {"role": "assistant", "content": None, "reasoning_content": thought(prompt)}
+        finish = "length"
+    return 200, {"id": "x", "object": "chat.completion", "model": body["model"],
+                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                 "usage": {"prompt_tokens": 10, "completion_tokens": 20}}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -99,44 +141,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        content = body["messages"][0]["content"]
-        prompt = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
-        images = [] if isinstance(content, str) else [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
-        sight = prompt.startswith("What single color fills this image?")
-        with open(LOG_FILE, "a") as log:
-            log.write(("SIGHT " if sight else "POST ") + self.path + " " + str(body.get("model")) + "\n")
-        if body.get("model") not in MODELS:
-            self.reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
-            return
-        mode = MODELS[body["model"]]
-        if images and mode == "text-only":
-            self.reply(400, {"error": {"message": f"{body['model']} is not a multimodal model"}})
-            return
-        if mode == "blind":
-            images = []
-        if sight:
-            text = png_color(images[0]) + "." if images else "I cannot determine the color without more context."
-        elif "Declarative Statement(s):" in prompt:
-            text = statements_answer(prompt)
-        else:
-            text = description_answer(prompt)
-        if HUGE and not sight and "Declarative Statement(s):" not in prompt:
-            text = "word " * (8 << 20)
-        message = {"role": "assistant", "content": text}
-        finish = "stop"
-        # As Qwen3's chat template does on vLLM: thinking is off when the request says so.
-        thinks = (body.get("chat_template_kwargs") or {}).get("enable_thinking", True) is not False
-        if mode == "thinking" and thinks:
-            message["content"] = "<think>\n" + thought(prompt) + "\n</think>\n\n" + text
-        elif mode == "thinking-cut":
-            message["content"] = "<think>\n" + thought(prompt)
-            finish = "length"
-        elif mode == "reasoning-field":
-            message = {"role": "assistant", "content": None, "reasoning_content": thought(prompt)}
-            finish = "length"
-        self.reply(200, {"id": "x", "object": "chat.completion", "model": body["model"],
-                         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
+        self.reply(*answer(body, self.path))
 
 
 def watchdog(parent):
@@ -152,6 +157,17 @@ import os, signal, threading
 # A parent may have blocked SIGTERM; the test's terminate() must end this process.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 threading.Thread(target=watchdog, args=(os.getppid(),), daemon=True).start()
+if STDIO:
+    # vxt's local teacher protocol: one request per line in, one answer per line out, same id.
+    for line in sys.stdin:
+        body = json.loads(line)
+        request_id = body.pop("id", None)
+        status, payload = answer(body, "stdio")
+        if status != 200:
+            payload = {"error": payload["error"]}
+        payload["id"] = request_id
+        print(json.dumps(payload), flush=True)
+    sys.exit(0)
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 if TLS:
     import ssl
