@@ -138,10 +138,7 @@ public enum LLaVARecordDecoder {
                     guard case let .array(items) = member, let item = items.first,
                         item["conversations"] != nil || item["messages"] != nil || item["instruction"] != nil
                     else { continue }
-                    return .failure(
-                        Reason(
-                            "this object holds \(items.count) records in its `\(key)` list; vxt reads a JSON array of records "
-                                + "or JSON Lines: take the list out first, e.g. `jq '.\(key)' FILE > records.json`"))
+                    return .failure(Reason(WrappedRecords.advice(key: key, count: items.count)))
                 }
             }
             return .failure(

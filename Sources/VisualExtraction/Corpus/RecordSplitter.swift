@@ -277,6 +277,8 @@ struct Scanner {
     /// is reported, not held in memory.
     var largestRecord = 64 << 20
     private var oversized = false
+    /// The first bytes of an oversized record, kept to say what it is (`WrappedRecords`).
+    private var oversizedHead: [UInt8] = []
 
     /// The index of the first `"`, `\\` or newline at or after `start`, or `bytes.count`.
     @inline(__always)
@@ -304,7 +306,12 @@ struct Scanner {
         func flushCopy(_ end: Int) {
             if copyStart >= 0 && end > copyStart {
                 if current.count + (end - copyStart) > largestRecord {
-                    // Read on to the record's end, keeping none of it.
+                    // Read on to the record's end, keeping none of it but its first bytes.
+                    if !oversized {
+                        oversizedHead = Array(current.prefix(4096))
+                        let more = min(end, copyStart + 4096 - oversizedHead.count)
+                        if more > copyStart { oversizedHead += UnsafeRawBufferPointer(rebasing: bytes[copyStart..<more]) }
+                    }
                     oversized = true
                     current = []
                 } else if !oversized {
@@ -506,14 +513,15 @@ struct Scanner {
         if oversized {
             oversized = false
             problems += 1
+            let size = largestRecord >= 1 << 20 ? "\(largestRecord >> 20) MB" : "\(largestRecord) bytes"
+            let wrapped = WrappedRecords.listKey(inHead: oversizedHead).map { "; " + WrappedRecords.advice(key: $0, count: nil) } ?? ""
             try emit(
                 .problem(
                     SplitProblem(
                         index: index, byteOffset: recordOffset, line: recordLine,
-                        reason:
-                            "record is larger than \(largestRecord >= 1 << 20 ? "\(largestRecord >> 20) MB" : "\(largestRecord) bytes"); it was not read"
-                    )))
+                        reason: "record is larger than \(size); it was not read" + wrapped)))
             current = []
+            oversizedHead = []
             return
         }
         if complete {

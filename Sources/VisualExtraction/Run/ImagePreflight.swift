@@ -53,7 +53,19 @@ public struct ImagePreflight {
         var unusable: [RecordProblem] = []
         do {
             _ = try RecordSplitter(path: inputPath).forEach { event in
-                guard case let .record(raw) = event else { return }
+                let raw: RawRecord
+                switch event {
+                case let .record(record): raw = record
+                case let .problem(problem):
+                    if usable == 0 {
+                        unusable.append(
+                            RecordProblem(
+                                position: problem.index, byteOffset: problem.byteOffset, line: problem.line, recordID: nil,
+                                reason: problem.reason))
+                        if unusable.count >= unusableLimit { throw Enough() }
+                    }
+                    return
+                }
                 let record: CorpusRecord
                 switch LLaVARecordDecoder.decode(raw) {
                 case let .success(decoded):
@@ -84,6 +96,13 @@ public struct ImagePreflight {
         } catch {
             // Reading the input fails again, with its own message, when the run ingests it.
             return Report(sampled: sampled, resolved: resolved)
+        }
+        // The whole file as one object wrapping its records: nothing in it can be read as it is.
+        if usable == 0, let first = unusable.first, first.position == 0, first.reason.contains(WrappedRecords.marker) {
+            throw Failure(
+                message: """
+                    \(inputPath) is one object, not a list of records: \(first.reason). Nothing was ingested or sent.
+                    """)
         }
         if usable == 0 && unusable.count >= unusableLimit {
             let examples = unusable.prefix(3).map { "  \($0.description)" }.joined(separator: "\n")

@@ -67,6 +67,33 @@ import Testing
         #expect(reason.contains("holds 2 records in its `data` list") && reason.contains("jq '.data' FILE > records.json"), "\(reason)")
     }
 
+    /// A wrapping object too large to read (the whole corpus is one "record" over the splitter's
+    /// cap) is named for what it is from its first bytes; a record that is merely huge is not.
+    @Test func aWrapperTooLargeToReadIsNamedFromItsFirstBytes() throws {
+        let records = (0..<40).map { "{\"id\": \"\($0)\", \"conversations\": [\(pair)]}" }.joined(separator: ", ")
+        let file = try TestSupport.temporaryDirectory().appendingPathComponent("wrapped.json")
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        func problems(_ text: String) throws -> [String] {
+            try Data(text.utf8).write(to: file)
+            var splitter = RecordSplitter(path: file.path)
+            splitter.largestRecord = 1000
+            var reasons: [String] = []
+            _ = try splitter.forEach { if case let .problem(problem) = $0 { reasons.append(problem.reason) } }
+            return reasons
+        }
+        let wrapped = try problems("{\"version\": 1, \"meta\": {\"tags\": [\"a\", \"b]\"]},\n \"items\": [\(records)]}")
+        #expect(wrapped.count == 1)
+        #expect(wrapped.first?.contains("larger than 1000 bytes; it was not read; this object holds records in its `items` list") == true)
+        #expect(wrapped.first?.contains("jq '.items' FILE > records.json") == true, "\(wrapped)")
+        // One huge record: its own turns are no list of records.
+        let huge = try problems("{\"id\": \"x\", \"conversations\": [\((0..<40).map { _ in pair }.joined(separator: ", "))]}")
+        #expect(huge == ["record is larger than 1000 bytes; it was not read"])
+        // A list of numbers, or a list that opens beyond the first bytes kept, is not named either.
+        #expect(WrappedRecords.listKey(inHead: Array("{\"data\": [1, 2]}".utf8)) == nil)
+        #expect(WrappedRecords.listKey(inHead: Array("{\"note\": \"x\", \"da".utf8)) == nil)
+        #expect(WrappedRecords.listKey(inHead: Array(" {\n  \"rows\" :\n [ {\"a\": 1".utf8)) == "rows")
+    }
+
     @Test(.enabled(if: TestSupport.sharedData != nil, "../shared/data is not beside this checkout"))
     func llavasOwnGPT4QAFileIsReadWhole() throws {
         let shared = try #require(TestSupport.sharedData)

@@ -154,4 +154,29 @@ import Testing
         #expect(run.status == 2 && run.stderr.contains("5  statements: input_invalid"), "\(run.stderr)")
         #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction")[.done] == 10)
     }
+
+    /// The samples wrapped in one object (`{"version": 1, "data": [...]}`) are one record that
+    /// holds the others: the preflight stops with the command that takes them out, and the file
+    /// that command writes runs.
+    @Test func aCorpusWrappedInOneObjectStopsTheRunWithHowToTakeItOut() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("samples/llava_sample.json"), encoding: .utf8)
+        let input = dir.appendingPathComponent("wrapped.json")
+        try Data("{\"version\": 1, \"data\": \(records)}".utf8).write(to: input)
+        let work = dir.appendingPathComponent("work").path
+        let arguments = ["--images", TestSupport.sampleImages.path, "--work", work]
+        let result = try await TestSupport.runVXT(["run", "paper", "--input", input.path] + arguments)
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("\(input.path) is one object, not a list of records"), "\(result.stderr)")
+        #expect(result.stderr.contains("holds 12 records in its `data` list"), "\(result.stderr)")
+        #expect(result.stderr.contains("`jq '.data' FILE > records.json`. Nothing was ingested or sent."), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/vxt.sqlite"))
+        // What `jq '.data'` writes.
+        let wrapped = try JSONSerialization.jsonObject(with: Data(contentsOf: input)) as? [String: Any]
+        let taken = dir.appendingPathComponent("records.json")
+        try JSONSerialization.data(withJSONObject: try #require(wrapped?["data"])).write(to: taken)
+        let run = try await TestSupport.runVXT(["run", "paper", "--input", taken.path] + arguments)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
 }
