@@ -20,6 +20,8 @@ struct SightCheck {
         case answer(ChatResult)
         /// Refused for good (an HTTP 4xx, an error object): every request with an image would be.
         case refused(String)
+        /// No such route or model (HTTP 404): every request would fail, images or not.
+        case notFound(String)
         /// No verdict (unreachable, busy, failing for now): the run finds out per task.
         case unanswered(String)
     }
@@ -41,6 +43,7 @@ struct SightCheck {
                 return .unanswered(endpoint.redacted(error.message))
             case let .success(response) where response.status != 200:
                 let message = "HTTP \(response.status): \(endpoint.redacted(OpenAITeacher.errorExcerpt(response.body)))"
+                if response.status == 404 { return .notFound(message) }
                 let lasting = (400..<500).contains(response.status) && response.status != 429 && response.status != 408
                 return lasting ? .refused(message) : .unanswered(message)
             case let .success(response):
@@ -78,6 +81,12 @@ struct SightCheck {
             switch await ask(request) {
             case let .unanswered(message):
                 return notMade(message)
+            case let .notFound(message):
+                throw TeacherPreflight.Failure(
+                    message: """
+                        \(teacher) has no chat completions for \(model) (\(message)): check that the base URL goes up to /v1 \
+                        and that the server serves this model; nothing was ingested or sent.
+                        """)
             case let .refused(message):
                 throw TeacherPreflight.Failure(
                     message: """

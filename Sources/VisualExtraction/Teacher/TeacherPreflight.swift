@@ -90,6 +90,21 @@ struct TeacherPreflight {
                             \(endpoint.redacted(OpenAITeacher.errorExcerpt(response.body)))): set the API key in the environment variable named by \
                             --api-key-env (or the endpoint's api_key_env)
                             """)
+                case 404 where !endpoint.baseURL.hasSuffix("/v1"):
+                    // OpenAI-compatible servers (vLLM, SGLang, llama.cpp, TGI) serve under /v1; a base
+                    // URL without it would send every request to a route that is not there.
+                    var probe = endpoint.request(url: endpoint.requestBaseURL + "/v1/models", body: [])
+                    probe.timeoutSeconds = min(endpoint.timeoutSeconds, 30)
+                    probe.isGet = true
+                    if case let .success(found) = await client.send(probe), found.status == 200 {
+                        throw Failure(
+                            message: """
+                                the teacher at \(endpoint.baseURL) has no /models (HTTP 404), but \(endpoint.baseURL)/v1/models answers: \
+                                the base URL goes up to /v1, so pass --teacher \(endpoint.baseURL)/v1 (or that URL in the pipeline's \
+                                teacher.endpoints). Nothing was sent; no record was touched.
+                                """)
+                    }
+                    fallthrough
                 default:
                     report.allMock = false
                     report.servedModels += wanted

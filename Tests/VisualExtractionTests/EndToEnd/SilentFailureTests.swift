@@ -213,6 +213,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
+    /// `--teacher http://host:8000` without `/v1`: vLLM answers 404 to `/models` and to
+    /// `/chat/completions` there. The preflight finds the server one level down and says so.
+    @Test func aBaseURLWithoutV1IsCorrectedBeforeAnythingIsSent() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir)
+        defer { teacher.stop() }
+        let root = String(teacher.baseURL.dropLast("/v1".count))
+        let work = dir.appendingPathComponent("work")
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work.path, "--model", "chatty-8b", "--teacher", root
+            ])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("the teacher at \(root) has no /models (HTTP 404)"), "\(result.stderr)")
+        #expect(result.stderr.contains("pass --teacher \(root)/v1 "), "\(result.stderr)")
+        #expect(teacher.chatRequests + teacher.sightChecks == 0, "nothing was sent")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
+    }
+
     /// A local teacher (`--teacher cmd:…`, a model run in-process) is shown the colours too: one
     /// that cannot see is stopped before ingest, one that refuses images as well, one that sees runs.
     @Test(arguments: ["blind", "text-only", "seeing"])

@@ -134,13 +134,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         with open(LOG_FILE, "a") as log:
             log.write("GET " + self.path + "\n")
-        if self.path.endswith("/models"):
+        if self.path == "/v1/models":
             self.reply(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "someone"} for m in MODELS]})
         else:
-            self.reply(404, {"error": {"message": "no route"}})
+            # vLLM's answer to a route it does not have (a base URL without /v1, say).
+            self.reply(404, {"detail": "Not Found"})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        if self.path != "/v1/chat/completions":
+            with open(LOG_FILE, "a") as log:
+                log.write("POST " + self.path + " " + str(body.get("model")) + "\n")
+            self.reply(404, {"detail": "Not Found"})
+            return
         self.reply(*answer(body, self.path))
 
 
