@@ -123,6 +123,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Stop the run (exit status 3) when this many tasks of a stage have failed, with none of it done, for a reason retrying will not fix: an HTTP 4xx such as a context shorter than the stage's max_tokens, answers vxt cannot use. 0: never.",
+            valueName: "n"))
+    var stopAfterFirstFailures = 200
+
+    @Option(
+        help: ArgumentHelp(
             "PEM file of certificates to trust for https:// teachers instead of the system's (a private CA, a self-signed server); certificates are always verified.",
             valueName: "pem"))
     var caFile: String?
@@ -157,6 +163,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port is a TCP port, 0 to 65535") }
         guard giveUpAfter > 0 else { throw ValidationError("--give-up-after is a number of seconds greater than 0") }
+        guard stopAfterFirstFailures >= 0 else { throw ValidationError("--stop-after-first-failures is a count, 0 or more") }
     }
 
     /// `--stage-teacher stage=url` values, grouped by stage.
@@ -411,9 +418,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         stopTarget.set(runner)
         defer { for own in stageConnections.values { own.shutdown() } }
+        let failingStart = FailingStart(limit: stopAfterFirstFailures)
         let outcome = try await runner.run(arrivals: arrivals) {
             meter.record($0)
             metrics.record($0)
+            if failingStart.record($0) != nil { Task { try? await runner.abandon() } }
         }
         ticker.cancel()
         // Its last update must not land after the final line below.
@@ -441,6 +450,15 @@ struct RunCommand: AsyncParsableCommand {
 
                     when every shard is done: \(CommandLine.arguments[0]) merge --work \(work), then export
                     """))
+        if let reason = failingStart.reason {
+            // Whatever was still running when the stop began goes back to pending.
+            try await runner.abandon()
+            let kinds = failingStart.kinds.map(\.rawValue).joined(separator: ",")
+            Output.info(
+                "vxt run: stopped: \(reason). Retrying will not help until the cause is fixed (the server's settings, the "
+                    + "pipeline's max_tokens or model); then `vxt retry --work \(work) --kind \(kinds)` and run the same command again.")
+            throw ExitCode(3)
+        }
         if outcome.interrupted { throw ExitCode(130) }
         let failed = status.failed(stage: StageGraph(pipeline.definition).descriptionStage)
         if failed > 0 {

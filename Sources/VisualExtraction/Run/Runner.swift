@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 
 /// Runs the pipeline's stages over the job store: claims ready tasks, hands each to the executor
@@ -30,6 +31,8 @@ public final class Runner: Sendable {
     private let writer: ResultWriter
     /// One claim at a time; closed by `abandon`.
     private let claimGate = AsyncBudget(limit: 1)
+    /// The one `abandon` under way or done.
+    private let abandoning = Mutex<Task<Int, any Error>?>(nil)
 
     public init(
         store: JobStore, pipeline: Pipeline, teacher: any Teacher, preparer: ImagePreparer,
@@ -78,14 +81,23 @@ public final class Runner: Sendable {
     /// committed, and tasks still in flight go back to pending for the next run. Their answers,
     /// should they arrive before the process exits, find them no longer running and change
     /// nothing. Returns how many tasks were handed back.
+    /// Called again (a signal during a stop the run made itself), it waits for the first call.
     @discardableResult
     public func abandon() async throws -> Int {
-        stopFlag.set()
-        await claimGate.acquire(1)  // never released: no claim is under way or will start
-        await writer.flush()
-        let released = try store.releaseAbandoned()
-        try store.checkpoint()
-        return released
+        let abandonment = abandoning.withLock { current in
+            if let current { return current }
+            let started = Task {
+                stopFlag.set()
+                await claimGate.acquire(1)  // never released: no claim is under way or will start
+                await writer.flush()
+                let released = try store.releaseAbandoned()
+                try store.checkpoint()
+                return released
+            }
+            current = started
+            return started
+        }
+        return try await abandonment.value
     }
 
     /// What the run's task group yields: a finished task, or news from `arrivals`.
@@ -93,6 +105,8 @@ public final class Runner: Sendable {
         /// With when the task was claimed: a task may wait long for a thread before it starts.
         case finished(TaskResult, claimedAt: Double)
         case arrived(WorkArrivals.Seen)
+        /// A task that ended, failed, after the stop: not committed (see `run`).
+        case handedBack
     }
 
     /// Runs until no task is pending or running, and, with `arrivals`, until its source has
@@ -116,6 +130,10 @@ public final class Runner: Sendable {
                     for task in try await claimReady(order: claimOrder, room: concurrency + prefetch - inFlight) {
                         group.addTask {
                             let result = await self.execute(task)
+                            // A task that failed once the run was stopping most likely failed for
+                            // the stop ("not sent", a re-ask cut off): it stays running, and is
+                            // handed back by `abandon` (or redone by the next run), not failed.
+                            if self.stopFlag.isSet, case .failed = result.outcome { return .handedBack }
                             await self.writer.add(result)
                             return .finished(result, claimedAt: claimedAt)
                         }
@@ -148,15 +166,21 @@ public final class Runner: Sendable {
                     watching = false
                     seen = news
                     if news.finished { sourceFailure = arrivals?.sourceFailure }
+                case .handedBack:
+                    inFlight -= 1
                 case let .finished(result, claimedAt):
                     inFlight -= 1
-                    var succeeded = false
-                    if case .done = result.outcome { succeeded = true }
-                    if succeeded { completed += 1 } else { failed += 1 }
-                    progress?(
-                        ProgressEvent(
-                            stage: result.stage, succeeded: succeeded, seconds: Date().timeIntervalSince1970 - claimedAt,
-                            inFlight: inFlight + 1))
+                    var event = ProgressEvent(
+                        stage: result.stage, succeeded: true, seconds: Date().timeIntervalSince1970 - claimedAt, inFlight: inFlight + 1)
+                    if case let .failed(reason, kind) = result.outcome {
+                        event.succeeded = false
+                        event.failureKind = kind
+                        event.failureReason = reason
+                        failed += 1
+                    } else {
+                        completed += 1
+                    }
+                    progress?(event)
                 }
             }
         }
@@ -262,12 +286,20 @@ public struct ProgressEvent: Sendable {
     /// not yet finished): their ratio is the run's rate (Little's law), which the ETA uses.
     public var seconds: Double?
     public var inFlight: Int?
+    /// Of a failed task: its failure's kind and reason.
+    public var failureKind: FailureKind?
+    public var failureReason: String?
 
-    public init(stage: String, succeeded: Bool, seconds: Double? = nil, inFlight: Int? = nil) {
+    public init(
+        stage: String, succeeded: Bool, seconds: Double? = nil, inFlight: Int? = nil, failureKind: FailureKind? = nil,
+        failureReason: String? = nil
+    ) {
         self.stage = stage
         self.succeeded = succeeded
         self.seconds = seconds
         self.inFlight = inFlight
+        self.failureKind = failureKind
+        self.failureReason = failureReason
     }
 }
 

@@ -100,10 +100,22 @@ public final class CurlHTTPClient: @unchecked Sendable {
     public init(uploadBudgetBytes: Int = 128 << 20, transfersPerLane: Int = CurlHTTPClient.transfersPerLane) throws {
         uploads = AsyncBudget(limit: uploadBudgetBytes)
         self.transfersPerLane = max(1, transfersPerLane)
-        trimmer = CurlHTTPClient.startTrimming()
+        // Nothing may throw once every property is set (`deinit` would then run on half a client),
+        // so whatever a failure leaves is released here, and the trimming timer starts last.
         guard CurlHTTPClient.globalInit, let first = MultiLane(index: 0) else {
             throw SetupError(message: "libcurl could not be initialised")
         }
+        let epoll = vxt_epoll_create()
+        let wake = vxt_eventfd_create()
+        guard epoll >= 0, wake >= 0 else {
+            if epoll >= 0 { close(epoll) }
+            if wake >= 0 { close(wake) }
+            curl_multi_cleanup(first.multi)
+            throw SetupError(message: "cannot create epoll/eventfd descriptors")
+        }
+        epollFD = epoll
+        wakeFD = wake
+        trimmer = CurlHTTPClient.startTrimming()
         _ = vxt_raise_nofile_limit()
         // glibc gives new threads their own malloc arenas, up to 8 per core; the threads of a run
         // at thousands in flight (this client's, SQLite's, the cooperative pool, dispatch) then
@@ -114,9 +126,6 @@ public final class CurlHTTPClient: @unchecked Sendable {
         if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil {
             vxt_limit_malloc_arenas(Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
         }
-        epollFD = vxt_epoll_create()
-        wakeFD = vxt_eventfd_create()
-        guard epollFD >= 0, wakeFD >= 0 else { throw SetupError(message: "cannot create epoll/eventfd descriptors") }
         _ = vxt_epoll_set(epollFD, wakeFD, 1, 0, 0)
         first.attach(to: self)
         lanes = [first]
@@ -128,7 +137,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
     }
 
     /// A timer returning free heap pages every `trimInterval` (active at once: libdispatch must
-    /// not release an inactive source, and the init may still throw).
+    /// not release an inactive source).
     private static func startTrimming() -> any DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
         timer.schedule(deadline: .now() + trimInterval, repeating: trimInterval)

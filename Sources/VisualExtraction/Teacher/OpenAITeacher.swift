@@ -331,7 +331,8 @@ public struct OpenAITeacher: Teacher {
     static func errorExcerpt(_ body: [UInt8]) -> String {
         if let json = try? JSONParser.parse(body) {
             if let message = json["error"]?["message"]?.stringValue { return message }
-            if let message = json["error"]?.stringValue ?? json["detail"]?.stringValue { return message }
+            // vLLM before 0.7 answers errors flat: {"object": "error", "message": …, "code": 400}.
+            if let message = json["error"]?.stringValue ?? json["detail"]?.stringValue ?? json["message"]?.stringValue { return message }
         }
         let text = String(decoding: body.prefix(300), as: UTF8.self)
         return text.isEmpty ? "(empty body)" : text

@@ -233,6 +233,38 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
+    /// vLLM started with `--max-model-len 2048` refuses every description (max_tokens 2048) with
+    /// a 400, while the statements go through. The run stops after the stage's first failures
+    /// instead of failing the whole corpus, says why, and the retry it names brings them back.
+    @Test func aStageRefusedFromItsFirstTaskStopsTheRunWithTheRetryThatUndoesIt() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let short = try await ChattyTeacher(in: dir.appendingPathComponent("short"), mode: "short-context")
+        defer { short.stop() }
+        let work = dir.appendingPathComponent("work").path
+        let arguments = ["run", "pipelines/paper.yaml"] + sample + ["--images", "samples/images", "--work", work, "--model", "chatty-8b"]
+        let stopped = try await run(arguments + ["--teacher", short.baseURL, "--stop-after-first-failures", "5", "--concurrency", "2"])
+        #expect(stopped.status == 3, "\(stopped.stderr)")
+        #expect(
+            stopped.stderr.contains("stopped: the first 5 extraction tasks failed and none succeeded (5 http_status, e.g. HTTP 400 from "))
+        #expect(stopped.stderr.contains("This model's maximum context length is 2048 tokens."), "\(stopped.stderr)")
+        #expect(!stopped.stderr.contains("not sent"), "a task cut off by the stop is handed back, not failed: \(stopped.stderr)")
+        #expect(stopped.stderr.contains("`vxt retry --work \(work) --kind http_status`"), "\(stopped.stderr)")
+        let failed = try JobStore.open(workDirectory: work).counts(stage: "extraction")[.failed] ?? 0
+        #expect(failed >= 5 && failed < 10, "claims stopped at the fifth failure: \(failed) failed")
+        let counts = try JobStore.open(workDirectory: work).counts(stage: "statements")
+        #expect(counts[.failed] == nil && counts[.running] == nil, "\(counts)")
+
+        // Served with room for the descriptions, the retry it named and the same command finish the corpus.
+        let roomy = try await ChattyTeacher(in: dir.appendingPathComponent("roomy"))
+        defer { roomy.stop() }
+        let retry = try await run(["retry", "--work", work, "--kind", "http_status"])
+        #expect(retry.status == 0, "\(retry.stderr)")
+        let finished = try await run(arguments + ["--teacher", roomy.baseURL])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(roomy.chatRequests == 10 + (counts[.pending] ?? 0), "the descriptions, and the statements handed back at the stop")
+    }
+
     /// A local teacher (`--teacher cmd:…`, a model run in-process) is shown the colours too: one
     /// that cannot see is stopped before ingest, one that refuses images as well, one that sees runs.
     @Test(arguments: ["blind", "text-only", "seeing"])

@@ -4,7 +4,7 @@ do, not the way vxt's mock does: statements wrapped in a preamble, labels and a 
 descriptions that embed whatever statements the prompt carried. It serves one model name and
 logs every request path to a file, so tests can see whether it was called at all.
 
-usage: chatty_teacher.py PORT_FILE|--stdio LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only|router]
+usage: chatty_teacher.py PORT_FILE|--stdio LOG_FILE [MODEL] [huge|tls|thinking|thinking-cut|reasoning-field|blind|text-only|router|short-context]
 Writes the port it listens on to PORT_FILE once it accepts connections. With `huge`, every
 description is a 40 MB answer (a broken or hostile server that never stops writing). The other
 modes answer as a thinking model does (Qwen3, DeepSeek-R1 distills) on vLLM:
@@ -14,6 +14,7 @@ read like statements (unless the body has "chat_template_kwargs": {"enable_think
 `reasoning_content` and the content null. `blind` drops every image and answers from the text
 (TGI in front of a text-only model); `text-only` refuses images with a 400 (vLLM's text models).
 `router` serves two models, as LiteLLM or OpenRouter do: MODEL, text-only, and MODEL-vl, which sees.
+`short-context` refuses (400) any request whose max_tokens leaves no room in a 2048-token context.
 vxt's sight check (one plain colour per request, PNG) is answered by reading the image, and
 logged as SIGHT instead of POST."""
 import base64
@@ -88,6 +89,12 @@ def answer(body, path):
     if body.get("model") not in MODELS:
         return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
     mode = MODELS[body["model"]]
+    if mode == "short-context" and body.get("max_tokens", 0) > 1024:
+        # vLLM started with --max-model-len 2048 (as vLLM before 0.7 words it, flat).
+        return 400, {"object": "error", "type": "BadRequestError", "code": 400, "message":
+                     "This model's maximum context length is 2048 tokens. However, you requested "
+                     f"{body['max_tokens'] + 200} tokens (200 in the messages, {body['max_tokens']} in the completion). "
+                     "Please reduce the length of the messages or completion."}
     if images and mode == "text-only":
         return 400, {"error": {"message": f"{body['model']} is not a multimodal model"}}
     if mode == "blind":
@@ -170,7 +177,7 @@ if STDIO:
         request_id = body.pop("id", None)
         status, payload = answer(body, "stdio")
         if status != 200:
-            payload = {"error": payload["error"]}
+            payload = {"error": payload.get("error") or {"message": payload.get("message") or payload.get("detail")}}
         payload["id"] = request_id
         print(json.dumps(payload), flush=True)
     sys.exit(0)
