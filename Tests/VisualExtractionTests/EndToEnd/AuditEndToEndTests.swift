@@ -190,13 +190,14 @@ import Testing
             return
         }
         let screenshot = work.appendingPathComponent("report.png")
-        let dom = try Self.runBrowser(chromium, ["--dump-dom", html.absoluteString], in: work)
+        let dom = try await Self.runBrowser(chromium, ["--dump-dom", html.absoluteString], in: work)
         #expect(dom.contains("data-status=\"ready\""), "the page's script ran without errors")
         #expect(dom.contains("data-cards=\"10\""))
         #expect(dom.contains("<div id=\"errors\"></div>"))
-        let filteredDOM = try Self.runBrowser(chromium, ["--dump-dom", html.absoluteString + "#flag=refusal"], in: work)
+        let filteredDOM = try await Self.runBrowser(chromium, ["--dump-dom", html.absoluteString + "#flag=refusal"], in: work)
         #expect(filteredDOM.contains("data-shown=\"1\""), "filtering by flag shows only its cards")
-        _ = try Self.runBrowser(chromium, ["--screenshot=\(screenshot.path)", "--window-size=1200,2000", html.absoluteString], in: work)
+        _ = try await Self.runBrowser(
+            chromium, ["--screenshot=\(screenshot.path)", "--window-size=1200,2000", html.absoluteString], in: work)
         let size = (try? FileManager.default.attributesOfItem(atPath: screenshot.path)[.size] as? Int) ?? 0
         #expect(size > 10_000, "screenshot written")
         // Kept where a person can look at it after the run.
@@ -206,18 +207,12 @@ import Testing
         try? FileManager.default.copyItem(at: screenshot, to: output.appendingPathComponent("audit-report.png"))
     }
 
-    static func runBrowser(_ chromium: String, _ arguments: [String], in directory: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: chromium)
-        process.arguments =
+    /// Awaited, not waited for: a cooperative thread held while Chromium runs starves the suite.
+    static func runBrowser(_ chromium: String, _ arguments: [String], in directory: URL) async throws -> String {
+        try await TestSupport.run(
+            executable: chromium,
             ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(directory.path)/chromium-profile"]
-            + arguments
-        let out = directory.appendingPathComponent("browser.out")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+                + arguments
+        ).stdout
     }
 }

@@ -223,7 +223,7 @@ import Testing
                 kill(process.processIdentifier, SIGKILL)
                 killed += 1
             }
-            process.waitUntilExit()
+            _ = await TestSupport.exitStatus(of: process)
         }
         return killed
     }

@@ -126,7 +126,7 @@ import Testing
                 kill(process.processIdentifier, SIGKILL)
                 killedWithWorkLeft += 1
             }
-            process.waitUntilExit()
+            _ = await TestSupport.exitStatus(of: process)
         }
         #expect(killedWithWorkLeft >= 15, "the run must still have been working when killed")
         let store = try JobStore.open(workDirectory: work.path)
@@ -198,7 +198,7 @@ import Testing
                 }
                 try await Task.sleep(nanoseconds: 20_000_000)
             }
-            process.waitUntilExit()
+            _ = await TestSupport.exitStatus(of: process)
         }
         #expect(killedDuringIngest >= 1, "at least one kill must land during ingest")
         let midway = try JobStore.open(workDirectory: work.path)

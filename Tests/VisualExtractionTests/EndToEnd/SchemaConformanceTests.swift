@@ -19,21 +19,16 @@ import Testing
 
     static var validatorAvailable: Bool { python(imports: "jsonschema, yaml") }
 
-    func validate(_ schema: String, _ files: [URL]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
+    /// Awaited, not waited for: a cooperative thread held for a validator's run starved the
+    /// rest of the suite (trivial tests started 109 s late, a sequential one ran past its limit).
+    func validate(_ schema: String, _ files: [URL]) async throws -> (Int32, String) {
+        let result = try await TestSupport.run(
+            executable: "/usr/bin/env",
             [
                 "python3", TestSupport.packageRoot.appendingPathComponent("scripts/validate-schemas.py").path,
                 TestSupport.packageRoot.appendingPathComponent("schemas/\(schema).schema.json").path
-            ] + files.map(\.path)
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            ] + files.map(\.path))
+        return (result.status, result.stderr)
     }
 
     @Test(.enabled(if: validatorAvailable, "python3 with jsonschema and PyYAML is not available"))
@@ -71,7 +66,7 @@ import Testing
         ])
         #expect(filteredExport.status == 0, "\(filteredExport.stderr)")
         #expect(try TestSupport.jsonLines(filtered).count == 12, "one line per input record")
-        #expect(try validate("export-paper", [filtered]).0 == 0)
+        #expect(try await validate("export-paper", [filtered]).0 == 0)
         let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         files["status"] = work.appendingPathComponent("status.json")
         try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
@@ -97,26 +92,26 @@ import Testing
         files["pipeline"] = TestSupport.paperPipeline
         files["llava-input-record"] = TestSupport.sampleCorpus
         for (schema, file) in files.sorted(by: { $0.key < $1.key }) {
-            let (code, errors) = try validate(schema, [file])
+            let (code, errors) = try await validate(schema, [file])
             #expect(code == 0, "\(file.lastPathComponent) does not conform to \(schema): \(errors)")
         }
         // The content-parts layouts vxt reads are the input schema's too.
         for layout in ContentPartsLayoutTests.Layout.allCases {
             let file = work.appendingPathComponent("samples-\(layout.rawValue).jsonl")
             try Data(try ContentPartsLayoutTests.rewrite(layout).utf8).write(to: file)
-            let (code, errors) = try validate("llava-input-record", [file])
+            let (code, errors) = try await validate("llava-input-record", [file])
             #expect(code == 0, "the \(layout) layout does not conform to llava-input-record: \(errors)")
         }
         let clean = TestSupport.packageRoot.appendingPathComponent("pipelines/clean.yaml")
-        #expect(try validate("pipeline", [clean]).0 == 0, "pipelines/clean.yaml conforms")
+        #expect(try await validate("pipeline", [clean]).0 == 0, "pipelines/clean.yaml conforms")
         let fleet = try TestSupport.fleetPipeline(in: work)
-        #expect(try validate("pipeline", [fleet]).0 == 0, "a pipeline with teacher.endpoints and prices conforms")
+        #expect(try await validate("pipeline", [fleet]).0 == 0, "a pipeline with teacher.endpoints and prices conforms")
         // The validator is not a rubber stamp: a paper line with a missing caption fails.
         let broken = work.appendingPathComponent("broken.paper")
         try Data("{\"index\": 0}\n".utf8).write(to: broken)
-        #expect(try validate("export-paper", [broken]).0 != 0)
+        #expect(try await validate("export-paper", [broken]).0 != 0)
         try Data("{\"index\": 0, \"caption\": null}\n".utf8).write(to: broken)
-        #expect(try validate("export-paper", [broken]).0 != 0, "a null caption says why")
+        #expect(try await validate("export-paper", [broken]).0 != 0, "a null caption says why")
     }
 
     static var datasetsAvailable: Bool { python(imports: "datasets") }
@@ -133,21 +128,15 @@ import Testing
         for format in ["llava", "jsonl", "llamafactory", "swift"] {
             let url = work.appendingPathComponent("out.\(format).json")
             #expect(try await TestSupport.runVXT(["export", "--work", work.path, "--format", format, "--out", url.path]).status == 0)
-            let load = Process()
-            load.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            load.arguments = [
-                "python3", "-c",
-                "import sys, datasets; d = datasets.load_dataset('json', data_files=sys.argv[1], split='train', cache_dir=sys.argv[2]); print(len(d))",
-                url.path, work.appendingPathComponent("hf-cache").path
-            ]
-            load.environment = ProcessInfo.processInfo.environment.merging(["HF_DATASETS_OFFLINE": "1"]) { $1 }
-            let out = Pipe()
-            load.standardOutput = out
-            load.standardError = FileHandle.nullDevice
-            try load.run()
-            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            load.waitUntilExit()
-            #expect(load.terminationStatus == 0 && printed.trimmingCharacters(in: .whitespacesAndNewlines) == "10", "\(format): \(printed)")
+            let load = try await TestSupport.run(
+                executable: "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import sys, datasets; d = datasets.load_dataset('json', data_files=sys.argv[1], split='train', cache_dir=sys.argv[2]); print(len(d))",
+                    url.path, work.appendingPathComponent("hf-cache").path
+                ], environment: ["HF_DATASETS_OFFLINE": "1"])
+            let printed = load.stdout
+            #expect(load.status == 0 && printed.trimmingCharacters(in: .whitespacesAndNewlines) == "10", "\(format): \(printed)")
         }
     }
 }
