@@ -259,7 +259,7 @@ struct RunCommand: AsyncParsableCommand {
             })
         let mainStages = pipeline.stages.map(\.definition.name).filter { !ownTeacher.contains($0) }
         setup.stageModels = mainStages.map { pipeline.model(forStage: $0) }
-        setup.sight = pipeline.stages.first { $0.sendsImage && !ownTeacher.contains($0.definition.name) }.map {
+        setup.sights = pipeline.stages.filter { $0.sendsImage && !ownTeacher.contains($0.definition.name) }.map {
             TeacherSetup.Sight(
                 model: pipeline.model(forStage: $0.definition.name), extraBody: pipeline.extraBody(forStage: $0.definition.name))
         }
@@ -286,8 +286,8 @@ struct RunCommand: AsyncParsableCommand {
             stageSetup.teachers = urls
             stageSetup.isMock = false
             stageSetup.stageModels = []
-            stageSetup.sight =
-                stage.sendsImage ? TeacherSetup.Sight(model: settings.model, extraBody: pipeline.extraBody(forStage: name)) : nil
+            stageSetup.sights =
+                stage.sendsImage ? [TeacherSetup.Sight(model: settings.model, extraBody: pipeline.extraBody(forStage: name))] : []
             do {
                 let own = try await stageSetup.connect(settings: settings, environment: ProcessInfo.processInfo.environment)
                 for note in own.notes { Output.info("\(name): \(note)") }

@@ -90,7 +90,7 @@ struct SightCheck {
             case let .refused(message):
                 throw TeacherPreflight.Failure(
                     message: """
-                        \(teacher) refused a request with an image (\(message)). \
+                        \(teacher) refused a request with an image for \(model) (\(message)). \
                         Stages that send images need a vision model served with image input on; nothing was ingested or sent.
                         """)
             case let .answer(result):

@@ -11,8 +11,9 @@ struct TeacherPreflight {
     /// checked like it: one server often serves several (LiteLLM, OpenRouter, a gateway).
     public var stageModels: [String] = []
     /// Also show each server two plainly coloured images and check it names the colours
-    /// (`SightCheck`), as the stage that sends them asks: its model and body fields. nil: no check.
-    public var sight: TeacherSetup.Sight?
+    /// (`SightCheck`), once per way the stages that send them ask: model and body fields
+    /// (an endpoint's own `model` stands for every stage's there). Empty: no check.
+    public var sights: [TeacherSetup.Sight] = []
 
     public init(endpoints: [TeacherEndpoint], model: String, client: CurlHTTPClient) {
         self.endpoints = endpoints
@@ -114,24 +115,23 @@ struct TeacherPreflight {
                 }
             }
         }
-        if let sight {
-            // All servers at once: a fleet of 20 would otherwise wait for 40 answers in a row.
-            let checks = endpoints.filter { !report.mockEndpoints.contains($0.baseURL) }.map {
-                SightCheck.server($0, model: $0.model ?? sight.model, extraBody: sight.extraBody, client: client)
-            }
-            let outcomes = await withTaskGroup(of: (Int, Result<String?, Failure>).self) { group in
-                for (index, check) in checks.enumerated() {
-                    group.addTask {
-                        do throws(Failure) { return (index, .success(try await check.run())) } catch { return (index, .failure(error)) }
-                    }
+        // All servers and ways of asking at once: a fleet of 20 would otherwise wait for 40 answers in a row.
+        let checks = endpoints.filter { !report.mockEndpoints.contains($0.baseURL) }.flatMap { endpoint in
+            TeacherSetup.Sight.distinct(sights.map { TeacherSetup.Sight(model: endpoint.model ?? $0.model, extraBody: $0.extraBody) })
+                .map { SightCheck.server(endpoint, model: $0.model, extraBody: $0.extraBody, client: client) }
+        }
+        let outcomes = await withTaskGroup(of: (Int, Result<String?, Failure>).self) { group in
+            for (index, check) in checks.enumerated() {
+                group.addTask {
+                    do throws(Failure) { return (index, .success(try await check.run())) } catch { return (index, .failure(error)) }
                 }
-                var outcomes: [(Int, Result<String?, Failure>)] = []
-                for await outcome in group { outcomes.append(outcome) }
-                return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            for outcome in outcomes {
-                if let note = try outcome.get() { report.notes.append(note) }
-            }
+            var outcomes: [(Int, Result<String?, Failure>)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        for outcome in outcomes {
+            if let note = try outcome.get() { report.notes.append(note) }
         }
         return report
     }

@@ -24,8 +24,9 @@ public struct TeacherSetup: Sendable {
     /// `teacher.model`): the preflight checks that each is served.
     public var stageModels: [String] = []
     /// With the preflight, show each server two plainly coloured images (`SightCheck`), asked as
-    /// the stage that sends images asks; nil for teachers of stages that send none.
-    public var sight: Sight?
+    /// each stage that sends images asks (one check per distinct way of asking); empty for
+    /// teachers of stages that send none.
+    public var sights: [Sight] = []
     /// The teachers are vxt's mock (its answers are never served from the cache to a real run).
     public var isMock = false
     public var logger: Logger = .disabled
@@ -48,6 +49,14 @@ public struct TeacherSetup: Sendable {
             self.model = model
             self.extraBody = extraBody
         }
+
+        /// Each way of asking once, in first-seen order: two stages that ask alike need one check.
+        public static func distinct(_ sights: [Sight]) -> [Sight] {
+            var seen = Set<String>()
+            return sights.filter { seen.insert($0.identity).inserted }
+        }
+
+        var identity: String { JSONValue.object([("model", .string(model)), ("extra", .object(extraBody))]).jsonText }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -126,10 +135,12 @@ public struct TeacherSetup: Sendable {
             inner = process
             identity = "cmd:" + command
             // A local model is shown the colours as a server is (it has no /models to ask).
-            if preflight, let sight {
+            if preflight {
                 do {
-                    if let note = try await SightCheck.local(process, model: sight.model, extraBody: sight.extraBody).run() {
-                        notes.append("preflight: \(note)")
+                    for sight in Sight.distinct(sights) {
+                        if let note = try await SightCheck.local(process, model: sight.model, extraBody: sight.extraBody).run() {
+                            notes.append("preflight: \(note)")
+                        }
                     }
                 } catch {
                     process.shutdown()
@@ -165,7 +176,7 @@ public struct TeacherSetup: Sendable {
                 do {
                     var check = TeacherPreflight(endpoints: endpoints, model: settings.model, client: http)
                     check.stageModels = stageModels
-                    check.sight = sight
+                    check.sights = sights
                     let report = try await check.run()
                     notes += report.notes.map { "preflight: \($0)" }
                     allMock = allMock || report.allMock

@@ -205,7 +205,8 @@ import Testing
                 "--teacher", seeing.baseURL, "--teacher", teacher.baseURL
             ])
         #expect(result.status == 3, "\(result.stderr)")
-        let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image (HTTP 400"
+        let expected =
+            mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image for chatty-8b (HTTP 400"
         #expect(result.stderr.contains("the teacher at \(teacher.baseURL) " + expected), "\(result.stderr)")
         #expect(!result.stderr.contains("the teacher at \(seeing.baseURL)"), "\(result.stderr)")
         #expect(seeing.sightChecks == 2 && teacher.sightChecks >= 1)
@@ -288,7 +289,7 @@ import Testing
             return
         }
         #expect(result.status == 3, "\(result.stderr)")
-        let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image ("
+        let expected = mode == "blind" ? "does not seem to see images: shown a plain " : "refused a request with an image for chatty-8b ("
         #expect(result.stderr.contains("the local teacher cmd:python3 ") && result.stderr.contains(expected), "\(result.stderr)")
         #expect(sightChecks >= 1 && chatRequests == 0, "no record was sent")
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
@@ -346,6 +347,49 @@ import Testing
         #expect(missing.status == 3, "\(missing.stderr)")
         #expect(missing.stderr.contains("not chatty-70b-vl"), "\(missing.stderr)")
         #expect(router.chatRequests == before, "no record was sent")
+    }
+
+    /// Every stage that sends images is checked as it asks, not only the first: a second image
+    /// stage on a model that drops images (a gateway's text model under a similar name) would
+    /// write its part of the corpus from the prompt alone.
+    @Test func eachImageStageIsCheckedWithItsOwnModel() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let router = try await ChattyTeacher(in: dir, mode: "router")
+        defer { router.stop() }
+        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        let marker = "  - name: extraction\n"
+        #expect(paper.contains(marker))
+        // A second image stage after extraction, a short caption, asked of its own model.
+        let caption = """
+
+              - name: caption
+                image: true
+                max_tokens: 256
+                output: text
+                teacher: {model: chatty-8b-blind}
+                template: |-
+                  Write a one-sentence caption of the image.
+
+            """
+        let file = dir.appendingPathComponent("two-image-stages.yaml")
+        #expect(paper.contains("\nexport:"))
+        try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {model: chatty-8b-vl}\n")
+            .replacingOccurrences(of: "\nexport:", with: caption + "\nexport:")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let work = dir.appendingPathComponent("work")
+        let result = try await run(
+            ["run", file.path] + sample + [
+                "--images", "samples/images", "--teacher", router.baseURL, "--model", "chatty-8b", "--work", work.path
+            ])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("does not seem to see images"), "\(result.stderr)")
+        #expect(result.stderr.contains("its colour, chatty-8b-blind answered"), "\(result.stderr)")
+        let log = try String(contentsOf: router.log, encoding: .utf8).split(separator: "\n")
+        let checked = Set(log.filter { $0.hasPrefix("SIGHT ") }.map { String($0.split(separator: " ").last ?? "") })
+        #expect(checked == ["chatty-8b-vl", "chatty-8b-blind"], "each image stage's model was shown the colours")
+        #expect(router.chatRequests == 0, "no record was sent")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
     /// A thinking model that spends all of max_tokens thinking answers nothing: the block never

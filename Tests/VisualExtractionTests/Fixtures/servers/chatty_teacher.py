@@ -13,7 +13,8 @@ read like statements (unless the body has "chat_template_kwargs": {"enable_think
 `reasoning-field`: with a reasoning parser that spent every token on thought, the reasoning in
 `reasoning_content` and the content null. `blind` drops every image and answers from the text
 (TGI in front of a text-only model); `text-only` refuses images with a 400 (vLLM's text models).
-`router` serves two models, as LiteLLM or OpenRouter do: MODEL, text-only, and MODEL-vl, which sees.
+`router` serves three models, as LiteLLM or OpenRouter do: MODEL, text-only, MODEL-vl, which sees,
+and MODEL-blind, which drops images.
 `short-context` refuses (400) any request whose max_tokens leaves no room in a 2048-token context.
 vxt's sight check (one plain colour per request, PNG) is answered by reading the image, and
 logged as SIGHT instead of POST."""
@@ -33,7 +34,7 @@ HUGE = MODE == "huge"
 # With `tls`: HTTPS with the self-signed certificate of Fixtures/tls (nothing trusts it by default).
 TLS = MODE == "tls"
 # Each served model and the mode it answers in.
-MODELS = {MODEL: "text-only", MODEL + "-vl": ""} if MODE == "router" else {MODEL: MODE}
+MODELS = {MODEL: "text-only", MODEL + "-vl": "", MODEL + "-blind": "blind"} if MODE == "router" else {MODEL: MODE}
 
 
 def png_color(url):
