@@ -56,6 +56,22 @@ import Testing
         }
     }
 
+    /// The paper pipeline with lines added after lines it holds (a stage's settings after its
+    /// `- name:` line), written to `file`; a line the pipeline no longer holds is an error here,
+    /// not a test that quietly runs the unedited pipeline.
+    static func paper(adding additions: [(after: String, text: String)], to file: URL) throws -> URL {
+        var text = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
+        for addition in additions {
+            guard text.contains(addition.after) else {
+                throw CocoaError(
+                    .fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "pipelines/paper.yaml has no line \(addition.after)"])
+            }
+            text = text.replacingOccurrences(of: addition.after, with: addition.after + addition.text)
+        }
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     @Test func anHTTPSTeacherIsVerifiedAndACAFileMakesItTrusted() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -162,13 +178,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let teacher = try await ChattyTeacher(in: dir, mode: "thinking")
         defer { teacher.stop() }
-        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
-        let marker = "  - name: statements\n"
-        #expect(paper.contains(marker))
-        let pipeline = dir.appendingPathComponent("no-thinking.yaml")
-        try paper.replacingOccurrences(
-            of: marker, with: marker + "    teacher: {extra_body: {chat_template_kwargs: {enable_thinking: false}}}\n"
-        ).write(to: pipeline, atomically: true, encoding: .utf8)
+        let statements = "  - name: statements\n"
+        let pipeline = try Self.paper(
+            adding: [(statements, "    teacher: {extra_body: {chat_template_kwargs: {enable_thinking: false}}}\n")],
+            to: dir.appendingPathComponent("no-thinking.yaml"))
         let work = dir.appendingPathComponent("work").path
         let result = try await runSample(on: teacher, work: work, pipeline: pipeline.path)
         #expect(result.status == 0, "\(result.stderr)")
@@ -178,9 +191,8 @@ import Testing
         let shown = try await run(["show", "--work", work, "--id", "astronaut-0001"])
         #expect(shown.stdout.contains(#""chat_template_kwargs":{"enable_thinking":false}"#), "\(shown.stdout)")
         // A field vxt writes itself is refused when the file is read, with where it is.
-        let clash = dir.appendingPathComponent("clash.yaml")
-        try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {extra_body: {max_tokens: 9}}\n")
-            .write(to: clash, atomically: true, encoding: .utf8)
+        let clash = try Self.paper(
+            adding: [(statements, "    teacher: {extra_body: {max_tokens: 9}}\n")], to: dir.appendingPathComponent("clash.yaml"))
         let refused = try await run(["run", clash.path] + sample + ["--work", dir.appendingPathComponent("clash").path])
         #expect(refused.status == 1, "\(refused.stderr)")
         #expect(refused.stderr.contains("stage statements: teacher.extra_body sets `max_tokens`"), "\(refused.stderr)")
@@ -323,14 +335,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let router = try await ChattyTeacher(in: dir, mode: "router")
         defer { router.stop() }
-        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
-        let marker = "  - name: extraction\n"
-        #expect(paper.contains(marker))
         func pipeline(extractionModel: String) throws -> String {
-            let file = dir.appendingPathComponent("\(extractionModel).yaml")
-            try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {model: \(extractionModel)}\n")
-                .write(to: file, atomically: true, encoding: .utf8)
-            return file.path
+            try Self.paper(
+                adding: [("  - name: extraction\n", "    teacher: {model: \(extractionModel)}\n")],
+                to: dir.appendingPathComponent("\(extractionModel).yaml")
+            ).path
         }
         let arguments = sample + ["--images", "samples/images", "--teacher", router.baseURL, "--model", "chatty-8b"]
         let result = try await run(
@@ -357,10 +366,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let router = try await ChattyTeacher(in: dir, mode: "router")
         defer { router.stop() }
-        let paper = try String(contentsOf: TestSupport.paperPipeline, encoding: .utf8)
-        let marker = "  - name: extraction\n"
-        #expect(paper.contains(marker))
-        // A second image stage after extraction, a short caption, asked of its own model.
+        // A second image stage after extraction (after its template's last line), a short
+        // caption, asked of its own model.
         let caption = """
 
               - name: caption
@@ -372,11 +379,9 @@ import Testing
                   Write a one-sentence caption of the image.
 
             """
-        let file = dir.appendingPathComponent("two-image-stages.yaml")
-        #expect(paper.contains("\nexport:"))
-        try paper.replacingOccurrences(of: marker, with: marker + "    teacher: {model: chatty-8b-vl}\n")
-            .replacingOccurrences(of: "\nexport:", with: caption + "\nexport:")
-            .write(to: file, atomically: true, encoding: .utf8)
+        let file = try Self.paper(
+            adding: [("  - name: extraction\n", "    teacher: {model: chatty-8b-vl}\n"), ("      Description:\n", caption)],
+            to: dir.appendingPathComponent("two-image-stages.yaml"))
         let work = dir.appendingPathComponent("work")
         let result = try await run(
             ["run", file.path] + sample + [
