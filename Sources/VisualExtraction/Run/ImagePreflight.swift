@@ -127,7 +127,8 @@ public struct ImagePreflight {
                 """)
     }
 
-    /// Where the paths would resolve instead: one folder up, or in a subfolder one level down.
+    /// Where the paths would resolve instead: one folder up or in a subfolder up to two levels
+    /// down, or, without their first folders, under one of those.
     func hint(_ misses: [String]) -> String {
         guard let example = misses.first else { return "" }
         if example.hasPrefix("/") {
@@ -143,15 +144,45 @@ public struct ImagePreflight {
             return "The records name absolute paths, read when they lie inside --images: try --images \(holder) (or a folder above it)\n"
         }
         let root = ExtractionJob.absolute(imagesRoot)
-        var candidates = [(root as NSString).deletingLastPathComponent]
-        let children = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().prefix(200)
-        for child in children {
-            let path = (root as NSString).appendingPathComponent(child)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { candidates.append(path) }
+        // Folders where the paths might resolve: one up, --images itself, and two levels down.
+        // Read lazily and only so far: a folder of a corpus' images holds 100,000s of files.
+        func subfolders(of folder: String, limit: Int) -> [String] {
+            guard
+                let entries = FileManager.default.enumerator(
+                    at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isDirectoryKey],
+                    options: [.skipsSubdirectoryDescendants, .skipsHiddenFiles])
+            else { return [] }
+            var found: [String] = []
+            var read = 0
+            while read < 5000, found.count < limit, let entry = entries.nextObject() as? URL {
+                read += 1
+                if (try? entry.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true { found.append(entry.path) }
+            }
+            return found.sorted()
         }
-        for candidate in candidates where (try? ImageRoot(path: candidate).resolve(example)) != nil {
+        let children = subfolders(of: root, limit: 200)
+        var grandchildren: [String] = []
+        for child in children where grandchildren.count < 1000 { grandchildren += subfolders(of: child, limit: 200) }
+        let candidates = [(root as NSString).deletingLastPathComponent, root] + children + grandchildren.prefix(1000)
+        for candidate in candidates where candidate != root && (try? ImageRoot(path: candidate).resolve(example)) != nil {
             return "They resolve under \(candidate): try --images \(candidate)\n"
+        }
+        // The paths' first folders may be ones the files were never under (`images/x.jpg` for a
+        // download that made `fetched/x.jpg`): no --images works, a folder of one link does.
+        let parts = example.split(separator: "/")
+        for dropped in 1..<min(3, parts.count) {
+            let prefix = parts.prefix(dropped).joined(separator: "/")
+            let tail = parts.dropFirst(dropped).joined(separator: "/")
+            for candidate in candidates where (try? ImageRoot(path: candidate).resolve(tail)) != nil {
+                let parent = (prefix as NSString).deletingLastPathComponent
+                return """
+                    They are there without the paths' first folder\(dropped > 1 ? "s" : "") \(prefix)/: \(example) is \
+                    \((candidate as NSString).appendingPathComponent(tail)). Make a folder where the paths resolve, \
+                    `mkdir -p vxt-images\(parent.isEmpty ? "" : "/" + parent) && ln -s \(candidate) vxt-images/\(prefix)`, and pass \
+                    --images vxt-images --follow-symlinks
+
+                    """
+            }
         }
         return ""
     }

@@ -547,6 +547,38 @@ import Testing
         }
     }
 
+    /// A corpus whose paths begin with a folder the download never made (`llava/skimage/x.png`
+    /// where the files are `skimage/x.png`): no --images works. The preflight finds the files
+    /// without that folder and gives the two commands that make one that does; they work.
+    @Test func pathsWithAFolderTheFilesWereNeverUnderGetAFolderOfOneLink() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestSupport.sampleCorpus)) as? [[String: Any]])
+        let prefixed = records.map { record in
+            var record = record
+            if let image = record["image"] as? String, !LLaVARecordDecoder.noImageValues.contains(image) {
+                record["image"] = "llava/" + image
+            }
+            return record
+        }
+        let input = dir.appendingPathComponent("prefixed.json")
+        try JSONSerialization.data(withJSONObject: prefixed, options: [.withoutEscapingSlashes]).write(to: input)
+        let work = dir.appendingPathComponent("work").path
+        let refused = try await run(["run", "paper", "--input", input.path, "--images", "samples/images", "--work", work])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        let advice = "`mkdir -p vxt-images && ln -s \(TestSupport.sampleImages.path) vxt-images/llava`"
+        #expect(refused.stderr.contains("They are there without the paths' first folder llava/: "), "\(refused.stderr)")
+        #expect(refused.stderr.contains(advice + ", and pass --images vxt-images --follow-symlinks"), "\(refused.stderr)")
+        // The advice, followed in the test's folder.
+        let linked = dir.appendingPathComponent("vxt-images")
+        try FileManager.default.createDirectory(at: linked, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: linked.appendingPathComponent("llava").path, withDestinationPath: TestSupport.sampleImages.path)
+        let fixed = try await run(["run", "paper", "--input", input.path, "--images", linked.path, "--follow-symlinks", "--work", work])
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
+    }
+
     /// Batch files are written for a service that answers hours later: a wrong --images found then
     /// costs a day. `vxt batch export` checks the input as `vxt run` does, before it ingests.
     @Test func batchExportChecksTheImagesFolderBeforeWritingAFile() async throws {
