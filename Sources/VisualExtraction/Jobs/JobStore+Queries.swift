@@ -29,6 +29,15 @@ public struct StatusSummary: Sendable, Codable {
         public var count: Int
         /// Up to three messages, each naming its record.
         public var examples: [String]
+        /// The dataset folders of the failed records (`coco`, `ocr_vqa`, the first folder of the
+        /// image path), most failures first, up to five: a download that lacks one folder shows
+        /// as one line, not as 80,000 messages. Empty when no failed record has one.
+        public var folders: [FolderCount] = []
+    }
+
+    public struct FolderCount: Sendable, Codable {
+        public var folder: String
+        public var count: Int
     }
 
     /// Usage of one endpoint by one stage (done tasks).
@@ -263,7 +272,20 @@ extension JobStore {
                     LIMIT 3
                     """, arguments: [stage, kind]
             ).map { "\($0[0] as String): \(($0[1] as String?) ?? "")" }
-            return .init(stage: stage, kind: FailureKind(rawValue: kind) ?? .other, count: row["n"], examples: examples)
+            // Through the failures' partial index: `failure_kind` itself, not COALESCE of it
+            // (kinds are set on every failure since the v6 migration; 'other' keeps NULL too).
+            let kindFilter = kind == FailureKind.other.rawValue ? "(t.failure_kind = ? OR t.failure_kind IS NULL)" : "t.failure_kind = ?"
+            let folders = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.source AS folder, COUNT(*) AS n
+                    FROM task t JOIN record r ON r.key = t.record_key
+                    WHERE t.state = 'failed' AND t.stage = ? AND \(kindFilter) AND r.source IS NOT NULL
+                    GROUP BY r.source ORDER BY n DESC, r.source LIMIT 5
+                    """, arguments: [stage, kind]
+            ).map { StatusSummary.FolderCount(folder: $0["folder"], count: $0["n"]) }
+            return .init(
+                stage: stage, kind: FailureKind(rawValue: kind) ?? .other, count: row["n"], examples: examples, folders: folders)
         }
     }
 

@@ -83,6 +83,13 @@ public enum StatusReport {
                     let shown = example.count > 240 ? String(example.prefix(240)) + "…" : example
                     lines.append("            e.g. \(shown)")
                 }
+                if !group.folders.isEmpty {
+                    let listed = group.folders.reduce(0) { $0 + $1.count }
+                    let rest = group.count - listed
+                    lines.append(
+                        "            by folder: " + group.folders.map { "\($0.folder)/ \($0.count)" }.joined(separator: " · ")
+                            + (rest > 0 ? " · elsewhere \(rest)" : ""))
+                }
             }
         }
         section("skipped (by reason):", s.skips)

@@ -482,6 +482,36 @@ import Testing
         #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
     }
 
+    /// The common partial download: one dataset's folder is missing (mix665k's `ocr_vqa/` is a
+    /// separate script). The preflight passes, since most records find their images; the
+    /// summary names the folder the failures are under, and the files, added, come back.
+    @Test func aFolderMissingFromTheDownloadIsNamedAndComesBackWithRetry() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        let images = dir.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        for folder in ["skimage", "sklearn"] {
+            #expect(FileManager.default.fileExists(atPath: TestSupport.sampleImages.appendingPathComponent(folder).path))
+        }
+        try FileManager.default.copyItem(
+            at: TestSupport.sampleImages.appendingPathComponent("skimage"), to: images.appendingPathComponent("skimage"))
+        let partial = try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work])
+        #expect(partial.status == 2, "\(partial.stderr)")
+        #expect(partial.stderr.contains("2  extraction: image_missing"), "\(partial.stderr)")
+        #expect(partial.stderr.contains("            by folder: sklearn/ 2\n"), "\(partial.stderr)")
+        let status = try await run(["status", "--work", work, "--json"])
+        let failures = try JSONDecoder().decode(StatusSummary.self, from: Data(status.stdout.utf8)).failures
+        #expect(failures.count == 2, "\(status.stdout)")
+        #expect(failures.allSatisfy { $0.folders.map(\.folder) == ["sklearn"] && $0.folders.map(\.count) == [2] }, "\(status.stdout)")
+        try FileManager.default.copyItem(
+            at: TestSupport.sampleImages.appendingPathComponent("sklearn"), to: images.appendingPathComponent("sklearn"))
+        let retry = try await run(["retry", "--work", work, "--kind", "image_missing"])
+        #expect(retry.stderr.contains("2 of 2 records find their images"), "\(retry.stderr)")
+        #expect(try await run(["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", work]).status == 0)
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
+    }
+
     @Test func preflightStopsARunThatCannotWork() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
