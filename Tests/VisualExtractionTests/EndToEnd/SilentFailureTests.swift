@@ -540,21 +540,26 @@ import Testing
         #expect(teacher.chatRequests == 0)
     }
 
+    /// The sample corpus with each record's image path rewritten, written to `file`.
+    static func sampleCorpus(to file: URL, imagePath: (String) -> String) throws -> URL {
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestSupport.sampleCorpus)) as? [[String: Any]])
+        let rewritten = records.map { record in
+            var record = record
+            if let image = record["image"] as? String, !LLaVARecordDecoder.noImageValues.contains(image) {
+                record["image"] = imagePath(image)
+            }
+            return record
+        }
+        try JSONSerialization.data(withJSONObject: rewritten, options: [.withoutEscapingSlashes]).write(to: file)
+        return file
+    }
+
     /// A corpus written where its images live names them by absolute path. Such a path is read
     /// when it lies inside --images; the preflight says which folder holds them when it does not.
     @Test func aCorpusOfAbsolutePathsRunsWithTheFolderThatHoldsThem() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestSupport.sampleCorpus)) as? [[String: Any]])
-        let absolute = records.map { record in
-            var record = record
-            if let image = record["image"] as? String, !LLaVARecordDecoder.noImageValues.contains(image) {
-                record["image"] = TestSupport.sampleImages.path + "/" + image
-            }
-            return record
-        }
-        let input = dir.appendingPathComponent("absolute.json")
-        try JSONSerialization.data(withJSONObject: absolute, options: [.withoutEscapingSlashes]).write(to: input)
+        let input = try Self.sampleCorpus(to: dir.appendingPathComponent("absolute.json")) { TestSupport.sampleImages.path + "/" + $0 }
         let work = dir.appendingPathComponent("work").path
         // Without --images the input's folder is the root, and the images are elsewhere.
         let refused = try await run(["run", "paper", "--input", input.path, "--work", work])
@@ -583,16 +588,7 @@ import Testing
     @Test func pathsWithAFolderTheFilesWereNeverUnderGetAFolderOfOneLink() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestSupport.sampleCorpus)) as? [[String: Any]])
-        let prefixed = records.map { record in
-            var record = record
-            if let image = record["image"] as? String, !LLaVARecordDecoder.noImageValues.contains(image) {
-                record["image"] = "llava/" + image
-            }
-            return record
-        }
-        let input = dir.appendingPathComponent("prefixed.json")
-        try JSONSerialization.data(withJSONObject: prefixed, options: [.withoutEscapingSlashes]).write(to: input)
+        let input = try Self.sampleCorpus(to: dir.appendingPathComponent("prefixed.json")) { "llava/" + $0 }
         let work = dir.appendingPathComponent("work").path
         let refused = try await run(["run", "paper", "--input", input.path, "--images", "samples/images", "--work", work])
         #expect(refused.status == 3, "\(refused.stderr)")
