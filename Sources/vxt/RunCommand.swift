@@ -360,6 +360,7 @@ struct RunCommand: AsyncParsableCommand {
         let before = try opened.store.status()
         let total = before.stages.reduce(0) { $0 + $1.remaining }
         var startingMeter = ProgressMeter(total: total)
+        startingMeter.inputProblems = before.inputProblems
         let arrivals: WorkArrivals?
         if opened.pendingIngest != nil {
             startingMeter.totalIsFinal = false
@@ -383,7 +384,7 @@ struct RunCommand: AsyncParsableCommand {
         if let pending = opened.pendingIngest, let arrivals {
             // Each committed batch adds its tasks to the meter and wakes the runner.
             pending.start(
-                announcingTo: arrivals, onBatch: { meter.add(total: $0) },
+                announcingTo: arrivals, onBatch: { meter.add(total: $0.tasks, inputProblems: $0.problems) },
                 onFinish: { summary in
                     meter.finishTotal()
                     Output.info(
@@ -476,7 +477,12 @@ final class ProgressBox: @unchecked Sendable {
     private var meter: ProgressMeter
     init(_ meter: ProgressMeter) { self.meter = meter }
     func record(_ event: ProgressEvent) { lock.lock(); meter.record(event); lock.unlock() }
-    func add(total: Int) { lock.lock(); meter.add(total: total); lock.unlock() }
+    func add(total: Int, inputProblems: Int) {
+        lock.lock()
+        meter.add(total: total)
+        meter.inputProblems += inputProblems
+        lock.unlock()
+    }
     func finishTotal() { lock.lock(); meter.totalIsFinal = true; lock.unlock() }
     func line() -> String { lock.lock(); defer { lock.unlock() }; return meter.line() }
 }

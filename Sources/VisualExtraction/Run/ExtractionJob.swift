@@ -72,9 +72,11 @@ public struct ExtractionJob {
             set { ingestor.batchSize = max(1, newValue) }
         }
 
-        /// Ingests the rest of the input; `onBatch` is called after each committed batch with the
-        /// number of tasks it added that are to do (pending or waiting).
-        public func run(progress: ((Int, Int64) -> Void)? = nil, onBatch: (@Sendable (Int) -> Void)? = nil) throws -> Ingestor.Summary {
+        /// Ingests the rest of the input; `onBatch` is called after each committed batch with what
+        /// it added (tasks to do, records with problems).
+        public func run(progress: ((Int, Int64) -> Void)? = nil, onBatch: (@Sendable (Ingestor.BatchAdded) -> Void)? = nil) throws
+            -> Ingestor.Summary
+        {
             let summary = try ingestor.run(into: store, stages: stages, progress: progress, onBatch: onBatch)
             var configuration = try store.configuration() ?? configuration
             configuration.ingestComplete = true
@@ -89,10 +91,9 @@ public struct ExtractionJob {
 
         /// Runs the ingest on a thread of its own (it is synchronous and spreads record decoding
         /// over worker threads of its own), announcing each committed batch to `arrivals`, then
-        /// telling `onBatch` how many tasks it added, and finishing `arrivals` with the ingest's
-        /// failure, if any.
+        /// telling `onBatch` what it added, and finishing `arrivals` with the ingest's failure, if any.
         public func start(
-            announcingTo arrivals: WorkArrivals, onBatch: @escaping @Sendable (Int) -> Void,
+            announcingTo arrivals: WorkArrivals, onBatch: @escaping @Sendable (Ingestor.BatchAdded) -> Void,
             onFinish: @escaping @Sendable (Ingestor.Summary) -> Void
         ) {
             let thread = Thread {

@@ -26,10 +26,19 @@ public struct Ingestor: Sendable {
         public var sha256: String
     }
 
-    /// - Parameter onBatch: called after each committed batch, with the number of tasks to do it
-    ///   added: they can be claimed now.
+    /// What one committed batch added to the store.
+    public struct BatchAdded: Sendable {
+        /// Tasks to do (pending or waiting): they can be claimed now.
+        public var tasks: Int
+        /// Records whose tasks failed as they were stored (an image missing, a record unreadable),
+        /// so that a run's progress line counts them as they arrive, not only its final summary.
+        public var problems: Int
+    }
+
+    /// - Parameter onBatch: called after each committed batch with what it added.
     public func run(
-        into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil, onBatch: (@Sendable (Int) -> Void)? = nil
+        into store: JobStore, stages: [StageGraph.Node], progress: ((Int, Int64) -> Void)? = nil,
+        onBatch: (@Sendable (BatchAdded) -> Void)? = nil
     ) throws -> Summary {
         let already = try store.ingestResumePosition()
         let shard = self.shard
@@ -92,7 +101,7 @@ public struct Ingestor: Sendable {
         private var done = false
         private var failure: (any Error)?
 
-        init(store: JobStore, stages: [StageGraph.Node], onBatch: (@Sendable (Int) -> Void)?) {
+        init(store: JobStore, stages: [StageGraph.Node], onBatch: (@Sendable (BatchAdded) -> Void)?) {
             let thread = Thread { [self] in
                 while true {
                     condition.lock()
@@ -108,11 +117,15 @@ public struct Ingestor: Sendable {
                     do {
                         try store.ingest(batch, stages: stages)
                         // Tasks to do: every stage of a usable record (waiting ones become ready in turn).
-                        let usable = batch.reduce(0) { count, item in
-                            if case let .row(row, problem, _) = item, row.isUsable(problem: problem) { return count + 1 }
-                            return count
+                        var added = BatchAdded(tasks: 0, problems: 0)
+                        for item in batch {
+                            switch item {
+                            case .problem: added.problems += 1
+                            case let .row(row, problem, _):
+                                if problem != nil { added.problems += 1 } else if row.isUsable(problem: nil) { added.tasks += stages.count }
+                            }
                         }
-                        onBatch?(usable * stages.count)
+                        onBatch?(added)
                     } catch {
                         condition.lock()
                         failure = error

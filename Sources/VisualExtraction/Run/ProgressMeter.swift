@@ -14,6 +14,10 @@ public struct ProgressMeter: Sendable {
     public var totalIsFinal = true
     public private(set) var done = 0
     public private(set) var failed = 0
+    /// Records that failed as they were read (their image missing, unreadable): none of their
+    /// tasks is to do, so they are no part of `total`, but a run that reads a wrong --images must
+    /// not say "0 failed" while it does.
+    public var inputProblems = 0
     public private(set) var byStage: [String: Int] = [:]
     let start: Double
     private var firstCompletion: Double?
@@ -116,9 +120,10 @@ public struct ProgressMeter: Sendable {
         let percent = total > 0 ? Double(finished) * 100 / Double(total) : totalIsFinal ? 100 : 0
         let stages = byStage.keys.sorted().map { "\($0) \(byStage[$0] ?? 0)" }.joined(separator: ", ")
         let totalText = totalIsFinal ? "\(total)" : "\(total)+ (ingesting)"
+        let problems = inputProblems > 0 ? " · \(inputProblems) records with input problems (`vxt status`)" : ""
         return String(
-            format: "%d/%@ tasks (%.1f%%) · %d failed · %.1f/s · elapsed %@ · ETA %@ · %@",
-            finished, totalText, percent, failed, r, ProgressMeter.duration(now - start), eta, stages)
+            format: "%d/%@ tasks (%.1f%%) · %d failed%@ · %.1f/s · elapsed %@ · ETA %@ · %@",
+            finished, totalText, percent, failed, problems, r, ProgressMeter.duration(now - start), eta, stages)
     }
 
     public static func duration(_ seconds: Double) -> String {

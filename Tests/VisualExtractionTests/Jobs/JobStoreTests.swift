@@ -33,6 +33,25 @@ import Testing
         return result
     }
 
+    /// A store file as a vxt of an older schema left it: migrated up to `migration`, then `rows`.
+    func oldStore(_ name: String, upTo migration: String, rows: String) async throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        let old = try DatabaseQueue(path: path)
+        try JobStore.migrator.migrate(old, upTo: migration)
+        try await old.write { db in try db.execute(sql: rows) }
+        try old.close()
+        return path
+    }
+
+    /// A failed result for a claimed task, as the runner commits one.
+    func failed(_ task: ClaimedTask, _ reason: String, kind: FailureKind) -> TaskResult {
+        var result = TaskResult(
+            recordKey: task.recordKey, stage: task.stage, outcome: .failed(reason: reason, kind: kind),
+            request: "{}", startedAt: 0, finishedAt: 1)
+        result.taskID = task.taskID
+        return result
+    }
+
     /// The writer keeps 64 MB of pages while records stream in and 16 MB once they are in; the
     /// readers keep SQLite's default.
     @Test func theWritersPageCacheShrinksOnceIngestIsOver() throws {
@@ -276,26 +295,21 @@ import Testing
     /// A store written before outputs had their own table (schema v4) is upgraded when any command
     /// opens it, read-only ones included, and keeps every output, request and usage figure.
     @Test func aStoreFromBeforeTheOutputTableIsUpgradedWithItsOutputs() async throws {
-        let path = dir.appendingPathComponent("v4.sqlite").path
-        let old = try DatabaseQueue(path: path)
-        try JobStore.migrator.migrate(old, upTo: "v4: teacher attempts")
-        try await old.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime, images_root,
-                                     teacher_url, teacher_model, vxt_version, created_at, ingest_complete, record_count)
-                    VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
-                    INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
-                                                                             ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
-                    INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, note, finish_reason, prompt_tokens,
-                                      completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
-                    VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'by rule', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
-                           ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-                    INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
-                    INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
-                    """)
-        }
-        try old.close()
+        let path = try await oldStore(
+            "v4.sqlite", upTo: "v4: teacher attempts",
+            rows: """
+                INSERT INTO run (id, pipeline_name, pipeline_hash, pipeline_json, input_path, input_size, input_mtime, images_root,
+                                 teacher_url, teacher_model, vxt_version, created_at, ingest_complete, record_count)
+                VALUES (1, 'paper', 'h', '{}', 'in.json', 1, 0, '.', 'mock', 'm', 'old', 0, 1, 2);
+                INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]'),
+                                                                         ('b', 1, '["b.jpg"]', '[{"question": "q", "answer": "y"}]');
+                INSERT INTO task (record_key, stage, state, attempts, request, output, parsed, note, finish_reason, prompt_tokens,
+                                  completion_tokens, model, endpoint, mock, started_at, finished_at, teacher_attempts)
+                VALUES ('a', 'statements', 'done', 1, '{"r": 1}', 'A is x.', '["A is x."]', 'by rule', 'stop', 10, 5, 'm', 'e', 0, 1, 2, 3),
+                       ('a', 'extraction', 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                INSERT INTO task (record_key, stage, state, attempts, last_error, request) VALUES ('b', 'statements', 'failed', 1, 'HTTP 400: no', '{"r": 2}');
+                INSERT INTO task (record_key, stage, state, last_error) VALUES ('b', 'extraction', 'failed', 'needs statements, which failed');
+                """)
 
         let upgraded = try JobStore(path: path, readOnly: true)
         let a = try upgraded.detail(id: "a")
@@ -319,15 +333,14 @@ import Testing
     /// v10 widens the task state CHECK in place (no table copy): an older store's tasks can be
     /// batched afterwards, other states are still refused, and the file passes integrity_check.
     @Test func aStoreFromBeforeBatchFilesTakesTheBatchedState() async throws {
-        let path = dir.appendingPathComponent("v9.sqlite").path
+        let path = try await oldStore(
+            "v9.sqlite", upTo: "v9: counters kept by triggers",
+            rows: """
+                INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]');
+                INSERT INTO task (record_key, stage, state) VALUES ('a', 'statements', 'pending');
+                """)
         let old = try DatabaseQueue(path: path)
-        try JobStore.migrator.migrate(old, upTo: "v9: counters kept by triggers")
         try await old.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO record (key, position, images, pairs) VALUES ('a', 0, '["a.jpg"]', '[{"question": "q", "answer": "x"}]');
-                    INSERT INTO task (record_key, stage, state) VALUES ('a', 'statements', 'pending');
-                    """)
             #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE task SET state = 'batched'") }
         }
         try old.close()
@@ -342,6 +355,61 @@ import Testing
             let check = try String.fetchOne(db, sql: "PRAGMA integrity_check")
             #expect(check == "ok")
         }
+    }
+
+    /// v14 counts failures by stage, kind and folder from the rows an older store holds; from then
+    /// on triggers keep the counts as failures are committed, retried and fail again, and `status`
+    /// lists the same groups a count of the rows gives, unknown kinds under their own name.
+    @Test func failuresAreCountedByKindAndFolderFromAnOlderStoreOn() async throws {
+        let path = try await oldStore(
+            "v13.sqlite", upTo: "v13: records found by id through their key",
+            rows: """
+                INSERT INTO record (key, position, source, images, pairs) VALUES
+                    ('a', 0, 'coco', '["coco/a.jpg"]', '[]'), ('b', 1, 'coco', '["coco/b.jpg"]', '[]'),
+                    ('c', 2, 'gqa', '["gqa/c.jpg"]', '[]'), ('d', 3, NULL, '["d.jpg"]', '[]');
+                INSERT INTO task (record_key, stage, state, last_error, failure_kind) VALUES
+                    ('a', 'statements', 'failed', 'input: image file not found: coco/a.jpg', 'image_missing'),
+                    ('b', 'statements', 'failed', 'input: image file not found: coco/b.jpg', 'image_missing'),
+                    ('c', 'statements', 'failed', 'input: image file not found: gqa/c.jpg', 'image_missing'),
+                    ('d', 'statements', 'failed', 'HTTP 400: context too long', 'http_status'),
+                    ('a', 'extraction', 'failed', 'something new', 'a_kind_from_a_newer_vxt'),
+                    ('b', 'extraction', 'failed', 'before kinds', NULL),
+                    ('c', 'extraction', 'pending', NULL, NULL),
+                    ('d', 'extraction', 'waiting', NULL, NULL);
+                """)
+
+        let store = try JobStore(path: path)
+        #expect(try store.countersDisagreement() == [])
+        var groups = try store.status().failures
+        #expect(
+            groups.map { "\($0.stage) \($0.kind.rawValue) \($0.count)" } == [
+                "statements image_missing 3", "extraction other 1", "extraction other 1", "statements http_status 1"
+            ])
+        #expect(groups[0].folders.map { "\($0.folder) \($0.count)" } == ["coco 2", "gqa 1"])
+        #expect(groups[0].examples.first == "a: input: image file not found: coco/a.jpg")
+        #expect(Set(groups[1...2].flatMap(\.examples)) == ["a: something new", "b: before kinds"], "each kind finds its own examples")
+        #expect(groups[3].folders.isEmpty, "a record without a folder counts, under no folder")
+
+        // A pending task fails, a failure is retried, the retried task fails with another kind and
+        // fails the task waiting on it.
+        let graph = pipeline.graph
+        let claimed = try await store.claim(stage: try #require(pipeline.stage(named: "extraction")).node, limit: 5)
+        #expect(claimed.map(\.recordKey) == ["c"])
+        try await store.commit([failed(claimed[0], "transport error (curl 28)", kind: .timeout)], graph: graph)
+        #expect(try store.countersDisagreement() == [])
+        _ = try store.retry(stage: "statements", kinds: [.httpStatus], graph: graph)
+        #expect(try store.countersDisagreement() == [])
+        let again = try await store.claim(stage: try #require(pipeline.stage(named: "statements")).node, limit: 5)
+        #expect(again.map(\.recordKey) == ["d"])
+        try await store.commit([failed(again[0], "statements: 0 lines for 1 question", kind: .statementsUnusable)], graph: graph)
+        #expect(try store.countersDisagreement() == [])
+        groups = try store.status().failures
+        #expect(
+            groups.map { "\($0.stage) \($0.kind.rawValue) \($0.count)" } == [
+                "statements image_missing 3", "extraction other 1", "extraction other 1", "extraction timeout 1",
+                "extraction upstream_failed 1", "statements statements_unusable 1"
+            ])
+        #expect(groups[3].folders.map(\.folder) == ["gqa"])
     }
 
     @Test func abandonedRunningTasksReturnToPending() async throws {

@@ -82,6 +82,19 @@ import Testing
         #expect(meter.line(now: 1).contains("0/4000+ (ingesting) tasks"))
     }
 
+    /// Records that fail as they are read add no task to do, yet the line counts them: a run whose
+    /// images are missing says so while it reads, not only in its summary.
+    @Test func recordsThatFailAtIngestAreCountedOnTheLine() {
+        var meter = ProgressMeter(total: 0, now: 0)
+        meter.totalIsFinal = false
+        #expect(!meter.line(now: 1).contains("input problems"))
+        meter.add(total: 0)
+        meter.inputProblems += 5000
+        #expect(
+            meter.line(now: 2).hasPrefix("0/0+ (ingesting) tasks (0.0%) · 0 failed · 5000 records with input problems"),
+            "\(meter.line(now: 2))")
+    }
+
     @Test func nothingKnownYetIsNotAllDone() {
         var meter = ProgressMeter(total: 0, now: 0)
         meter.totalIsFinal = false
