@@ -68,11 +68,19 @@ struct InspectCommand: ParsableCommand {
             for example in report.missingExamples.prefix(10) { lines.append("  \(example)") }
         }
         if !report.errors.isEmpty {
-            lines.append("unusable records (\(report.problems)):")
-            for e in report.errors.prefix(20) {
-                lines.append("  record \(e.position)\(e.id.map { " (id \($0))" } ?? "") line \(e.line), byte \(e.byteOffset): \(e.reason)")
+            lines.append("unusable records (\(report.problems)), by reason:")
+            for group in report.errorGroups.prefix(10) {
+                let e = group.example
+                lines.append(String(format: "%8d  %@", group.count, group.reason))
+                // The reason in full only where the group's line does not already say it.
+                let reason = group.reason == CorpusInspection.pattern(of: e.reason) ? "" : ": \(e.reason)"
+                lines.append(
+                    "          e.g. record \(e.position)\(e.id.map { " (id \($0))" } ?? "") line \(e.line), byte \(e.byteOffset)\(reason)")
             }
-            if report.problems > 20 { lines.append("  … \(report.problems - 20) more (use --json)") }
+            if report.errorGroups.count > 10 {
+                lines.append(
+                    "  … \(report.errorGroups.count - 10) more reasons (use --json: errorGroups, and errors for the first records)")
+            }
         }
         Output.data(lines.joined(separator: "\n"))
         try failWhenNothingIsUsable(report)

@@ -29,6 +29,9 @@ public struct CorpusInspection: Sendable, Codable {
     public var duplicateIDs = 0
     public var duplicateExamples: [String] = []
     public var errors: [RecordError] = []
+    /// Every unusable record counted under its reason with the numbers in it blanked ("has N
+    /// turns"), most first: 200,000 answerless questions are one line, not 200,000.
+    public var errorGroups: [ErrorGroup] = []
     public var missingImages: Int?
     public var missingExamples: [String] = []
 
@@ -36,6 +39,52 @@ public struct CorpusInspection: Sendable, Codable {
         public var min = 0
         public var median = 0
         public var max = 0
+    }
+
+    public struct ErrorGroup: Sendable, Codable {
+        /// The reason with each run of digits replaced by N.
+        public var reason: String
+        public var count: Int
+        /// The first record of the group: where it is and its reason in full.
+        public var example: RecordError
+    }
+
+    /// Groups past this many distinct reasons are counted under one "other reasons" group, so
+    /// that reasons naming values (`unknown role 'x'`) cannot grow without end.
+    static let errorGroupLimit = 200
+
+    /// `reason` with every run of digits replaced by N, the key its group is counted under.
+    public static func pattern(of reason: String) -> String {
+        var out = ""
+        var inDigits = false
+        for c in reason {
+            if c.isASCII && c.isNumber {
+                if !inDigits { out.append("N") }
+                inDigits = true
+            } else {
+                out.append(c)
+                inDigits = false
+            }
+        }
+        return out
+    }
+
+    /// Counts `error` in its group (`errorGroups`, unsorted until the end): the group of its
+    /// reason's pattern, or `key` (a group merged from a batch's counts).
+    mutating func group(_ error: RecordError, as key: String? = nil, count: Int = 1) {
+        var key = key ?? CorpusInspection.pattern(of: error.reason)
+        if let i = errorGroups.firstIndex(where: { $0.reason == key }) {
+            errorGroups[i].count += count
+            return
+        }
+        if errorGroups.count >= CorpusInspection.errorGroupLimit {
+            key = "other reasons"
+            if let i = errorGroups.firstIndex(where: { $0.reason == key }) {
+                errorGroups[i].count += count
+                return
+            }
+        }
+        errorGroups.append(.init(reason: key, count: count, example: error))
     }
 
     public struct RecordError: Sendable, Codable {
@@ -96,6 +145,8 @@ public struct CorpusInspector {
             histogram.merge(stats.histogram, uniquingKeysWith: +)
             missing += stats.missing
             for error in p.errors where result.errors.count < limit { result.errors.append(error) }
+            // In file order, so each group's example is its first record.
+            for group in p.errorGroups { result.group(group.example, as: group.reason, count: group.count) }
             for example in p.missingExamples where result.missingExamples.count < limit { result.missingExamples.append(example) }
             for (hash, id) in stats.ids where !seenIDs.insert(hash).inserted {
                 result.duplicateIDs += 1
@@ -111,6 +162,7 @@ public struct CorpusInspector {
         result.bytes = summary.bytes
         result.sha256 = summary.sha256
         result.pairsPerRecord = CorpusInspector.spread(histogram)
+        result.errorGroups.sort { ($1.count, $0.example.position) < ($0.count, $1.example.position) }
         result.multipleChoiceShare = result.pairs > 0 ? Double(result.multipleChoicePairs) / Double(result.pairs) : 0
         if imageRoot != nil { result.missingImages = missing }
         return result
@@ -134,12 +186,11 @@ public struct CorpusInspector {
             switch decoded {
             case let .failure(problem):
                 stats.part.problems += 1
-                if stats.part.errors.count < listLimit {
-                    stats.part.errors.append(
-                        .init(
-                            position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
-                            id: problem.recordID, reason: problem.reason))
-                }
+                let error = CorpusInspection.RecordError(
+                    position: problem.position, line: problem.line, byteOffset: problem.byteOffset,
+                    id: problem.recordID, reason: problem.reason)
+                if stats.part.errors.count < listLimit { stats.part.errors.append(error) }
+                stats.part.group(error)
                 continue
             case let .success(r):
                 record = r

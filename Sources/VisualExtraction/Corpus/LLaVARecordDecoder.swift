@@ -202,7 +202,11 @@ public enum LLaVARecordDecoder {
             }
         }
         if pendingQuestion != nil {
-            return .failure(Reason("\(field) has \(turns.count) turns and the last human turn has no answer (odd number of turns)"))
+            // Often a benchmark's file: questions kept, answers held back for scoring.
+            return .failure(
+                Reason(
+                    "\(field) has \(turns.count) turns and the last human turn has no answer (odd number of turns); "
+                        + "every question needs its answer, so an evaluation file of bare questions cannot be used as it is"))
         }
         if pairs.isEmpty {
             return .failure(Reason("\(field) holds no question/answer pair"))

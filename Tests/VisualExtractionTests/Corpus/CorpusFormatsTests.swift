@@ -148,6 +148,33 @@ import Testing
         #expect(report.errors.first { $0.position == 3 }?.id == "empty")
     }
 
+    /// A benchmark's file (questions, answers held back) is 3,000 unusable records: counted as one
+    /// reason whatever their turn counts, across the workers' batches, with its first record as the
+    /// example and a reason that says what the file is; another reason stays a group of its own.
+    @Test func anEvaluationFileIsOneReasonNotThreeThousand() throws {
+        var lines: [String] = []
+        for i in 0..<3000 {
+            let turns = i % 2 == 0 ? 1 : 3
+            let conversation = (0..<turns).map { n -> String in
+                n % 2 == 0 ? "{\"from\": \"human\", \"value\": \"<image>\\nQuestion \(i)?\"}" : "{\"from\": \"gpt\", \"value\": \"B\"}"
+            }
+            lines.append(
+                "{\"id\": \"mmb-\(i)\", \"image\": \"mmb/\(i).jpg\", \"conversations\": [\(conversation.joined(separator: ", "))]}")
+            if i % 1000 == 999 {
+                lines.append("{\"id\": \"bad-\(i)\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"gpt\", \"value\": \"B\"}]}")
+            }
+        }
+        let report = try inspect(lines.joined(separator: "\n"), name: "mmbench.jsonl")
+        #expect(report.records == 3003 && report.problems == 3003)
+        #expect(report.errorGroups.map(\.count) == [3000, 3])
+        let answerless = try #require(report.errorGroups.first)
+        #expect(answerless.reason.hasPrefix("conversations has N turns and the last human turn has no answer"))
+        #expect(answerless.reason.contains("an evaluation file of bare questions cannot be used as it is"))
+        #expect(answerless.example.id == "mmb-0" && answerless.example.position == 0)
+        #expect(report.errorGroups.last?.example.id == "bad-999")
+        #expect(report.errors.count == 100, "the first hundred are listed one by one; all are counted")
+    }
+
     @Test func nonUTF8BytesAreAnErrorWithTheirOffset() throws {
         var bytes = Array(
             "{\"id\": \"a\", \"image\": \"x.jpg\", \"conversations\": [\(pair)]}\n{\"id\": \"b\", \"image\": \"x.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"caf"
