@@ -83,5 +83,15 @@ struct ExportCommand: ParsableCommand {
                 )
             }
         }
+        // An empty corpus is not a result, whatever the file holds: a script that trains on it
+        // next must stop here. (An input of only skipped records has nothing to export and is no error.)
+        if summary.written == 0 && summary.failed + summary.unfinished + summary.excluded > 0 {
+            let why =
+                summary.excluded > 0 && summary.failed + summary.unfinished == 0
+                ? "the audit filter left out every one (loosen --exclude-flags or --min-coverage)"
+                : "none is done: `vxt status --work \(options.work)` says why; retry or finish the run, then export again"
+            Output.info("vxt export: no record has a description to export: \(why) (exit status 1)")
+            throw ExitCode(1)
+        }
     }
 }
