@@ -108,6 +108,7 @@ struct BatchExportCommand: AsyncParsableCommand {
         let job: BatchJob
         let lock: WorkDirectoryLock
         if let pipeline, let input {
+            try CorpusPath.check(input)
             let loaded = try Pipeline.load(path: pipeline)
             let imagesRoot =
                 images ?? ExtractionJob.defaultImagesRoot(forInput: input)

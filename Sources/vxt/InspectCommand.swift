@@ -27,6 +27,7 @@ struct InspectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        try CorpusPath.check(file)
         let inspector = CorpusInspector(path: file, imageRoot: images.map { ImageRoot(path: $0, followSymlinks: followSymlinks) })
         let interactive = Output.stderrIsTerminal
         var lastPrint = 0.0

@@ -210,6 +210,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         defer { withExtendedLifetime(signals) {} }
+        try CorpusPath.check(input)
         var loaded = try Pipeline.load(path: pipeline)
         if let model {
             var definition = loaded.definition

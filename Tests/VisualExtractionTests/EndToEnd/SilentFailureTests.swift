@@ -72,6 +72,32 @@ import Testing
         return file
     }
 
+    /// `--input` given a folder, or a name one letter off, stops every command that reads it
+    /// before anything is made, and names the corpus files that are there.
+    @Test func aFolderOrAMistypedInputIsAnsweredWithTheCorpusFilesThere() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work").path
+        let folder = try await run(["run", "paper", "--input", "samples", "--work", work])
+        #expect(folder.status == 1, "\(folder.stderr)")
+        #expect(
+            folder.stderr.contains(
+                "samples is a folder, not a corpus file; its corpus files: llava_sample.json; pass one, e.g. samples/llava_sample.json"),
+            "\(folder.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work), "no work directory, store or mock teacher was made")
+        let typo = try await run(["batch", "export", "paper", "--input", "samples/llava_sampel.json", "--work", work, "--out", dir.path])
+        #expect(
+            typo.status == 1
+                && typo.stderr.contains("samples/llava_sampel.json does not exist; the corpus files in samples: samples/llava_sample.json"),
+            "\(typo.stderr)")
+        let inspect = try await run(["inspect", "samples/images"])
+        #expect(
+            inspect.status == 1
+                && inspect.stderr.contains("samples/images is a folder, not a corpus file, and holds no .json or .jsonl file"),
+            "\(inspect.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work))
+    }
+
     @Test func anHTTPSTeacherIsVerifiedAndACAFileMakesItTrusted() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
