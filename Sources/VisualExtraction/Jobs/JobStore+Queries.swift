@@ -491,7 +491,8 @@ extension StatusSummary {
             skips: regroup(parts.map(\.skips)), notes: regroup(parts.map(\.notes)))
     }
 
-    /// Failure groups of several shards: counts added, the first three examples kept.
+    /// Failure groups of several shards: counts added, the first three examples kept, each
+    /// folder's counts added and the five largest kept.
     static func combinedFailures(_ lists: [[FailureGroup]]) -> [FailureGroup] {
         var groups: [String: FailureGroup] = [:]
         for item in lists.joined() {
@@ -499,6 +500,10 @@ extension StatusSummary {
             if var known = groups[key] {
                 known.count += item.count
                 known.examples = Array((known.examples + item.examples).prefix(3))
+                var folders = Dictionary(known.folders.map { ($0.folder, $0.count) }, uniquingKeysWith: +)
+                for folder in item.folders { folders[folder.folder, default: 0] += folder.count }
+                known.folders = folders.map { FolderCount(folder: $0.key, count: $0.value) }
+                    .sorted { ($1.count, $0.folder) < ($0.count, $1.folder) }.prefix(5).map { $0 }
                 groups[key] = known
             } else {
                 groups[key] = item

@@ -531,6 +531,17 @@ import Testing
         let failures = try JSONDecoder().decode(StatusSummary.self, from: Data(status.stdout.utf8)).failures
         #expect(failures.count == 2, "\(status.stdout)")
         #expect(failures.allSatisfy { $0.folders.map(\.folder) == ["sklearn"] && $0.folders.map(\.count) == [2] }, "\(status.stdout)")
+        // Sharded, each shard holds one of the two: the status of the run adds their folders up.
+        let sharded = dir.appendingPathComponent("sharded").path
+        for shard in ["0/2", "1/2"] {
+            let part = try await run(
+                ["run", "pipelines/paper.yaml"] + sample + ["--images", images.path, "--work", sharded, "--shard", shard])
+            #expect(part.status == 2, "\(part.stderr)")
+        }
+        let summed = try await run(["status", "--work", sharded, "--json"])
+        let summedFailures = try JSONDecoder().decode(StatusSummary.self, from: Data(summed.stdout.utf8)).failures
+        #expect(summedFailures.map(\.count) == [2, 2], "\(summed.stdout)")
+        #expect(summedFailures.allSatisfy { $0.folders.map(\.count) == [2] }, "\(summed.stdout)")
         try FileManager.default.copyItem(
             at: TestSupport.sampleImages.appendingPathComponent("sklearn"), to: images.appendingPathComponent("sklearn"))
         let retry = try await run(["retry", "--work", work, "--kind", "image_missing"])
