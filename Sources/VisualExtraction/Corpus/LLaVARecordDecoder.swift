@@ -249,9 +249,13 @@ public enum LLaVARecordDecoder {
 
     /// The dataset folder of LLaVA-1.5's mix (`coco/train2017/x.jpg` → `coco`); nil when the first
     /// folder is only a number (ScienceQA's `5/image.png`), there is no folder, or the path is absolute.
+    /// A URL's is its host (`https://cdn.x.org/a.jpg` → `cdn.x.org`), inline `data:` has none.
     static func sourceName(_ path: String) -> String? {
         // An absolute path's first folder is the machine's (`/data`, `/home`), not a dataset's.
-        if path.hasPrefix("/") { return nil }
+        if path.hasPrefix("/") || path.hasPrefix("data:") { return nil }
+        if let scheme = path.range(of: "://") {
+            return path[scheme.upperBound...].split(separator: "/").first.map(String.init)
+        }
         let parts = path.split(separator: "/")
         guard parts.count > 1, !parts[0].allSatisfy(\.isNumber) else { return nil }
         return String(parts[0])

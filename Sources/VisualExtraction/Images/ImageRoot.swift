@@ -42,6 +42,7 @@ public struct ImageRoot: Sendable {
 
     /// The file a record's image path names, or why it may not be read.
     public func resolve(_ relative: String) throws(ImageError) -> String {
+        if ImageError.isRemote(relative) { throw .remote(path: relative) }
         if relative.hasPrefix("/") {
             guard let inside = insideRoot(relative), !inside.isEmpty else {
                 throw .outsideRoot(
@@ -127,11 +128,22 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     case fileTooLarge(path: String, bytes: Int, limit: Int)
     /// A FIFO, device or socket: reading it could block forever or never end.
     case notRegularFile(path: String, kind: String)
+    /// A URL (`https://…`, `s3://…`) or inline data where a file path belongs: vxt reads images
+    /// from disk and never fetches one (a run would depend on a host it does not control).
+    case remote(path: String)
+
+    /// Whether a record's image path is a URL or a `data:` URI rather than a file path.
+    static func isRemote(_ path: String) -> Bool {
+        if path.hasPrefix("data:") { return true }
+        guard let colon = path.firstIndex(of: ":"), path[colon...].hasPrefix("://") else { return false }
+        let scheme = path[..<colon]
+        return !scheme.isEmpty && scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }
+    }
 
     /// How `vxt status` groups it and whether a rerun checks it again.
     public var failureKind: FailureKind {
         switch self {
-        case .notFound: return .imageMissing
+        case .notFound, .remote: return .imageMissing
         case .outsideRoot: return .imageRefused
         case .unreadable, .empty, .unsupported, .corrupt, .tooLarge, .fileTooLarge, .notRegularFile: return .imageUnreadable
         }
@@ -140,6 +152,16 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .notFound(path): return "image file not found: \(path) (check --images and the record's `image` path)"
+        case let .remote(path) where path.hasPrefix("data:"):
+            return """
+                image \(path.prefix(40))… (\(path.utf8.count) bytes) is inline data, not a file: vxt reads images from disk; \
+                write each to a file and put its path in the record
+                """
+        case let .remote(path):
+            return """
+                image \(path.prefix(200)) is a URL, not a file: vxt reads images from disk; download them first (e.g. \
+                img2dataset), write the records' paths relative to that folder and pass it as --images
+                """
         case let .outsideRoot(path, reason): return "image path \(path) refused: \(reason)"
         case let .unreadable(path, reason): return "cannot read image \(path): \(reason)"
         case let .empty(path): return "image file \(path) is empty (0 bytes)"

@@ -117,6 +117,13 @@ public struct ImagePreflight {
                     """)
         }
         guard sampled > 0, resolved == 0 else { return Report(sampled: sampled, resolved: resolved) }
+        if let url = misses.first(where: ImageError.isRemote) {
+            throw Failure(
+                message: """
+                    none of the first \(sampled) records with an image finds it; the first: \(ImageError.remote(path: url)). \
+                    Nothing was ingested or sent.
+                    """)
+        }
         let tried = misses.map { "  \($0.hasPrefix("/") ? $0 : (absolute as NSString).appendingPathComponent($0))" }
             .joined(separator: "\n")
         throw Failure(

@@ -98,6 +98,43 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work))
     }
 
+    /// Image paths that are URLs or inline `data:` are named as such, never as files missing
+    /// under --images: a corpus of URLs stops at the preflight with what to do, and in a corpus of
+    /// files the few URL records fail as image_missing with the same advice, grouped by host.
+    @Test func imagesNamedByURLAreSaidToBeURLs() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "samples/llava_sample.json"))) as? [[String: Any]])
+        let urls = dir.appendingPathComponent("urls.json")
+        try JSONSerialization.data(
+            withJSONObject: records.map { record in
+                var record = record
+                if let image = record["image"] as? String { record["image"] = "https://cdn.example.org/\(image)" }
+                return record
+            }
+        ).write(to: urls)
+        let refused = try await run(["run", "paper", "--input", urls.path, "--work", dir.appendingPathComponent("w1").path])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("the first: image https://cdn.example.org/skimage/astronaut.png is a URL, not a file"),
+            "\(refused.stderr)")
+        #expect(refused.stderr.contains("download them first"), "\(refused.stderr)")
+
+        var mixed = records
+        mixed[3]["image"] = "https://cdn.example.org/coffee.png"
+        mixed[4]["image"] = "data:image/png;base64,iVBORw0KGgo="
+        let some = dir.appendingPathComponent("some.json")
+        try JSONSerialization.data(withJSONObject: mixed).write(to: some)
+        let work = dir.appendingPathComponent("w2").path
+        let partial = try await run(["run", "paper", "--input", some.path, "--images", "samples/images", "--work", work])
+        #expect(partial.status == 2, "\(partial.stderr)")
+        #expect(partial.stderr.contains("image https://cdn.example.org/coffee.png is a URL, not a file"), "\(partial.stderr)")
+        #expect(partial.stderr.contains("is inline data, not a file"), "\(partial.stderr)")
+        #expect(partial.stderr.contains("by folder: cdn.example.org/ 1 · elsewhere 1"), "\(partial.stderr)")
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 8, .failed: 2, .skipped: 2])
+    }
+
     @Test func anHTTPSTeacherIsVerifiedAndACAFileMakesItTrusted() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
