@@ -138,6 +138,19 @@ public struct ImagePreflight {
     /// down, or, without their first folders, under one of those.
     func hint(_ misses: [String]) -> String {
         guard let example = misses.first else { return "" }
+        // A corpus written on Windows: `coco\\train2017\\x.jpg` names one file called that here.
+        if example.contains("\\") {
+            let forward = example.replacingOccurrences(of: "\\", with: "/")
+            let rewrite = """
+                The paths use Windows separators (\\), which name no folder here; rewrite them with / \
+                (a JSON file holds each as \\\\: e.g. `sed 's#\\\\\\\\#/#g'` on it)
+                """
+            if (try? ImageRoot(path: ExtractionJob.absolute(imagesRoot)).resolve(forward)) != nil {
+                return "\(rewrite): then \(forward) is found under --images\n"
+            }
+            let found = hint([forward])
+            if !found.isEmpty { return "\(rewrite). Then: \(found)" }
+        }
         if example.hasPrefix("/") {
             // Absolute paths are read inside --images: the folder that holds them all will do.
             let folders = misses.filter { $0.hasPrefix("/") }.map { ($0 as NSString).deletingLastPathComponent.split(separator: "/") }

@@ -680,6 +680,25 @@ import Testing
         #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
     }
 
+    /// A corpus written on Windows names `skimage\\astronaut.png`, one file of that name here: the
+    /// preflight says so, and the command it gives, run on the file as printed, fixes it.
+    @Test func windowsSeparatorsAreNamedAndTheRewriteGivenWorks() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try Self.sampleCorpus(to: dir.appendingPathComponent("windows.json")) { $0.replacingOccurrences(of: "/", with: "\\") }
+        let work = dir.appendingPathComponent("work").path
+        let refused = try await run(["run", "paper", "--input", input.path, "--images", "samples/images", "--work", work])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("The paths use Windows separators"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("then skimage/astronaut.png is found under --images"), "\(refused.stderr)")
+        let command = try #require(refused.stderr.firstMatch(of: /`(sed [^`]+)`/)?.1)
+        let sed = try await TestSupport.run(executable: "/bin/sh", ["-c", "\(command) \(input.path) > \(input.path).fixed"])
+        #expect(sed.status == 0, "\(sed.stderr)")
+        let fixed = try await run(["run", "paper", "--input", input.path + ".fixed", "--images", "samples/images", "--work", work])
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        #expect(try JobStore.open(workDirectory: work).counts(stage: "extraction") == [.done: 10, .skipped: 2])
+    }
+
     /// Batch files are written for a service that answers hours later: a wrong --images found then
     /// costs a day. `vxt batch export` checks the input as `vxt run` does, before it ingests.
     @Test func batchExportChecksTheImagesFolderBeforeWritingAFile() async throws {
