@@ -253,10 +253,9 @@ public enum LLaVARecordDecoder {
     static func sourceName(_ path: String) -> String? {
         // An absolute path's first folder is the machine's (`/data`, `/home`), not a dataset's.
         if path.hasPrefix("/") || path.hasPrefix("data:") { return nil }
-        if let scheme = path.range(of: "://") {
-            return path[scheme.upperBound...].split(separator: "/").first.map(String.init)
-        }
         let parts = path.split(separator: "/")
+        // `https:`, `s3:`: the parts of `scheme://host/…` (split drops the empty one between).
+        if parts.count > 1, parts[0].hasSuffix(":") { return String(parts[1]) }
         guard parts.count > 1, !parts[0].allSatisfy(\.isNumber) else { return nil }
         return String(parts[0])
     }

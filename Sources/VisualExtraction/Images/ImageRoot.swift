@@ -133,11 +133,21 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     case remote(path: String)
 
     /// Whether a record's image path is a URL or a `data:` URI rather than a file path.
+    /// On bytes: every image of every record passes here at ingest.
     static func isRemote(_ path: String) -> Bool {
-        if path.hasPrefix("data:") { return true }
-        guard let colon = path.firstIndex(of: ":"), path[colon...].hasPrefix("://") else { return false }
-        let scheme = path[..<colon]
-        return !scheme.isEmpty && scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }
+        let bytes = path.utf8
+        if bytes.starts(with: "data:".utf8) { return true }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon != bytes.startIndex,
+            bytes[colon...].starts(with: "://".utf8)
+        else { return false }
+        return bytes[..<colon].allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                return true
+            default: return false
+            }
+        }
     }
 
     /// How `vxt status` groups it and whether a rerun checks it again.
