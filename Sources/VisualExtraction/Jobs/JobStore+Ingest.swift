@@ -9,6 +9,20 @@ extension JobStore {
         case row(RecordRow, problem: String?, kind: FailureKind)
         case problem(position: Int, byteOffset: Int64, line: Int, recordID: String?, reason: String)
 
+        /// Whether the record fails as it is stored (unreadable, or with a problem such as a missing image).
+        public var isProblem: Bool {
+            switch self {
+            case .problem: return true
+            case let .row(_, problem, _): return problem != nil
+            }
+        }
+
+        /// Whether its tasks are to be done (neither failed nor skipped).
+        var isUsable: Bool {
+            if case let .row(row, problem, _) = self { return row.isUsable(problem: problem) }
+            return false
+        }
+
         /// A decoded record, its row made here.
         public static func record(_ record: CorpusRecord, problem: String?, kind: FailureKind = .inputInvalid) -> IngestItem {
             .row(RecordRow(record), problem: problem, kind: kind)

@@ -55,12 +55,7 @@ public struct Ingestor: Sendable {
         var pending: [JobStore.IngestItem] = []
         var problems = 0
         let write = { (items: [JobStore.IngestItem]) in
-            for item in items {
-                switch item {
-                case .problem: problems += 1
-                case let .row(_, problem, _): if problem != nil { problems += 1 }
-                }
-            }
+            problems += items.count { $0.isProblem }
             pending.append(contentsOf: items)
             while pending.count >= batchSize {
                 try writer.submit(Array(pending.prefix(batchSize)))
@@ -117,15 +112,7 @@ public struct Ingestor: Sendable {
                     do {
                         try store.ingest(batch, stages: stages)
                         // Tasks to do: every stage of a usable record (waiting ones become ready in turn).
-                        var added = BatchAdded(tasks: 0, problems: 0)
-                        for item in batch {
-                            switch item {
-                            case .problem: added.problems += 1
-                            case let .row(row, problem, _):
-                                if problem != nil { added.problems += 1 } else if row.isUsable(problem: nil) { added.tasks += stages.count }
-                            }
-                        }
-                        onBatch?(added)
+                        onBatch?(BatchAdded(tasks: batch.count { $0.isUsable } * stages.count, problems: batch.count { $0.isProblem }))
                     } catch {
                         condition.lock()
                         failure = error
