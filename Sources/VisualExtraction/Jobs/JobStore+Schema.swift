@@ -370,9 +370,10 @@ extension JobStore {
     }
 
     /// Failed tasks counted by stage, kind and the dataset folder of their record (`record.source`,
-    /// '' when it has none), kept by triggers like `task_count` (an inserted one by `task_counted`). A record's folder never changes
-    /// and records are stored before their tasks (ingest, merge), so a task finds it when counted.
-    /// A failure without a kind counts as 'other', as `FailureKind` reads it.
+    /// '' when it has none), kept by triggers like `task_count` (an inserted one by `task_counted`).
+    /// A record's folder never changes and records are stored before their tasks (ingest, merge),
+    /// so a task finds it when counted. A failure without a kind counts as 'other', as
+    /// `FailureKind` reads it.
     static let failureCountersSchema = """
         CREATE TABLE task_failure_count (
             stage TEXT NOT NULL, kind TEXT NOT NULL, folder TEXT NOT NULL, n INTEGER NOT NULL,
