@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VisualExtraction
 
 @main
 struct VXT: AsyncParsableCommand {
@@ -31,4 +33,26 @@ struct VXT: AsyncParsableCommand {
             MockTeacherCommand.self
         ]
     )
+
+    /// ArgumentParser's own entry point, but a store that cannot be written (a full disk) is
+    /// named with its work directory and what to do, instead of as SQLite's bare error.
+    static func main() async {
+        var command: (any ParsableCommand)?
+        do {
+            command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else if var command {
+                try command.run()
+            }
+        } catch {
+            if let work = (command as? any WorkDirectoryCommand)?.workDirectory,
+                let text = StoreTrouble.explanation(of: error, workDirectory: work)
+            {
+                FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
+                Foundation.exit(1)
+            }
+            exit(withError: error)
+        }
+    }
 }

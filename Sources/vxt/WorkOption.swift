@@ -15,3 +15,19 @@ struct WorkOption: ParsableArguments {
         try JobStore.open(workDirectory: work, shard: shard, readOnly: readOnly)
     }
 }
+
+/// A command that writes or reads a work directory, so that `VXT.main` can say where the trouble
+/// is when its store cannot be written (`StoreTrouble`).
+protocol WorkDirectoryCommand {
+    var workDirectory: String { get }
+}
+
+extension AuditCommand: WorkDirectoryCommand { var workDirectory: String { options.work } }
+extension ExportCommand: WorkDirectoryCommand { var workDirectory: String { options.work } }
+extension RetryCommand: WorkDirectoryCommand { var workDirectory: String { options.work } }
+extension ShowCommand: WorkDirectoryCommand { var workDirectory: String { options.work } }
+extension StatusCommand: WorkDirectoryCommand { var workDirectory: String { options.work } }
+extension RunCommand: WorkDirectoryCommand { var workDirectory: String { work } }
+extension MergeCommand: WorkDirectoryCommand { var workDirectory: String { work } }
+extension BatchExportCommand: WorkDirectoryCommand { var workDirectory: String { work } }
+extension BatchImportCommand: WorkDirectoryCommand { var workDirectory: String { work } }

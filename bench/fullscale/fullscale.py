@@ -61,7 +61,7 @@ def status_sample(work):
     return time.time() - started, result.returncode
 
 
-def one_scale(scale, shards):
+def one_scale(scale, shards, sharded_only=False):
     folder = os.path.join(WORK, f"scale-{scale}")
     os.makedirs(folder, exist_ok=True)
     corpus = os.path.join(folder, "mix665k.json")
@@ -70,8 +70,8 @@ def one_scale(scale, shards):
         subprocess.run([sys.executable, os.path.join(ROOT, "bench/make_mix665k.py"), corpus, str(scale)], check=True)
     subprocess.run([sys.executable, os.path.join(ROOT, "bench/fullscale/make_images.py"), corpus, images], check=True,
                    stdout=subprocess.DEVNULL)
-    inspected = subprocess.run([VXT, "inspect", corpus, "--json"], capture_output=True, text=True, check=True).stdout
-    records = int(json.loads(inspected)["records"])
+    inspected = json.loads(subprocess.run([VXT, "inspect", corpus, "--json"], capture_output=True, text=True, check=True).stdout)
+    records = int(inspected["records"])
     server = subprocess.Popen([VXT, "mock-teacher", "--port", str(PORT), "--latency-ms", str(LATENCY_MS), "--jitter-ms", "1000",
                                "--threads", "2"], stderr=subprocess.PIPE, text=True)
     if "listening" not in (server.stderr.readline() or ""):
@@ -83,6 +83,9 @@ def one_scale(scale, shards):
         subprocess.run(["rm", "-rf", work], check=True)
         print(f"scale {scale}: {records} records, {CONCURRENCY} in flight against a {LATENCY_MS / 1000} s server", flush=True)
         rows.append(measured("inspect", [VXT, "inspect", corpus, "--json"], records))
+        if sharded_only:
+            rows += sharded_run(folder, corpus, images, teacher, shards, records, inspected)
+            return rows
         run = measured("run", [VXT, "run", "pipelines/paper.yaml", "--input", corpus, "--images", images, "--work", work,
                                "--teacher", teacher, "--concurrency", str(CONCURRENCY), "--progress-interval", "10"],
                        records, sample=lambda: status_sample(work), log_folder=folder)
@@ -95,33 +98,8 @@ def one_scale(scale, shards):
             rows.append(measured(f"export {format}", [VXT, "export", "--work", work, "--format", format, "--out", out], records))
             rows[-1]["bytes"] = size_of(out)
         if shards > 1:
-            sharded = os.path.join(folder, "sharded")
-            subprocess.run(["rm", "-rf", sharded], check=True)
-            started = time.time()
-            processes = [subprocess.Popen(["/usr/bin/time", "-f", "TIME %e %U %S %M", VXT, "run", "pipelines/paper.yaml",
-                                           "--input", corpus, "--images", images, "--work", sharded, "--teacher", teacher,
-                                           "--concurrency", str(CONCURRENCY // shards), "--shard", f"{i}/{shards}",
-                                           "--progress-interval", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                         for i in range(shards)]
-            cpu = 0.0
-            rss = 0.0
-            for process in processes:
-                _, err = process.communicate()
-                line = [l for l in err.splitlines() if l.startswith("TIME ")]
-                if process.returncode != 0 or not line:
-                    raise SystemExit(f"shard failed: {err[-2000:]}")
-                _, user, system, rss_kb = line[-1].split()[1:]
-                cpu += float(user) + float(system)
-                rss += int(rss_kb) / 1024
-            row = {"phase": f"run, {shards} shards", "wall_s": time.time() - started, "cpu_s": cpu, "rss_mb": rss,
-                   "records": records, "bytes": size_of(sharded)}
-            print(f"  {row['phase']:<22} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} s CPU {row['rss_mb']:8.0f} MB RSS summed",
-                  flush=True)
-            rows.append(row)
-            rows.append(measured("merge", [VXT, "merge", "--work", sharded], records))
-            rows[-1]["bytes"] = size_of(os.path.join(sharded, "vxt.sqlite"))
+            rows += sharded_run(folder, corpus, images, teacher, shards, records, inspected)
             a, b = os.path.join(folder, "corpus.llava"), os.path.join(folder, "sharded.llava")
-            subprocess.run([VXT, "export", "--work", sharded, "--format", "llava", "--out", b], check=True, capture_output=True)
             same = open(a, "rb").read() == open(b, "rb").read()
             print(f"  merged shards export {'==' if same else '!='} unsharded export", flush=True)
     finally:
@@ -139,10 +117,60 @@ def one_scale(scale, shards):
     return rows
 
 
+def sharded_run(folder, corpus, images, teacher, shards, records, inspected):
+    """The run split into `shards` processes at once (CONCURRENCY in flight among them), merged and
+    exported as `sharded.llava`; checks that the export holds one sample per record with an image."""
+    rows = []
+    sharded = os.path.join(folder, "sharded")
+    subprocess.run(["rm", "-rf", sharded], check=True)
+    started = time.time()
+    processes = [subprocess.Popen(["/usr/bin/time", "-f", "TIME %e %U %S %M", VXT, "run", "pipelines/paper.yaml",
+                                   "--input", corpus, "--images", images, "--work", sharded, "--teacher", teacher,
+                                   "--concurrency", str(CONCURRENCY // shards), "--shard", f"{i}/{shards}",
+                                   "--progress-interval", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for i in range(shards)]
+    cpu = 0.0
+    rss = 0.0
+    failed_shards = []
+    for i, process in enumerate(processes):
+        _, err = process.communicate()
+        line = [l for l in err.splitlines() if l.startswith("TIME ")]
+        # Exit status 2: the shard finished, some records failed (timeouts of an overloaded box);
+        # counted and merged like the rest. Anything else stops the benchmark, with the shards.
+        if process.returncode == 2 and line:
+            failed_shards.append(i)
+        elif process.returncode != 0 or not line:
+            for other in processes:
+                other.kill()
+            raise SystemExit(f"shard {i} failed: {err[-2000:]}")
+        _, user, system, rss_kb = line[-1].split()[1:]
+        cpu += float(user) + float(system)
+        rss += int(rss_kb) / 1024
+    row = {"phase": f"run, {shards} shards", "wall_s": time.time() - started, "cpu_s": cpu, "rss_mb": rss,
+           "records": records, "bytes": size_of(sharded)}
+    print(f"  {row['phase']:<22} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} s CPU {row['rss_mb']:8.0f} MB RSS summed",
+          flush=True)
+    rows.append(row)
+    if failed_shards:
+        print(f"  shards that finished with failed records: {failed_shards}", flush=True)
+    rows.append(measured("merge", [VXT, "merge", "--work", sharded], records))
+    rows[-1]["bytes"] = size_of(os.path.join(sharded, "vxt.sqlite"))
+    out = os.path.join(folder, "sharded.llava")
+    rows.append(measured("export llava, merged", [VXT, "export", "--work", sharded, "--format", "llava", "--out", out], records))
+    rows[-1]["bytes"] = size_of(out)
+    with open(out, "rb") as f:
+        samples = json.load(f)
+    ids = [sample["id"] for sample in samples]
+    print(f"  merged export: {len(samples)} samples for {inspected['withImage']} records with an image, "
+          f"{len(ids) - len(set(ids))} ids twice (the corpus repeats {inspected['duplicateIDs']})", flush=True)
+    return rows
+
+
 def main():
     scales = [float(s) for s in sys.argv[1].split(",")]
     shards = int(sys.argv[2]) if len(sys.argv) > 2 else 16
-    results = {scale: one_scale(scale, shards) for scale in scales}
+    sharded_only = "--sharded-only" in sys.argv[3:]
+    results = {scale: one_scale(scale, shards, sharded_only) for scale in scales}
     print()
     print("per record (ms wall · ms CPU · bytes on disk), by scale:")
     phases = [row["phase"] for row in results[scales[0]]]

@@ -62,6 +62,40 @@ import Testing
         #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000)
     }
 
+    /// A disk that fills mid-run: SQLite's own SQLITE_FULL (the store capped at its current size
+    /// with `max_page_count`, as a full disk caps it), told as where space is missing and that the
+    /// same command continues; the batch is not half stored, and once space is back it goes in.
+    @Test func aFullDiskIsNamedWithTheWorkDirectoryAndTheBatchGoesInOnceThereIsSpace() throws {
+        let records = (0..<200).map { i in
+            TestSupport.record("r\(i)", pairs: [(String(repeating: "What is written on sign \(i)? ", count: 20), "Sign \(i)")])
+        }
+        let items = records.enumerated().map { i, record -> JobStore.IngestItem in
+            var record = record
+            record.position = i
+            return .record(record, problem: nil)
+        }
+        let pages = try store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        try store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages + 2)") }
+        var caught: (any Error)?
+        do { try store.ingest(items, stages: pipeline.graph.stages) } catch { caught = error }
+        let error = try #require(caught)
+        #expect((error as? DatabaseError)?.resultCode == .SQLITE_FULL)
+        let work = dir.path
+        let text = try #require(StoreTrouble.explanation(of: error, workDirectory: work))
+        #expect(text.hasPrefix("the disk holding \(work) is full ("))
+        #expect(text.contains("run the same command again"))
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM record") } == 0)
+
+        try store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        try store.ingest(items, stages: pipeline.graph.stages)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM record") } == 200)
+        #expect(try store.countersDisagreement() == [])
+        // Errors that are not the store's own stay as they are.
+        #expect(StoreTrouble.explanation(of: CocoaError(.fileNoSuchFile), workDirectory: work) == nil)
+        #expect(StoreTrouble.bytesForPeople(0) == "0 bytes")
+        #expect(StoreTrouble.bytesForPeople(1_234_567_890) == "1.2 GB")
+    }
+
     @Test func anIDEqualToAnotherRecordsFallbackKeyStillIngests() throws {
         // "x#2" is a real id, then "x" twice: the second "x" would fall back to "x#2".
         var records = ["x#2", "x", "x"].map { TestSupport.record($0, pairs: [("What is it?", "A cup")]) }
