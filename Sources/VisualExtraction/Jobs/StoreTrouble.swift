@@ -23,8 +23,8 @@ public enum StoreTrouble {
                 """
         case .SQLITE_IOERR:
             return """
-                the job store in \(workDirectory) could not be written or read (\(error.message ?? "disk I/O error"), \
-                while writing \(what(error))): check that disk's free space, quota and health (dmesg); \(resume)
+                the job store in \(workDirectory) could not be read or written (\(error.message ?? "disk I/O error")): \
+                check that disk's free space, quota and health (dmesg); \(resume)
                 """
         default:
             return nil
