@@ -124,16 +124,21 @@ def sharded_run(folder, corpus, images, teacher, shards, records, inspected):
     sharded = os.path.join(folder, "sharded")
     subprocess.run(["rm", "-rf", sharded], check=True)
     started = time.time()
+    # Each shard's stderr goes to a file of its own: pipes read one after another would stall a
+    # shard whose pipe filled while an earlier one was being waited for.
+    logs = [os.path.join(folder, f"shard-{i}.log") for i in range(shards)]
     processes = [subprocess.Popen(["/usr/bin/time", "-f", "TIME %e %U %S %M", VXT, "run", "pipelines/paper.yaml",
                                    "--input", corpus, "--images", images, "--work", sharded, "--teacher", teacher,
                                    "--concurrency", str(CONCURRENCY // shards), "--shard", f"{i}/{shards}",
-                                   "--progress-interval", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                   "--progress-interval", "60"], stdout=subprocess.DEVNULL, stderr=open(logs[i], "w"))
                  for i in range(shards)]
     cpu = 0.0
     rss = 0.0
     failed_shards = []
     for i, process in enumerate(processes):
-        _, err = process.communicate()
+        process.wait()
+        with open(logs[i], errors="replace") as log:
+            err = log.read()
         line = [l for l in err.splitlines() if l.startswith("TIME ")]
         # Exit status 2: the shard finished, some records failed (timeouts of an overloaded box);
         # counted and merged like the rest. Anything else stops the benchmark, with the shards.
