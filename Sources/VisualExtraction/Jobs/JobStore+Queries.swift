@@ -10,8 +10,10 @@ public struct StatusSummary: Sendable, Codable {
         public var promptTokens: Int
         public var completionTokens: Int
         public var mockOutputs: Int
-        /// Tasks finished per second over the last five minutes of activity.
+        /// Tasks finished per second over the five minutes before the status was read.
         public var recentRate: Double
+        /// When the stage's latest task was done (Unix seconds); nil before the first.
+        public var lastDoneAt: Double?
         public var remaining: Int { (counts[.waiting] ?? 0) + (counts[.pending] ?? 0) + (counts[.running] ?? 0) }
         public var total: Int { counts.values.reduce(0, +) }
     }
@@ -62,6 +64,9 @@ public struct StatusSummary: Sendable, Codable {
     public var failures: [FailureGroup]
     public var skips: [ReasonCount]
     public var notes: [ReasonCount]
+    /// Whether a vxt run holds the work directory's lock (the whole run's or a shard's) as the
+    /// status is read; nil where nobody asked (the summary a run prints of itself).
+    public var running: Bool?
 
     /// Tasks of `stage` that failed: for the description stage, the records missing from the
     /// corpus (an input problem or an upstream failure fails every stage of its record).
@@ -127,8 +132,11 @@ extension JobStore {
     /// What `vxt status` shows. Read from the counters triggers keep (`task_count`, `task_usage`,
     /// `task_done_minute`, `record_count`) and from partial indexes of failed, skipped and noted
     /// tasks: it costs the same at 665k records as at 10, also while a run writes.
-    public func status() throws -> StatusSummary {
-        try pool.read { db in
+    ///
+    /// - Parameter now: the time the rate is measured up to (Unix seconds); tests pass their own.
+    public func status(now: Double? = nil) throws -> StatusSummary {
+        let now = now ?? Date().timeIntervalSince1970
+        return try pool.read { db in
             let totals = try Row.fetchOne(db, sql: "SELECT records, problems FROM record_count WHERE id = 1")
             let records: Int = totals?["records"] ?? 0
             let problems: Int = totals?["problems"] ?? 0
@@ -159,22 +167,21 @@ extension JobStore {
                 byStage[stage]?.completionTokens = row["c"]
                 byStage[stage]?.mockOutputs = row["m"]
             }
-            // Done per minute over the last five minutes of each stage's work.
+            // Done per second over the five minutes before `now`, so a run that stopped or stalls
+            // shows its rate falling to 0 rather than the pace of its last busy minutes.
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT d.stage, SUM(d.n) AS n, MIN(d.first) AS first, MAX(d.last) AS last
-                    FROM task_done_minute d
-                    JOIN (SELECT stage, MAX(minute) AS latest FROM task_done_minute WHERE n > 0 GROUP BY stage) m
-                      ON d.stage = m.stage AND d.minute > m.latest - 5
-                    WHERE d.n > 0
-                    GROUP BY d.stage
-                    """)
+                    SELECT stage, SUM(CASE WHEN minute >= :since THEN n END) AS n,
+                           MIN(CASE WHEN minute >= :since THEN first END) AS first, MAX(last) AS last
+                    FROM task_done_minute WHERE n > 0 GROUP BY stage
+                    """, arguments: ["since": Int((now / 60).rounded(.down)) - 5])
             {
                 let stage: String = row["stage"]
-                let n: Int = row["n"]
-                let first: Double = row["first"], last: Double = row["last"]
-                byStage[stage]?.recentRate = n > 1 ? Double(n - 1) / max(last - first, 1) : 0
+                byStage[stage]?.lastDoneAt = row["last"]
+                guard let n: Int = row["n"], let first: Double = row["first"] else { continue }
+                // At least ten seconds, so a run's first burst of answers is not read as its pace.
+                byStage[stage]?.recentRate = Double(n) / max(now - first, 10)
             }
             /// Reasons of skipped tasks, or notes of done ones, each read off its partial index (the
             /// state is written into the query: the planner uses a partial index only for a literal).
@@ -458,6 +465,10 @@ extension StatusSummary {
                 stages[stage.stage]?.completionTokens += stage.completionTokens
                 stages[stage.stage]?.mockOutputs += stage.mockOutputs
                 stages[stage.stage]?.recentRate += stage.recentRate
+                if let last = stage.lastDoneAt {
+                    let known = stages[stage.stage]?.lastDoneAt ?? last
+                    stages[stage.stage]?.lastDoneAt = max(known, last)
+                }
             }
         }
         func regroup(_ lists: [[ReasonCount]]) -> [ReasonCount] {

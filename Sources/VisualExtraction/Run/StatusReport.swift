@@ -4,7 +4,11 @@ import Foundation
 public enum StatusReport {
     static let columns: [TaskState] = [.waiting, .pending, .running, .done, .failed, .skipped]
 
-    public static func text(_ s: StatusSummary, configuration: RunConfiguration?) -> String {
+    /// - Parameter now: the time "ago" is counted to (Unix seconds); tests pass their own.
+    public static func text(
+        _ s: StatusSummary, configuration: RunConfiguration?, now: Double? = nil
+    ) -> String {
+        let now = now ?? Date().timeIntervalSince1970
         var lines: [String] = []
         let batched = s.stages.reduce(0) { $0 + ($1.counts[.batched] ?? 0) }
         // The batched column appears only for work directories that use batch files.
@@ -17,13 +21,18 @@ public enum StatusReport {
         lines.append("records: \(s.records) · with input problems: \(s.inputProblems)")
         let header = ["stage"] + columns.map(\.rawValue) + ["tokens in/out", "rate/s", "ETA"]
         var rows: [[String]] = [header]
+        // No run holds the directory: nothing is being done, so no rate and no ETA, whatever the
+        // last minutes of the run before looked like.
+        let stopped = s.running == false
         for stage in s.stages {
             let eta =
                 stage.remaining == 0
-                ? "-" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
+                ? "-"
+                : stopped
+                    ? "stopped" : (stage.recentRate > 0 ? ProgressMeter.duration(Double(stage.remaining) / stage.recentRate) : "?")
             var row = [stage.stage]
             row += columns.map { String(stage.counts[$0] ?? 0) }
-            row += ["\(stage.promptTokens)/\(stage.completionTokens)", String(format: "%.1f", stage.recentRate), eta]
+            row += ["\(stage.promptTokens)/\(stage.completionTokens)", stopped ? "-" : String(format: "%.1f", stage.recentRate), eta]
             rows.append(row)
         }
         let widths = (0..<header.count).map { i in rows.map { $0[i].count }.max() ?? 0 }
@@ -34,6 +43,15 @@ public enum StatusReport {
                         ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
                         : String(repeating: " ", count: widths[i] - cell.count) + cell
                 }.joined(separator: "  "))
+        }
+        let open = s.stages.reduce(0) { $0 + $1.remaining }
+        if stopped && open > 0 {
+            let last = s.stages.compactMap(\.lastDoneAt).max()
+            let since = last.map { " (the last task was done \(ProgressMeter.duration(max(now - $0, 0))) ago)" } ?? ""
+            lines.append("")
+            lines.append(
+                "no vxt run is working on this directory now\(since): \(open) tasks are open; "
+                    + "run the same `vxt run` command again to continue where it stopped")
         }
         if !s.endpoints.isEmpty {
             lines.append("")
@@ -139,6 +157,12 @@ public struct WorkStatus: Sendable {
     }
 
     public static func read(workDirectory: String, shard: Shard?) throws -> WorkStatus {
+        var status = try readStores(workDirectory: workDirectory, shard: shard)
+        status.summary.running = WorkDirectoryLock.isHeld(workDirectory: workDirectory)
+        return status
+    }
+
+    private static func readStores(workDirectory: String, shard: Shard?) throws -> WorkStatus {
         let stores = try stores(workDirectory: workDirectory, shard: shard)
         guard stores.count > 1 else {
             let store = stores[0]

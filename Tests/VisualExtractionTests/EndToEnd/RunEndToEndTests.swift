@@ -93,6 +93,52 @@ import Testing
         try Data(("[\n" + items.joined(separator: ",\n") + "\n]\n").utf8).write(to: url)
     }
 
+    /// `vxt status` from another terminal says whether a run is working on the directory: while one
+    /// is, a rate and an ETA; once it was killed, no ETA and a line saying how to go on, however
+    /// busy its last minutes were.
+    @Test func statusSaysWhenNoRunIsWorkingAndShowsNoETAThen() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = dir.appendingPathComponent("work")
+        // Answers take ten minutes: the run is still at work when it is looked at and killed.
+        let process = try TestSupport.startVXT(
+            [
+                "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+                "--work", work.path, "--concurrency", "2", "--mock-latency-ms", "600000", "--progress-interval", "0.5"
+            ], stdout: dir.appendingPathComponent("out"), stderr: dir.appendingPathComponent("err"))
+        let err = dir.appendingPathComponent("err")
+        while process.isRunning, !((try? String(contentsOf: err, encoding: .utf8)) ?? "").contains("tasks to do") {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(process.isRunning, "\((try? String(contentsOf: err, encoding: .utf8)) ?? "")")
+        let live = try await run(["status", "--work", work.path])
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(!live.stdout.contains("no vxt run is working"), "\(live.stdout)")
+        #expect(!live.stdout.contains("stopped"), "\(live.stdout)")
+        let liveJSON = try JSONParser.parse(try await run(["status", "--work", work.path, "--json"]).stdout)
+        #expect(liveJSON["running"] == .bool(true))
+
+        kill(process.processIdentifier, SIGKILL)
+        _ = await TestSupport.exitStatus(of: process)
+        let after = try await run(["status", "--work", work.path])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(after.stdout.contains("no vxt run is working on this directory now"), "\(after.stdout)")
+        #expect(after.stdout.contains("run the same `vxt run` command again to continue"), "\(after.stdout)")
+        let rows = after.stdout.split(separator: "\n").filter { $0.hasPrefix("statements") || $0.hasPrefix("extraction") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.hasSuffix("  -  stopped") }, "\(after.stdout)")
+        let afterJSON = try JSONParser.parse(try await run(["status", "--work", work.path, "--json"]).stdout)
+        #expect(afterJSON["running"] == .bool(false))
+
+        // The directory is free again: the next run takes it at once and goes on.
+        let resumed = try await run([
+            "run", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--images", "samples/images",
+            "--work", work.path, "--concurrency", "4"
+        ])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let done = try await run(["status", "--work", work.path])
+        #expect(!done.stdout.contains("no vxt run is working"), "nothing is open: \(done.stdout)")
+    }
+
     /// Twenty `kill -9`s at random moments, then a run to the end: the export equals an uninterrupted run's.
     @Test func killNineMidRunThenResumeExportsEachRecordExactlyOnce() async throws {
         let dir = try TestSupport.temporaryDirectory()

@@ -496,6 +496,57 @@ import Testing
         #expect(try store.status().records == 1)
     }
 
+    /// The rate is counted up to the moment the status is read: three tasks done ten seconds apart
+    /// read as 0.1 per second half a minute later, and as none an hour later, when the run that did
+    /// them has long stopped; when the last was done is kept either way.
+    @Test func theRateIsCountedUpToNowSoAStoppedRunHasNone() async throws {
+        var records: [JobStore.IngestItem] = []
+        for (i, id) in ["a", "b", "c"].enumerated() {
+            var record = TestSupport.record(id, pairs: [("q", "x")])
+            record.position = i
+            records.append(.record(record, problem: nil))
+        }
+        try store.ingest(records, stages: pipeline.graph.stages)
+        let statements = try #require(pipeline.stage(named: "statements"))
+        let start = 1_800_000_000.0
+        for (i, task) in try await store.claim(stage: statements.node, limit: 10).enumerated() {
+            var result = done(task, "A is x.")
+            result.startedAt = start + Double(i) * 10 - 5
+            result.finishedAt = start + Double(i) * 10
+            try await store.commit([result], graph: pipeline.graph)
+        }
+        let soon = try #require(try store.status(now: start + 30).stages.first { $0.stage == "statements" })
+        #expect(abs(soon.recentRate - 0.1) < 1e-9)
+        #expect(soon.lastDoneAt == start + 20)
+        let later = try #require(try store.status(now: start + 3_600).stages.first { $0.stage == "statements" })
+        #expect(later.recentRate == 0)
+        #expect(later.lastDoneAt == start + 20)
+    }
+
+    /// `vxt status` asks whether a run holds the directory by taking a shared lock for a moment; a
+    /// lock held by a run reads as held, a released one as free, and a run that starts during the
+    /// moment of a probe still gets its lock.
+    @Test func aHeldLockIsSeenWithoutBeingTaken() throws {
+        #expect(!WorkDirectoryLock.isHeld(workDirectory: dir.path), "no lock file yet")
+        var lock: WorkDirectoryLock? = try WorkDirectoryLock(workDirectory: dir.path, stem: "shard-0001-of-0004")
+        #expect(WorkDirectoryLock.isHeld(workDirectory: dir.path), "a shard's lock counts")
+        lock = nil
+        #expect(!WorkDirectoryLock.isHeld(workDirectory: dir.path))
+        // A probe's shared lock, held as a run starts: the run waits it out instead of failing.
+        let probe = open(dir.appendingPathComponent("vxt.lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        defer { close(probe) }
+        #expect(flock(probe, LOCK_SH | LOCK_NB) == 0)
+        let release = Thread {
+            usleep(50_000)
+            flock(probe, LOCK_UN)
+        }
+        release.start()
+        let run = try WorkDirectoryLock(workDirectory: dir.path)
+        #expect(WorkDirectoryLock.isHeld(workDirectory: dir.path))
+        _ = run
+        _ = lock
+    }
+
     @Test func aSecondRunOnTheSameWorkDirectoryIsRefused() throws {
         let lock = try WorkDirectoryLock(workDirectory: dir.path)
         #expect(throws: WorkDirectoryLock.Busy.self) { try WorkDirectoryLock(workDirectory: dir.path) }
@@ -530,7 +581,7 @@ import Testing
         }
         reader.start()
         for _ in 0..<5_000 {
-            #expect(throws: WorkDirectoryLock.Busy.self) { try WorkDirectoryLock(workDirectory: dir.path) }
+            #expect(throws: WorkDirectoryLock.Busy.self) { try WorkDirectoryLock(workDirectory: dir.path, retries: 0) }
         }
         shared.lock.withLock { shared.stop = true }
         while !reader.isFinished { usleep(1_000) }
