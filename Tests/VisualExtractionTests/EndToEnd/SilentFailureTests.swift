@@ -309,6 +309,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
     }
 
+    /// A base URL with a path the server does not have (`/openai/v1` for a vLLM at `/v1`): no
+    /// model list to check the name against, and every chat request would be a 404. The sight
+    /// check's first request finds it, and the run stops before ingest, naming the URL and the fix.
+    @Test func aBaseURLWithAPathTheServerDoesNotHaveStopsBeforeIngest() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try await ChattyTeacher(in: dir)
+        defer { teacher.stop() }
+        let wrong = String(teacher.baseURL.dropLast("/v1".count)) + "/openai/v1"
+        let work = dir.appendingPathComponent("work")
+        let result = try await run(
+            ["run", "pipelines/paper.yaml"] + sample + [
+                "--images", "samples/images", "--work", work.path, "--model", "chatty-8b", "--teacher", wrong
+            ])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "the teacher at \(wrong) has no chat completions for chatty-8b (HTTP 404: Not Found): "
+                    + "check that the base URL goes up to /v1 and that the server serves this model; nothing was ingested or sent."),
+            "\(result.stderr)")
+        let posts = try String(contentsOf: teacher.log, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("POST ") }
+        #expect(posts.count == 1 && posts.allSatisfy { $0.hasPrefix("POST /openai/v1/chat/completions ") }, "one sight check: \(posts)")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path), "nothing was ingested")
+    }
+
     /// vLLM started with `--max-model-len 2048` refuses every description (max_tokens 2048) with
     /// a 400, while the statements go through. The run stops after the stage's first failures
     /// instead of failing the whole corpus, says why, and the retry it names brings them back.
