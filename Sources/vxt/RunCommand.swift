@@ -382,12 +382,16 @@ struct RunCommand: AsyncParsableCommand {
             if let port = metricsServer?.port { Output.info("metrics: http://127.0.0.1:\(port)/metrics (Prometheus text format)") }
         }
         defer { metricsServer?.stop() }
+        let snapshotStore = opened.store
+        // What `vxt status` on another machine shows: it must not read a store written here.
+        try? StatusSnapshot.write(of: snapshotStore)
         if let pending = opened.pendingIngest, let arrivals {
             // Each committed batch adds its tasks to the meter and wakes the runner.
             pending.start(
                 announcingTo: arrivals, onBatch: { meter.add(total: $0.tasks, inputProblems: $0.problems) },
                 onFinish: { summary in
                     meter.finishTotal()
+                    try? StatusSnapshot.write(of: snapshotStore)
                     Output.info(
                         String(
                             format: "ingested %d records (%@, %lld bytes) in %.1f s, %d with problems", summary.records,
@@ -398,11 +402,17 @@ struct RunCommand: AsyncParsableCommand {
         let giveUp = giveUpAfter
         let ticker = Task {
             var sincePrint = 0.0
+            var sinceSnapshot = 0.0
             let step = min(interval, 1)
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(step * 1e9))
                 if Task.isCancelled { break }
                 sincePrint += step
+                sinceSnapshot += step
+                if sinceSnapshot >= StatusSnapshot.interval {
+                    sinceSnapshot = 0
+                    try? StatusSnapshot.write(of: snapshotStore)
+                }
                 if sincePrint >= interval {
                     sincePrint = 0
                     let attempts = monitor.summary()
@@ -434,6 +444,7 @@ struct RunCommand: AsyncParsableCommand {
         if connection.restarts > 0 { Output.info("the local teacher process was restarted \(connection.restarts) times") }
 
         try opened.store.checkpoint()
+        try? StatusSnapshot.write(of: opened.store)
         let status = try opened.store.status()
         Output.finalProgress(meter.line())
         Output.info("")

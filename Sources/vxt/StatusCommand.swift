@@ -51,6 +51,7 @@ struct StatusCommand: ParsableCommand {
             } else if !status.changes.isEmpty {
                 text = status.changes.joined(separator: "\n") + "\n" + text
             }
+            if !status.sources.isEmpty { text = status.sources.joined(separator: "\n") + "\n" + text }
             Output.data(text)
         }
     }

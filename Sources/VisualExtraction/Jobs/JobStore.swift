@@ -16,6 +16,10 @@ public final class JobStore: Sendable {
 
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        // A store a run on another machine is writing cannot be read safely from here.
+        if let writer = JobStore.writer(ofStoreAt: path), !writer.isOnThisHost {
+            throw StoreError.writtenOnAnotherHost(path: path, writer: writer.description)
+        }
         // Commits not yet checkpointed live in the `-wal` file beside the store: without it the
         // store looks older (or empty) than the run. Say so rather than show that older state.
         let wal = path + "-wal"
@@ -91,17 +95,32 @@ public final class JobStore: Sendable {
     /// Opens the store of a work directory: the given shard's, else the whole (or merged) run's,
     /// else the only shard's; says clearly what to do otherwise.
     public static func open(workDirectory: String, shard: Shard? = nil, readOnly: Bool = true) throws -> JobStore {
+        try JobStore(path: storePath(workDirectory: workDirectory, shard: shard), readOnly: readOnly)
+    }
+
+    /// The store `open` opens: the given shard's, else the whole (or merged) run's, else the only
+    /// shard's.
+    public static func storePath(workDirectory: String, shard: Shard? = nil) throws -> String {
         if let shard {
             let path = (workDirectory as NSString).appendingPathComponent(shard.fileStem + ".sqlite")
             guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noStore(workDirectory: workDirectory) }
-            return try JobStore(path: path, readOnly: readOnly)
+            return path
         }
         let path = (workDirectory as NSString).appendingPathComponent(fileName)
-        if FileManager.default.fileExists(atPath: path) { return try JobStore(path: path, readOnly: readOnly) }
+        if FileManager.default.fileExists(atPath: path) { return path }
         let shards = shardStorePaths(workDirectory: workDirectory)
-        if shards.count == 1 { return try JobStore(path: shards[0], readOnly: readOnly) }
+        if shards.count == 1 { return shards[0] }
         if shards.count > 1 { throw StoreError.sharded(workDirectory: workDirectory, count: shards.count) }
         throw StoreError.noStore(workDirectory: workDirectory)
+    }
+
+    /// The run writing the store at `path` now, from the lock beside it (`vxt.lock` for
+    /// `vxt.sqlite`, `shard-…-of-….lock` for a shard's); nil when no run holds it.
+    public static func writer(ofStoreAt path: String) -> WorkDirectoryLock.Holder? {
+        let name = (path as NSString).lastPathComponent
+        guard name.hasSuffix(".sqlite") else { return nil }
+        return WorkDirectoryLock.holder(
+            workDirectory: (path as NSString).deletingLastPathComponent, stem: String(name.dropLast(".sqlite".count)))
     }
 
     /// The `shard-*-of-*.sqlite` stores of a work directory, sorted.
@@ -118,6 +137,7 @@ public final class JobStore: Sendable {
         case unreadableLog(path: String)
         case readOnlyWithLog(path: String)
         case readOnlyOutdated(path: String)
+        case writtenOnAnotherHost(path: String, writer: String)
 
         public var description: String {
             switch self {
@@ -134,6 +154,13 @@ public final class JobStore: Sendable {
             case let .readOnlyOutdated(path):
                 return
                     "\(path) was written by an earlier vxt and is in a folder vxt cannot write, so it cannot be upgraded: copy it somewhere writable"
+            case let .writtenOnAnotherHost(path, writer):
+                return """
+                    \(path) is being written by a vxt run on another machine (\(writer)), and SQLite's write-ahead log \
+                    cannot be read safely from a second machine: a reader here could see pages the run has moved on from, \
+                    or damage its log index. `vxt status` works from here (it reads the snapshot the run leaves beside its \
+                    store); run this command on that machine, or once the run has ended
+                    """
             case let .unreadableLog(path):
                 return
                     "\(path) holds the store's latest commits but cannot be read (permissions?); fix its permissions, or run as its owner"

@@ -53,32 +53,77 @@ public final class WorkDirectoryLock: Sendable {
             failure = tryLock()
         }
         if failure != 0 {
-            var buffer = [UInt8](repeating: 0, count: 64)
-            let n = read(descriptor, &buffer, buffer.count)
-            let pid = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).trimmed : "unknown pid"
+            let holder = Holder(lockFile: descriptor)
             close(descriptor)
-            throw Busy(path: path, holder: "pid \(pid)")
+            throw Busy(path: path, holder: holder.description)
         }
         fd = descriptor
         _ = ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pwrite(fd, pid, pid.count, 0)
+        // The host beside the pid: a command on another machine must not read this run's store
+        // (see `Holder`).
+        let holder = Array("\(getpid()) \(WorkDirectoryLock.hostName)\n".utf8)
+        _ = pwrite(fd, holder, holder.count, 0)
     }
 
-    /// Whether a run holds a lock in `workDirectory` now: the whole run's (`vxt.lock`) or any
-    /// shard's. Probed by taking a shared lock and dropping it at once, which writes nothing, so
-    /// `vxt status` can ask this of a read-only work directory too.
-    public static func isHeld(workDirectory: String) -> Bool {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
-        return names.filter { $0.hasSuffix(".lock") }.contains { name in
-            let descriptor = open((workDirectory as NSString).appendingPathComponent(name), O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { return false }
-            defer { close(descriptor) }
-            guard flock(descriptor, LOCK_SH | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
-            flock(descriptor, LOCK_UN)
-            return false
+    /// The run that holds a lock, as its lock file names it.
+    ///
+    /// SQLite's write-ahead log keeps its index in shared memory (the `-shm` file), which only
+    /// processes on one machine share: a reader on another host of a network file system may
+    /// read pages the writer has moved on from, and its writes to `-shm` can damage the writer's
+    /// index. So a store a run writes is read only on that run's host; elsewhere `vxt status`
+    /// reads the snapshot the run leaves beside it, and other commands refuse.
+    public struct Holder: Sendable, CustomStringConvertible {
+        public var pid: String
+        /// nil for a lock written by a vxt that did not name its host.
+        public var host: String?
+
+        init(lockFile descriptor: Int32) {
+            var buffer = [UInt8](repeating: 0, count: 320)
+            let n = pread(descriptor, &buffer, buffer.count, 0)
+            let words = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).split(whereSeparator: \.isWhitespace) : []
+            pid = words.first.map(String.init) ?? "unknown"
+            host = words.count > 1 ? String(words[1]) : nil
         }
+
+        /// Whether the run is on this machine (or did not say where it is).
+        public var isOnThisHost: Bool { host.map { $0 == WorkDirectoryLock.hostName } ?? true }
+
+        public var description: String { "pid \(pid)" + (host.map { " on \($0)" } ?? "") }
     }
+
+    /// This machine's name, as runs write it into their lock files.
+    public static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown-host" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "unknown-host" : name
+    }()
+
+    /// The run holding `<work>/<stem>.lock` now, or nil when none does. Probed by taking a shared
+    /// lock and dropping it at once, which writes nothing, so this works on a read-only work
+    /// directory too.
+    public static func holder(workDirectory: String, stem: String) -> Holder? {
+        let descriptor = open((workDirectory as NSString).appendingPathComponent(stem + ".lock"), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_SH | LOCK_NB) == 0 else { return errno == EWOULDBLOCK ? Holder(lockFile: descriptor) : nil }
+        flock(descriptor, LOCK_UN)
+        return nil
+    }
+
+    /// Every lock held in `workDirectory` now, by stem: the whole run's (`vxt`) or shards'.
+    public static func holders(workDirectory: String) -> [String: Holder] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
+        var found: [String: Holder] = [:]
+        for name in names where name.hasSuffix(".lock") {
+            let stem = String(name.dropLast(".lock".count))
+            if let holder = holder(workDirectory: workDirectory, stem: stem) { found[stem] = holder }
+        }
+        return found
+    }
+
+    /// Whether a run holds a lock in `workDirectory` now: the whole run's or any shard's.
+    public static func isHeld(workDirectory: String) -> Bool { !holders(workDirectory: workDirectory).isEmpty }
 
     deinit {
         flock(fd, LOCK_UN)

@@ -145,43 +145,68 @@ public struct WorkStatus: Sendable {
     /// Accepted changes of pipeline or input, one line each.
     public var changes: [String] = []
 
+    /// Where parts of the status came from, when not from a store read here: a snapshot a run on
+    /// another machine left, one line each.
+    public var sources: [String] = []
+
     /// The stores a work directory's status is read from: the named shard's, the merged or
     /// unsharded store, or every shard store while there is no merged one.
-    public static func stores(workDirectory: String, shard: Shard?) throws -> [JobStore] {
+    public static func storePaths(workDirectory: String, shard: Shard?) throws -> [String] {
         let merged = FileManager.default.fileExists(atPath: (workDirectory as NSString).appendingPathComponent(JobStore.fileName))
         let shards = JobStore.shardStorePaths(workDirectory: workDirectory)
-        if shard == nil && !merged && shards.count > 1 {
-            return try shards.map { try JobStore(path: $0, readOnly: true) }
-        }
-        return [try JobStore.open(workDirectory: workDirectory, shard: shard)]
+        if shard == nil && !merged && shards.count > 1 { return shards }
+        return [try JobStore.storePath(workDirectory: workDirectory, shard: shard)]
     }
 
-    public static func read(workDirectory: String, shard: Shard?) throws -> WorkStatus {
-        var status = try readStores(workDirectory: workDirectory, shard: shard)
+    public static func stores(workDirectory: String, shard: Shard?) throws -> [JobStore] {
+        try storePaths(workDirectory: workDirectory, shard: shard).map { try JobStore(path: $0, readOnly: true) }
+    }
+
+    /// Each store is read here unless a run on another machine is writing it; then the snapshot
+    /// that run leaves beside it stands in (`StatusSnapshot`).
+    ///
+    /// - Parameter now: the time rates and ages are counted to (Unix seconds); tests pass their own.
+    public static func read(workDirectory: String, shard: Shard?, now: Double? = nil) throws -> WorkStatus {
+        let now = now ?? Date().timeIntervalSince1970
+        let paths = try storePaths(workDirectory: workDirectory, shard: shard)
+        var status = WorkStatus(summary: StatusSummary(records: 0, inputProblems: 0, stages: [], failures: [], skips: [], notes: []))
+        var parts: [StatusSummary] = []
+        for path in paths {
+            let name = (path as NSString).lastPathComponent
+            let part: StatusSummary
+            if let writer = JobStore.writer(ofStoreAt: path), !writer.isOnThisHost {
+                guard let snapshot = StatusSnapshot.read(storePath: path) else {
+                    status.sources.append(
+                        "\(name): a run on another machine (\(writer)) is writing it and has left no snapshot yet; not in the counts below")
+                    continue
+                }
+                part = snapshot.summary
+                status.sources.append(
+                    "\(name): as of \(ProgressMeter.duration(max(now - snapshot.writtenAt, 0))) ago, from the snapshot its run on "
+                        + "\(snapshot.host) (pid \(snapshot.pid)) leaves beside it (a store another machine writes is not read from here)")
+            } else {
+                let store = try JobStore(path: path, readOnly: true)
+                part = try store.status(now: now)
+                status.configuration = try status.configuration ?? store.configuration()
+                if paths.count == 1 {
+                    status.changes = try store.changes().map { change in
+                        "accepted change of \(change.what) (\(change.before.prefix(12)) → \(change.after.prefix(12))): \(change.reason)"
+                    }
+                }
+            }
+            parts.append(part)
+            if paths.count > 1 {
+                let done = part.stages.last?.counts[.done] ?? 0
+                let open = part.stages.reduce(0) { $0 + $1.remaining }
+                status.shardLines.append("  \(name): \(part.records) records, \(done) described, \(open) tasks open")
+            }
+        }
+        if paths.count == 1, let only = parts.first {
+            status.summary = only
+        } else if !parts.isEmpty {
+            status.summary = StatusSummary.combined(parts)
+        }
         status.summary.running = WorkDirectoryLock.isHeld(workDirectory: workDirectory)
         return status
-    }
-
-    private static func readStores(workDirectory: String, shard: Shard?) throws -> WorkStatus {
-        let stores = try stores(workDirectory: workDirectory, shard: shard)
-        guard stores.count > 1 else {
-            let store = stores[0]
-            let changes = try store.changes().map { change in
-                "accepted change of \(change.what) (\(change.before.prefix(12)) → \(change.after.prefix(12))): \(change.reason)"
-            }
-            return WorkStatus(summary: try store.status(), configuration: try store.configuration(), changes: changes)
-        }
-        var parts: [StatusSummary] = []
-        var lines: [String] = []
-        var first: RunConfiguration?
-        for store in stores {
-            let part = try store.status()
-            parts.append(part)
-            first = try first ?? store.configuration()
-            let done = part.stages.last?.counts[.done] ?? 0
-            let open = part.stages.reduce(0) { $0 + $1.remaining }
-            lines.append("  \((store.path as NSString).lastPathComponent): \(part.records) records, \(done) described, \(open) tasks open")
-        }
-        return WorkStatus(summary: StatusSummary.combined(parts), configuration: first, shardLines: lines)
     }
 }

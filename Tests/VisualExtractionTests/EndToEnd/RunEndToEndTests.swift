@@ -111,6 +111,14 @@ import Testing
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         #expect(process.isRunning, "\((try? String(contentsOf: err, encoding: .utf8)) ?? "")")
+        // The run leaves its status beside its store for machines that must not open it.
+        let store = work.appendingPathComponent("vxt.sqlite").path
+        // One as it starts, one as the input is all read, and every ten seconds.
+        while process.isRunning, StatusSnapshot.read(storePath: store)?.summary.records != 12 {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(StatusSnapshot.read(storePath: store)?.pid == process.processIdentifier)
+        #expect(StatusSnapshot.read(storePath: store)?.summary.records == 12)
         let live = try await run(["status", "--work", work.path])
         #expect(live.status == 0, "\(live.stderr)")
         #expect(!live.stdout.contains("no vxt run is working"), "\(live.stdout)")

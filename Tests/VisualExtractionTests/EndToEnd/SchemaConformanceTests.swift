@@ -70,6 +70,13 @@ import Testing
         let status = try await TestSupport.runVXT(["status", "--work", work.path, "--json"])
         files["status"] = work.appendingPathComponent("status.json")
         try Data(status.stdout.utf8).write(to: work.appendingPathComponent("status.json"))
+        // The snapshot the run left beside its store, and the status inside it.
+        let snapshot = work.appendingPathComponent("vxt.status.json")
+        files["status-snapshot"] = snapshot
+        let inside = try JSONSerialization.jsonObject(with: Data(contentsOf: snapshot)) as? [String: Any]
+        let insideSummary = work.appendingPathComponent("snapshot-summary.json")
+        try JSONSerialization.data(withJSONObject: inside?["summary"] ?? [:]).write(to: insideSummary)
+        #expect(try await validate("status", [insideSummary]).0 == 0, "the snapshot's summary is what `vxt status --json` prints")
         let prompts = try await TestSupport.runVXT([
             "prompts", "pipelines/paper.yaml", "--input", "samples/llava_sample.json", "--stage", "statements"
         ])

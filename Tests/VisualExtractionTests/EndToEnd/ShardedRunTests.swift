@@ -15,6 +15,62 @@ import Testing
         return input
     }
 
+    /// On a cluster the shards run on compute nodes and people look from a login node. SQLite's
+    /// write-ahead log cannot be read safely from a second machine, so a shard store that a run on
+    /// another host holds is never opened: `vxt status` sums the snapshot that run leaves beside
+    /// it, and `merge` refuses, naming the run, until the shard is done.
+    @Test func aShardWrittenOnAnotherMachineIsReadFromItsSnapshotAndNotMergedYet() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try corpus(in: dir)
+        let work = dir.appendingPathComponent("work")
+        for i in 0..<2 {
+            let shard = try await run([
+                "run", "pipelines/paper.yaml", "--input", input.path, "--images", "samples/images", "--work", work.path,
+                "--shard", "\(i)/2"
+            ])
+            #expect(shard.status == 0, "\(shard.stderr)")
+        }
+        // Each run left its status beside its store as it ended.
+        let storePath = work.appendingPathComponent("shard-0001-of-0002.sqlite").path
+        let snapshot = try #require(StatusSnapshot.read(storePath: storePath))
+        let counted = try JobStore(path: storePath, readOnly: true).status()
+        #expect(snapshot.summary.records == counted.records && snapshot.summary.records == 20)
+        #expect(snapshot.summary.stages.map(\.counts) == counted.stages.map(\.counts))
+
+        // Shard 1 is taken by a run on gpu-node-03 (its lock held, naming that host), and its
+        // store is unreadable from here: garbage where the file was.
+        let real = try Data(contentsOf: URL(fileURLWithPath: storePath))
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: storePath))
+        let lock = open(work.appendingPathComponent("shard-0001-of-0002.lock").path, O_RDWR | O_CLOEXEC)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        #expect(ftruncate(lock, 0) == 0 && pwrite(lock, "4242 gpu-node-03\n", 17, 0) == 17)
+
+        let status = try await run(["status", "--work", work.path])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("records: 41"), "both shards are summed: \(status.stdout)")
+        #expect(
+            status.stdout.contains("shard-0001-of-0002.sqlite: as of ")
+                && status.stdout.contains(" ago, from the snapshot its run on \(WorkDirectoryLock.hostName) (pid "),
+            "\(status.stdout)")
+        let json = try JSONParser.parse(try await run(["status", "--work", work.path, "--json"]).stdout)
+        #expect(json["running"] == .bool(true) && json["records"] == .number("41"))
+
+        let merge = try await run(["merge", "--work", work.path])
+        #expect(merge.status != 0)
+        #expect(
+            merge.stderr.contains("shard-0001-of-0002.sqlite is being written by a vxt run on another machine (pid 4242 on gpu-node-03)"),
+            "\(merge.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("vxt.sqlite").path))
+
+        // The remote run ends (its lock goes) and its store is whole again: the merge goes through.
+        close(lock)
+        try real.write(to: URL(fileURLWithPath: storePath))
+        let merged = try await run(["merge", "--work", work.path])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try JobStore.open(workDirectory: work.path).status().records == 41)
+    }
+
     @Test func fourConcurrentShardsMergeToTheSameCorpusAsOneRun() async throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
