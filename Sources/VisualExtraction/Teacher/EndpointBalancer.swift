@@ -19,8 +19,15 @@ public struct EndpointLimits: Sendable, Equatable {
 ///
 /// - Spread: the endpoint with the fewest requests outstanding (relative to its limit) wins,
 ///   so a slow or small server gets less work without configuration.
-/// - Adaptive concurrency (AIMD): each endpoint's limit grows by 1/limit per success and
-///   halves (at most once a second) on 429, 503 or a timeout: the signs of a full server.
+/// - Adaptive concurrency: each endpoint's limit halves on 429, 503 or a timeout (the signs of a
+///   full server), once per round of requests: only a request sent since the last decrease can
+///   cause the next, so the hundreds of timeouts of one overload halve the limit once, not once a
+///   second for as long as they keep arriving. Once answers come again the limit grows back along
+///   TCP CUBIC's curve (RFC 9438), which depends on the time since then, not on round trips:
+///   back near where the trouble began within seconds (~10 s from 750, ~25 s from 12,000), slowly
+///   there, then probing above; never faster than one more per answer (doubling per round trip).
+///   Growth of 1/limit per answer alone, as in TCP Reno, takes a round trip per unit of limit:
+///   with answers that take 8.5 s, ~90 minutes from 100 back to 750 while the server sits idle.
 /// - Ejection: 3 failures in a row (5xx, resets, timeouts) take an endpoint out for 5 s,
 ///   doubling to at most 60 s; when the time is up one probe request may go, and its success
 ///   restores the endpoint. One endpoint down costs only its own share.
@@ -48,7 +55,14 @@ public actor EndpointBalancer {
         var ejectedUntil: Double = 0
         var probing = false
         var pausedUntil: Double = 0
-        var lastDecrease: Double = 0
+        /// When growth after the last decrease began: the first answer after it, as in Linux's
+        /// CUBIC (nil until then: an overloaded server's silence is not time to grow in).
+        var growingSince: Double? = 0
+        /// The limit when the last decrease came (CUBIC's W_max): the curve climbs back towards it.
+        var ceiling: Double
+        /// Counts decreases; a slot carries the one it was taken in, so that the failure of a
+        /// request sent before the latest decrease does not cause another.
+        var generation = 0
         var requestTokens: Double
         var tokenTokens: Double
         var lastRefill: Double
@@ -75,7 +89,7 @@ public actor EndpointBalancer {
         let now = clock()
         states = limits.map { limits in
             State(
-                limits: limits, limit: Double(limits.maxConcurrency),
+                limits: limits, limit: Double(limits.maxConcurrency), ceiling: Double(limits.maxConcurrency),
                 requestTokens: EndpointBalancer.burst(limits.requestsPerMinute),
                 tokenTokens: EndpointBalancer.burst(limits.tokensPerMinute), lastRefill: now)
         }
@@ -85,16 +99,24 @@ public actor EndpointBalancer {
         perMinute.map { max(1, $0 / 6) } ?? .infinity
     }
 
-    /// Waits for an endpoint with room and takes a slot on it; returns its index.
-    public func acquire(estimatedTokens: Int) async -> Int {
-        // Without a deadline the loop below only returns with an index.
-        await acquire(estimatedTokens: estimatedTokens, until: nil) ?? 0
+    /// A place on one endpoint, taken by `acquire` and given back to `release`.
+    public struct Slot: Sendable, Equatable {
+        /// The endpoint's index, in the order of the limits the balancer was made with.
+        public let endpoint: Int
+        /// The endpoint's decrease count when the slot was taken.
+        let generation: Int
+    }
+
+    /// Waits for an endpoint with room and takes a slot on it.
+    public func acquire(estimatedTokens: Int) async -> Slot {
+        // Without a deadline the loop below only returns with a slot.
+        await acquire(estimatedTokens: estimatedTokens, until: nil) ?? Slot(endpoint: 0, generation: 0)
     }
 
     /// Waits for an endpoint with room until `deadline` (seconds on this balancer's clock) and
     /// takes a slot on it; nil when the deadline came first. A task that has been failing for
     /// long must not queue without end behind the one probe an ejected endpoint allows.
-    public func acquire(estimatedTokens: Int, until deadline: Double?) async -> Int? {
+    public func acquire(estimatedTokens: Int, until deadline: Double?) async -> Slot? {
         while true {
             let now = now()
             if let deadline, now >= deadline { return nil }
@@ -102,16 +124,27 @@ public actor EndpointBalancer {
                 states[index].outstanding += 1
                 if states[index].limits.requestsPerMinute != nil { states[index].requestTokens -= 1 }
                 if states[index].limits.tokensPerMinute != nil { states[index].tokenTokens -= Double(estimatedTokens) }
-                return index
+                return Slot(endpoint: index, generation: states[index].generation)
             }
             armTimer(now: now)
             await withCheckedContinuation { waiters.append($0) }
         }
     }
 
+    /// CUBIC's constant (RFC 9438: C = 0.4, with time in seconds).
+    static let cubicC = 0.4
+
+    /// The limit CUBIC allows `elapsed` seconds after a decrease from `ceiling` to half of it:
+    /// C·(t − K)³ + ceiling, where K = ∛(ceiling / 2 / C) is when it is back at the ceiling.
+    static func cubicLimit(elapsed: Double, ceiling: Double) -> Double {
+        let k = Foundation.cbrt(ceiling * 0.5 / cubicC)
+        return cubicC * Foundation.pow(elapsed - k, 3) + ceiling
+    }
+
     /// Gives the slot back with what happened, and lets waiters look again.
-    public func release(_ index: Int, _ outcome: Outcome) {
+    public func release(_ slot: Slot, _ outcome: Outcome) {
         let now = now()
+        let index = slot.endpoint
         var state = states[index]
         state.outstanding -= 1
         switch outcome {
@@ -120,12 +153,19 @@ public actor EndpointBalancer {
             state.consecutiveFailures = 0
             if state.probing || state.ejections > 0 { state.ejections = 0 }
             state.probing = false
-            state.limit = min(Double(state.limits.maxConcurrency), state.limit + 1 / state.limit)
+            // Along the curve, at most one more per answer (no faster than doubling per round
+            // trip); Reno's 1/limit is the floor, so the limit never stands still while answers come.
+            let since = state.growingSince ?? now
+            state.growingSince = since
+            let curve = EndpointBalancer.cubicLimit(elapsed: now - since, ceiling: state.ceiling)
+            state.limit = min(Double(state.limits.maxConcurrency), max(state.limit + 1 / state.limit, min(curve, state.limit + 1)))
         case let .overloaded(retryAfter):
             state.failures += 1
-            if now - state.lastDecrease >= 1 {
+            if slot.generation == state.generation {
+                state.ceiling = state.limit
                 state.limit = max(1, state.limit / 2)
-                state.lastDecrease = now
+                state.growingSince = nil
+                state.generation += 1
             }
             if let retryAfter, retryAfter > 0 { state.pausedUntil = max(state.pausedUntil, now + retryAfter) }
             if state.probing { eject(&state, now: now) }
@@ -140,8 +180,9 @@ public actor EndpointBalancer {
             if state.probing || state.consecutiveFailures >= EndpointBalancer.failuresToEject { eject(&state, now: now) }
         }
         states[index] = state
-        // One slot came free (two if the limit grew past a whole number): wake that many waiters,
-        // in arrival order, not all of them: with thousands waiting, waking all is quadratic.
+        // One slot came free (two if the limit grew past a whole number; it grows by at most one
+        // per answer): wake that many waiters, in arrival order, not all of them: with thousands
+        // waiting, waking all is quadratic.
         wake(2)
     }
 

@@ -139,12 +139,12 @@ public struct OpenAITeacher: Teacher {
         var failingSince: Double?
         var outOfTime = false
         while attempt < maxAttempts {
-            guard let index = await balancer.acquire(estimatedTokens: tokens, until: failingSince.map { $0 + retryWindow }) else {
+            guard let slot = await balancer.acquire(estimatedTokens: tokens, until: failingSince.map { $0 + retryWindow }) else {
                 outOfTime = true
                 break
             }
             attempt += 1
-            let endpoint = endpoints[index]
+            let endpoint = endpoints[slot.endpoint]
             lastEndpoint = endpoint.baseURL
             var delay: Double?
             // The body is built only when the upload budget has room for it, and freed once sent.
@@ -153,7 +153,7 @@ public struct OpenAITeacher: Teacher {
             }
             switch sent {
             case let .failure(error):
-                await balancer.release(index, error.isTimeout ? .overloaded(retryAfter: nil) : error.isRewind ? .neutral : .failed)
+                await balancer.release(slot, error.isTimeout ? .overloaded(retryAfter: nil) : error.isRewind ? .neutral : .failed)
                 lastMessage = endpoint.redacted("\(error) from \(endpoint.shownChatCompletionsURL)")
                 lastStatus = nil
                 lastKind = error.failureKind
@@ -165,7 +165,7 @@ public struct OpenAITeacher: Teacher {
                 delay = endpoints.count > 1 || error.isRewind ? 0 : OpenAITeacher.backoff(attempt: attempt)
             case let .success(response):
                 if response.status == 200 {
-                    await balancer.release(index, .success)
+                    await balancer.release(slot, .success)
                     monitor?.answered(endpoint: endpoint.baseURL)
                     switch OpenAITeacher.parse(response.body) {
                     case let .success(result):
@@ -186,7 +186,7 @@ public struct OpenAITeacher: Teacher {
                 lastKind = .httpStatus
                 monitor?.failed(endpoint: endpoint.baseURL, kind: .httpStatus, message: "HTTP \(response.status)")
                 guard OpenAITeacher.isRetryable(status: response.status) else {
-                    await balancer.release(index, .success)
+                    await balancer.release(slot, .success)
                     return .failure(
                         TeacherFailure(
                             message: lastMessage, status: response.status, attempts: attempt, kind: .httpStatus,
@@ -196,10 +196,10 @@ public struct OpenAITeacher: Teacher {
                 if response.status == 429 || response.status == 503 || response.status == 408 {
                     // The balancer holds this endpoint back for Retry-After; the retry waits for it
                     // only when no other endpoint can take the request.
-                    await balancer.release(index, .overloaded(retryAfter: retryAfter))
+                    await balancer.release(slot, .overloaded(retryAfter: retryAfter))
                     delay = retryAfter == nil ? OpenAITeacher.backoff(attempt: attempt) : 0
                 } else {
-                    await balancer.release(index, .failed)
+                    await balancer.release(slot, .failed)
                     delay = OpenAITeacher.backoff(attempt: attempt)
                 }
             }

@@ -248,30 +248,65 @@ import Testing
     }
 
     @Test func concurrencyLimitAndAdaptiveDecrease() async {
-        // A clock that stands still: both 429s fall within the same second, however slow the machine.
+        // A clock that stands still: no time passes between the releases, however slow the machine.
         let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 4)], now: { 1_000_000 })
-        var taken: [Int] = []
+        var taken: [EndpointBalancer.Slot] = []
         for _ in 0..<4 { taken.append(await balancer.acquire(estimatedTokens: 1)) }
-        #expect(taken == [0, 0, 0, 0])
+        #expect(taken.map(\.endpoint) == [0, 0, 0, 0])
         let fifth = Task { await balancer.acquire(estimatedTokens: 1) }
         while await balancer.waitingCount == 0 { await Task.yield() }
         #expect(await balancer.snapshot()[0].outstanding == 4, "the fifth waits for a free slot")
-        await balancer.release(0, .success)
-        _ = await fifth.value
-        await balancer.release(0, .overloaded(retryAfter: nil))
+        await balancer.release(taken[0], .success)
+        taken[0] = await fifth.value
+        await balancer.release(taken[1], .overloaded(retryAfter: nil))
         #expect(await balancer.snapshot()[0].limit == 2, "a 429 halves the limit")
-        await balancer.release(0, .overloaded(retryAfter: nil))
-        #expect(await balancer.snapshot()[0].limit == 2, "at most one decrease a second")
-        await balancer.release(0, .success)
-        #expect(await balancer.snapshot()[0].limit == 2.5, "additive increase: 1/limit per success")
+        await balancer.release(taken[2], .overloaded(retryAfter: nil))
+        #expect(await balancer.snapshot()[0].limit == 2, "a request sent before the decrease causes no second one")
+        await balancer.release(taken[3], .success)
+        #expect(await balancer.snapshot()[0].limit == 2.5, "with no time passed, Reno's 1/limit per success")
+        let sentSince = await balancer.acquire(estimatedTokens: 1)
+        await balancer.release(sentSince, .overloaded(retryAfter: nil))
+        #expect(await balancer.snapshot()[0].limit == 1.25, "a request sent since the decrease halves it again")
+    }
+
+    /// An overload of a server with slow answers, as the 16-shard run at 665k records met it:
+    /// 750 requests in flight time out over ten seconds, then the server answers again. The limit
+    /// halves once, not once a second, and is back at 750 within ~30 s of answers, where 1/limit
+    /// per success would still be near 375 (one step per 8.5 s round trip).
+    @Test func anOverloadOfSlowAnswersHalvesOnceAndTheLimitIsBackWithinSeconds() async {
+        let clock = TestClock(1_000)
+        let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 750)], now: clock.read)
+        var inFlight: [EndpointBalancer.Slot] = []
+        for _ in 0..<750 { inFlight.append(await balancer.acquire(estimatedTokens: 1)) }
+        for (i, slot) in inFlight.enumerated() {
+            clock.set(1_000 + Double(i) / 75)  // the timeouts arrive over ten seconds
+            await balancer.release(slot, .overloaded(retryAfter: nil))
+        }
+        #expect(await balancer.snapshot()[0].limit == 375, "one decrease for one round of timeouts")
+
+        // The server answers again: every 8.5 s a round of answers, as many as the limit allows.
+        var limits: [Double] = []
+        var now = 1_000 + 10.0
+        for _ in 0..<4 {
+            now += 8.5
+            clock.set(now)
+            let round = Int(await balancer.snapshot()[0].limit.rounded(.down))
+            var slots: [EndpointBalancer.Slot] = []
+            for _ in 0..<round { slots.append(await balancer.acquire(estimatedTokens: 1)) }
+            for slot in slots { await balancer.release(slot, .success) }
+            limits.append(await balancer.snapshot()[0].limit)
+        }
+        #expect(limits[0] > 375 && limits[0] < 750, "on the way back: \(limits)")
+        #expect(limits[3] == 750, "back at the server's limit ~30 s after the overload: \(limits)")
+        #expect(zip(limits, limits.dropFirst()).allSatisfy { $0 <= $1 }, "\(limits)")
     }
 
     @Test func aWaitForAnEjectedEndpointEndsAtItsDeadline() async {
         let clock = TestClock(1000)
         let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 8)], now: clock.read)
         for _ in 0..<EndpointBalancer.failuresToEject {
-            let index = await balancer.acquire(estimatedTokens: 1)
-            await balancer.release(index, .failed)
+            let slot = await balancer.acquire(estimatedTokens: 1)
+            await balancer.release(slot, .failed)
         }
         #expect(await balancer.snapshot()[0].ejected)
         let waiting = Task { await balancer.acquire(estimatedTokens: 1, until: 1002) }
@@ -279,7 +314,7 @@ import Testing
         clock.set(1003)  // past the deadline, still inside the 5 s ejection
         #expect(await waiting.value == nil, "a request that may fail no longer stops waiting at its deadline")
         clock.set(1006)
-        #expect(await balancer.acquire(estimatedTokens: 1, until: 1010) == 0, "after the ejection, the probe may go")
+        #expect(await balancer.acquire(estimatedTokens: 1, until: 1010)?.endpoint == 0, "after the ejection, the probe may go")
     }
 
     @Test func requestsPerMinuteArePaced() async {
@@ -287,8 +322,8 @@ import Testing
         let balancer = EndpointBalancer(limits: [EndpointLimits(maxConcurrency: 100, requestsPerMinute: 120)])
         let start = Date()
         for _ in 0..<22 {
-            let index = await balancer.acquire(estimatedTokens: 1)
-            await balancer.release(index, .success)
+            let slot = await balancer.acquire(estimatedTokens: 1)
+            await balancer.release(slot, .success)
         }
         let elapsed = Date().timeIntervalSince(start)
         // The two after the burst wait for the bucket to refill: never sooner than ~1 s.
