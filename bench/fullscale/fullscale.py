@@ -8,7 +8,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VXT = os.path.join(ROOT, ".build/release/vxt")
+# VXT_BINARY runs another build (a baseline) through the same phases.
+VXT = os.environ.get("VXT_BINARY") or os.path.join(ROOT, ".build/release/vxt")
 WORK = os.environ.get("VXT_FULLSCALE_DIR", "/tmp/vxt-fullscale")
 CONCURRENCY = 12_000
 LATENCY_MS = 8_500

@@ -181,9 +181,15 @@ public struct WorkStatus: Sendable {
                     continue
                 }
                 part = snapshot.summary
+                let age = max(now - snapshot.writtenAt, 0)
+                // A run writes one every ten seconds: much older, and its machine may be gone while
+                // the network file system still keeps its lock.
+                let stale =
+                    age > 6 * StatusSnapshot.interval
+                    ? "; none newer for a while: is \(snapshot.host) still up? (its lock goes once the file server notices)" : ""
                 status.sources.append(
-                    "\(name): as of \(ProgressMeter.duration(max(now - snapshot.writtenAt, 0))) ago, from the snapshot its run on "
-                        + "\(snapshot.host) (pid \(snapshot.pid)) leaves beside it (a store another machine writes is not read from here)")
+                    "\(name): as of \(ProgressMeter.duration(age)) ago, from the snapshot its run on \(snapshot.host) "
+                        + "(pid \(snapshot.pid)) leaves beside it (a store another machine writes is not read from here)\(stale)")
             } else {
                 let store = try JobStore(path: path, readOnly: true)
                 part = try store.status(now: now)

@@ -55,6 +55,15 @@ import Testing
             "\(status.stdout)")
         let json = try JSONParser.parse(try await run(["status", "--work", work.path, "--json"]).stdout)
         #expect(json["running"] == .bool(true) && json["records"] == .number("41"))
+        #expect(!status.stdout.contains("still up?"), "a fresh snapshot: \(status.stdout)")
+        // No snapshot for an hour: the node may be gone while the file server still keeps its lock.
+        let snapshotURL = URL(fileURLWithPath: StatusSnapshot.path(storePath: storePath))
+        var old = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: snapshotURL)) as? [String: Any])
+        old["writtenAt"] = Date().timeIntervalSince1970 - 3_600
+        try JSONSerialization.data(withJSONObject: old).write(to: snapshotURL)
+        let stale = try await run(["status", "--work", work.path])
+        #expect(stale.stdout.contains("as of 1h00m ago") || stale.stdout.contains("as of 1h01m ago"), "\(stale.stdout)")
+        #expect(stale.stdout.contains("none newer for a while: is \(WorkDirectoryLock.hostName) still up?"), "\(stale.stdout)")
 
         let merge = try await run(["merge", "--work", work.path])
         #expect(merge.status != 0)
