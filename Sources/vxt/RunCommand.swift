@@ -331,6 +331,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let monitor = connection.monitor
         let stageMonitors = stageConnections.values.map(\.monitor)
+        let allConnections = [connection] + stageConnections.keys.sorted().compactMap { stageConnections[$0] }
         var imageFiles: PreparedImageFiles?
         if pipeline.definition.teacher.imageTransport == .file {
             let files = PreparedImageFiles(
@@ -416,7 +417,9 @@ struct RunCommand: AsyncParsableCommand {
                 if sincePrint >= interval {
                     sincePrint = 0
                     let attempts = monitor.summary()
-                    Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts))
+                    var held = ""
+                    for each in allConnections { if let text = await each.heldBack() { held += " · " + text } }
+                    Output.progress(meter.line() + (attempts.isEmpty ? "" : " · teacher: " + attempts) + held)
                 }
                 if let reason = ([monitor] + stageMonitors).lazy.compactMap({ $0.stalled(window: giveUp) }).first {
                     Output.finalProgress(meter.line())

@@ -264,6 +264,19 @@ public actor EndpointBalancer {
     /// Acquirers waiting for room now (for tests: a waiter has queued, without sleeping for it).
     var waitingCount: Int { waiters.count }
 
+    /// The endpoints whose adaptive limit is below their maximum, for the progress line: a run
+    /// held back by an overload shows it, instead of only a slower rate. Nil when none is.
+    public func heldBack(names: [String]) -> String? {
+        let held = states.indices.filter { states[$0].limit < Double(states[$0].limits.maxConcurrency) }
+        guard !held.isEmpty else { return nil }
+        let shown = held.prefix(3).map { i in
+            "\(Int(states[i].limit.rounded(.down))) of \(states[i].limits.maxConcurrency)"
+                + (i < names.count && names.count > 1 ? " at \(names[i])" : "")
+        }
+        return "in flight held to " + shown.joined(separator: ", ") + (held.count > 3 ? " (and \(held.count - 3) more)" : "")
+            + " after 429/503/timeouts, growing back as answers come"
+    }
+
     /// Per endpoint: outstanding requests, current adaptive limit, answers, failures, and whether it is out.
     public func snapshot() -> [(outstanding: Int, limit: Double, completed: Int, failures: Int, ejected: Bool)] {
         let now = now()

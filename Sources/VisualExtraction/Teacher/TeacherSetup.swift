@@ -83,17 +83,27 @@ public struct TeacherSetup: Sendable {
         public let notes: [String]
         let client: CurlHTTPClient?
         let local: LocalProcessTeacher?
+        /// The servers' balancer (nil for a local process), for what it holds back.
+        let servers: OpenAITeacher?
 
         init(
             teacher: any Teacher, destination: String, monitor: TeacherMonitor, notes: [String], client: CurlHTTPClient?,
-            local: LocalProcessTeacher?
+            local: LocalProcessTeacher?, servers: OpenAITeacher? = nil
         ) {
+            self.servers = servers
             self.teacher = teacher
             self.destination = destination
             self.monitor = monitor
             self.notes = notes
             self.client = client
             self.local = local
+        }
+
+        /// The servers whose adaptive limit an overload lowered, as the progress line says it; nil
+        /// when none is (or the teacher is a local process).
+        public func heldBack() async -> String? {
+            guard let servers else { return nil }
+            return await servers.balancer.heldBack(names: servers.endpoints.map(\.baseURL))
         }
 
         /// How often the local teacher process had to be restarted (0 for servers).
@@ -205,6 +215,6 @@ public struct TeacherSetup: Sendable {
         }
         return Connection(
             teacher: teacher, destination: local?.endpointDescription ?? inner.endpointDescription, monitor: monitor,
-            notes: notes, client: client, local: local)
+            notes: notes, client: client, local: local, servers: inner as? OpenAITeacher)
     }
 }

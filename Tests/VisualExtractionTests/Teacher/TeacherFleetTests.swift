@@ -283,6 +283,10 @@ import Testing
             await balancer.release(slot, .overloaded(retryAfter: nil))
         }
         #expect(await balancer.snapshot()[0].limit == 375, "one decrease for one round of timeouts")
+        #expect(
+            await balancer.heldBack(names: ["http://gpu-1:8000/v1"])
+                == "in flight held to 375 of 750 after 429/503/timeouts, growing back as answers come",
+            "the progress line says why the run is slower")
 
         // The server answers again: every 8.5 s a round of answers, as many as the limit allows.
         var limits: [Double] = []
@@ -298,6 +302,7 @@ import Testing
         }
         #expect(limits[0] > 375 && limits[0] < 750, "on the way back: \(limits)")
         #expect(limits[3] == 750, "back at the server's limit ~30 s after the overload: \(limits)")
+        #expect(await balancer.heldBack(names: ["http://gpu-1:8000/v1"]) == nil, "nothing to say at the full limit")
         #expect(zip(limits, limits.dropFirst()).allSatisfy { $0 <= $1 }, "\(limits)")
     }
 
