@@ -447,8 +447,8 @@ struct RunCommand: AsyncParsableCommand {
         if connection.restarts > 0 { Output.info("the local teacher process was restarted \(connection.restarts) times") }
 
         try opened.store.checkpoint()
-        try? StatusSnapshot.write(of: opened.store)
         let status = try opened.store.status()
+        try? StatusSnapshot.write(status, of: opened.store)
         Output.finalProgress(meter.line())
         Output.info("")
         Output.info(StatusReport.text(status, configuration: try opened.store.configuration()))

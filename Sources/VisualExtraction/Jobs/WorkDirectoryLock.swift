@@ -111,19 +111,13 @@ public final class WorkDirectoryLock: Sendable {
         return nil
     }
 
-    /// Every lock held in `workDirectory` now, by stem: the whole run's (`vxt`) or shards'.
-    public static func holders(workDirectory: String) -> [String: Holder] {
+    /// Whether a run holds a lock in `workDirectory` now: the whole run's (`vxt.lock`) or any shard's.
+    public static func isHeld(workDirectory: String) -> Bool {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
-        var found: [String: Holder] = [:]
-        for name in names where name.hasSuffix(".lock") {
-            let stem = String(name.dropLast(".lock".count))
-            if let holder = holder(workDirectory: workDirectory, stem: stem) { found[stem] = holder }
+        return names.contains {
+            $0.hasSuffix(".lock") && holder(workDirectory: workDirectory, stem: String($0.dropLast(".lock".count))) != nil
         }
-        return found
     }
-
-    /// Whether a run holds a lock in `workDirectory` now: the whole run's or any shard's.
-    public static func isHeld(workDirectory: String) -> Bool { !holders(workDirectory: workDirectory).isEmpty }
 
     deinit {
         flock(fd, LOCK_UN)

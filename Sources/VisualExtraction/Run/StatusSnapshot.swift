@@ -25,8 +25,13 @@ public struct StatusSnapshot: Sendable, Codable {
     /// Writes the store's status beside it, whole or not at all (a reader never sees half a file).
     public static func write(of store: JobStore, now: Double? = nil) throws {
         let now = now ?? Date().timeIntervalSince1970
+        try write(try store.status(now: now), of: store, now: now)
+    }
+
+    /// Writes `summary`, just read from `store`, beside it.
+    public static func write(_ summary: StatusSummary, of store: JobStore, now: Double? = nil) throws {
         let snapshot = StatusSnapshot(
-            writtenAt: now, host: WorkDirectoryLock.hostName, pid: getpid(), summary: try store.status(now: now))
+            writtenAt: now ?? Date().timeIntervalSince1970, host: WorkDirectoryLock.hostName, pid: getpid(), summary: summary)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(snapshot).write(to: URL(fileURLWithPath: path(storePath: store.path)), options: .atomic)

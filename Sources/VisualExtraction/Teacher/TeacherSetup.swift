@@ -83,7 +83,8 @@ public struct TeacherSetup: Sendable {
         public let notes: [String]
         let client: CurlHTTPClient?
         let local: LocalProcessTeacher?
-        /// The servers' balancer (nil for a local process), for what it holds back.
+        /// The teacher of the servers, unwrapped from any cache (nil for a local process): its
+        /// balancer says what an overload holds back.
         let servers: OpenAITeacher?
 
         init(
