@@ -13,11 +13,21 @@ final class ResponseCache: Sendable {
 
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = (directory as NSString).appendingPathComponent("responses.sqlite")
+        let path = (directory as NSString).appendingPathComponent("responses.sqlite")
+        self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        // Array tasks on one node share the cache and start together: one creates and migrates it
+        // while the others wait, then find it done (see `withExclusiveFileLock`).
+        pool = try withExclusiveFileLock(at: path + ".lock") {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try ResponseCache.migrator.migrate(pool)
+            return pool
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: responses") { db in
             try db.execute(
@@ -39,7 +49,7 @@ final class ResponseCache: Sendable {
             // tool, or half-copied from another cache, is a miss instead of a wrong answer.
             try db.execute(sql: "ALTER TABLE response ADD COLUMN checksum TEXT")
         }
-        try migrator.migrate(pool)
+        return migrator
     }
 
     /// The digest an entry must carry: its key and every field served from it.

@@ -99,4 +99,38 @@ import Testing
         #expect(warnings.allSatisfy { "\($0.metadata["error"] ?? "")".contains("no such table: response") }, "\(warnings)")
         #expect(warnings.allSatisfy { "\($0.metadata["cache.path"] ?? "")" == cache.path })
     }
+
+    /// The array tasks of a Slurm job on one node share one cache directory and start within
+    /// milliseconds of each other. Before the cache took a lock around its creation, two of them
+    /// could both run the first migration, and one shard failed at start with "duplicate column
+    /// name: checksum". Openers here are separate connections, as separate processes would be.
+    @Test func openersStartingTogetherOnANewCacheAllOpenIt() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var failures: [String] = []
+        for round in 0..<25 {
+            let cache = dir.appendingPathComponent("cache-\(round)").path
+            let results = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        do {
+                            _ = try ResponseCache(directory: cache)
+                            return nil
+                        } catch { return "\(error)" }
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+            }
+            failures += results
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 200 openers failed: \(failures.prefix(3))")
+        // Each opener found the same, whole cache.
+        let cache = try ResponseCache(directory: dir.appendingPathComponent("cache-0").path)
+        try cache.store(
+            "k",
+            ChatResult(
+                text: "The bus is red.", finishReason: "stop", promptTokens: 1, completionTokens: 1, model: "m", mock: false, endpoint: "e",
+                attempts: 1))
+        #expect(try cache.lookup("k")?.text == "The bus is red.")
+    }
 }
