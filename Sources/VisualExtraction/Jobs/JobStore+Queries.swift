@@ -56,6 +56,19 @@ public struct StatusSummary: Sendable, Codable {
         public var cost: Double?
     }
 
+    /// A store whose part of the status was not read here, because a run on another machine
+    /// writes it (SQLite's WAL cannot be shared across machines): its counts are those of the
+    /// snapshot that run leaves beside it.
+    public struct SnapshotSource: Sendable, Codable {
+        /// The store's file name (`shard-0003-of-0016.sqlite`).
+        public var store: String
+        public var host: String
+        public var pid: String
+        /// When the snapshot was written (Unix seconds); nil when that run has left none yet,
+        /// and the store is missing from the counts.
+        public var writtenAt: Double?
+    }
+
     public var records: Int
     public var inputProblems: Int
     public var stages: [StageCounts]
@@ -67,6 +80,8 @@ public struct StatusSummary: Sendable, Codable {
     /// Whether a vxt run holds the work directory's lock (the whole run's or a shard's) as the
     /// status is read; nil where nobody asked (the summary a run prints of itself).
     public var running: Bool?
+    /// The stores counted from a snapshot instead of read here; nil when every store was read.
+    public var fromSnapshots: [SnapshotSource]?
 
     /// Tasks of `stage` that failed: for the description stage, the records missing from the
     /// corpus (an input problem or an upstream failure fails every stage of its record).

@@ -171,11 +171,17 @@ public struct WorkStatus: Sendable {
         let paths = try storePaths(workDirectory: workDirectory, shard: shard)
         var status = WorkStatus(summary: StatusSummary(records: 0, inputProblems: 0, stages: [], failures: [], skips: [], notes: []))
         var parts: [StatusSummary] = []
+        var snapshots: [StatusSummary.SnapshotSource] = []
         for path in paths {
             let name = (path as NSString).lastPathComponent
             let part: StatusSummary
             if let writer = JobStore.writer(ofStoreAt: path), !writer.isOnThisHost {
-                guard let snapshot = StatusSnapshot.read(storePath: path) else {
+                let snapshot = StatusSnapshot.read(storePath: path)
+                snapshots.append(
+                    StatusSummary.SnapshotSource(
+                        store: name, host: snapshot?.host ?? writer.host ?? "", pid: snapshot.map { String($0.pid) } ?? writer.pid,
+                        writtenAt: snapshot?.writtenAt))
+                guard let snapshot else {
                     status.sources.append(
                         "\(name): a run on another machine (\(writer)) is writing it and has left no snapshot yet; not in the counts below")
                     continue
@@ -213,6 +219,7 @@ public struct WorkStatus: Sendable {
             status.summary = StatusSummary.combined(parts)
         }
         status.summary.running = WorkDirectoryLock.isHeld(workDirectory: workDirectory)
+        status.summary.fromSnapshots = snapshots.isEmpty ? nil : snapshots
         return status
     }
 }

@@ -53,8 +53,21 @@ import Testing
             status.stdout.contains("shard-0001-of-0002.sqlite: as of ")
                 && status.stdout.contains(" ago, from the snapshot its run on \(WorkDirectoryLock.hostName) (pid "),
             "\(status.stdout)")
-        let json = try JSONParser.parse(try await run(["status", "--work", work.path, "--json"]).stdout)
+        let jsonText = try await run(["status", "--work", work.path, "--json"]).stdout
+        let json = try JSONParser.parse(jsonText)
         #expect(json["running"] == .bool(true) && json["records"] == .number("41"))
+        // The JSON says which part came from a snapshot, as the text does, in its schema.
+        let sources: [JSONValue] = if case .array(let list)? = json["fromSnapshots"] { list } else { [] }
+        #expect(
+            sources.count == 1 && sources.first?["store"] == .string("shard-0001-of-0002.sqlite")
+                && sources.first?["host"] == .string(WorkDirectoryLock.hostName) && sources.first?["writtenAt"] != nil,
+            "\(json["fromSnapshots"]?.jsonText ?? "no fromSnapshots")")
+        if SchemaConformanceTests.validatorAvailable {
+            let jsonFile = dir.appendingPathComponent("status.json")
+            try Data(jsonText.utf8).write(to: jsonFile)
+            let (validated, problems) = try await SchemaConformanceTests().validate("status", [jsonFile])
+            #expect(validated == 0, "\(problems)")
+        }
         #expect(!status.stdout.contains("still up?"), "a fresh snapshot: \(status.stdout)")
         // No snapshot for an hour: the node may be gone while the file server still keeps its lock.
         let snapshotURL = URL(fileURLWithPath: StatusSnapshot.path(storePath: storePath))
