@@ -10,6 +10,7 @@ public final class MockTeacherServer: Sendable {
     public let port: Int
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
+    private let acceptor: MultiThreadedEventLoopGroup
     /// Answers served by outcome ("ok", "429", "500", "drop", "stall", "length").
     public let ledger: MockFaultLedger
 
@@ -43,13 +44,19 @@ public final class MockTeacherServer: Sendable {
 
     public static func start(_ options: Options = Options()) async throws -> MockTeacherServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+        // New connections are taken on a thread of their own. On a shared loop a busy server took
+        // four per pass over thousands of ready connections, one pass every ~11 s in a 16-shard
+        // run at 12,000 in flight: shards that lost connections to timeouts could not get new ones
+        // for many minutes, and crawled while the others ran (bench/fullscale, 2026-12-03).
+        let acceptor = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let latency = options.latencyMs
         let fault = options.statementFault
         let faults = options.faults
         let ledger = MockFaultLedger()
         let fixed = options.fixedAnswer
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: acceptor, childGroup: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 ledger.connectionAccepted()
@@ -62,21 +69,33 @@ public final class MockTeacherServer: Sendable {
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-        let channel = try await bootstrap.bind(host: options.host, port: options.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: options.host, port: options.port).get()
+        } catch {
+            try? await acceptor.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let port = channel.localAddress?.port ?? options.port
-        return MockTeacherServer(host: options.host, port: port, channel: channel, group: group, ledger: ledger)
+        return MockTeacherServer(host: options.host, port: port, channel: channel, group: group, acceptor: acceptor, ledger: ledger)
     }
 
-    private init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, ledger: MockFaultLedger) {
+    private init(
+        host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, acceptor: MultiThreadedEventLoopGroup,
+        ledger: MockFaultLedger
+    ) {
         self.host = host
         self.port = port
         self.channel = channel
         self.group = group
+        self.acceptor = acceptor
         self.ledger = ledger
     }
 
     public func shutdown() async {
         try? await channel.close()
+        try? await acceptor.shutdownGracefully()
         try? await group.shutdownGracefully()
     }
 
