@@ -92,13 +92,15 @@ struct SlurmClusterTests {
         try await cluster.waitUntilDone(job: second)
         let states = try await cluster.arrayStates(job: second)
         #expect(states["1"] == "CANCELLED" || states["1"]?.hasPrefix("CANCELLED") == true, "\(states)")
+        #expect(states.filter { $0.key != "1" }.values.allSatisfy { $0 == "COMPLETED" }, "the other shards ran to the end: \(states)")
         #expect(((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("stopping (SIGTERM)"), "vxt stopped on Slurm's SIGTERM")
         let refused = try await vxt(["merge", "--work", again.path])
         #expect(refused.status == 1, "\(refused.stderr)")
         let line = try #require(
             refused.stderr.split(separator: "\n").first { $0.contains("sbatch --array=") }, "merge prints the rerun: \(refused.stderr)")
         let array = try #require(line.firstMatch(of: /--array=([0-9,]+)/)?.1)
-        // Once a full suite on a busy machine had shard 3 unfinished here too: say why, next time.
+        // Once shard 3 was unfinished here too: the array's tasks share a response cache, and two
+        // could both create it (fixed; ResponseCacheTests). Should another shard stop, say why.
         let shardLogs = (0..<4).map { i in
             let text =
                 (try? String(contentsOf: cluster.folder.appendingPathComponent("logs/vxt-\(second)_\(i).log"), encoding: .utf8)) ?? ""
